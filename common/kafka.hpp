@@ -1,0 +1,131 @@
+// Kafka seam: a cluster handle (real brokers or librdkafka's embedded mock cluster), an
+// idempotent acks=all producer with awaitable delivery reports, and consumers whose handlers
+// run on their own thread and whose offsets are committed only after the handler says the
+// effect is durable. rdkafka.h appears only in kafka_impl.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/asio.hpp"
+#include "common/result.hpp"
+
+namespace loraplane::kafka {
+
+// Topic names used across roles.
+inline constexpr std::string_view kUploads = "loraplane.uploads";
+inline constexpr std::string_view kJobs = "loraplane.jobs";
+inline constexpr std::string_view kAdapters = "loraplane.adapters";
+inline constexpr std::string_view kLoadEvents = "loraplane.load-events";
+inline constexpr std::string_view kResidency = "loraplane.residency";
+inline constexpr std::string_view kTenants = "loraplane.tenants";
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  bool compacted = false;
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // ignored when compacted
+  int max_message_bytes = 2 * 1024 * 1024;
+};
+
+// The topics every role expects (same list as ops/kafka/topics.tsv).
+std::vector<TopicSpec> default_topics();
+
+struct Header {
+  std::string key;
+  std::string value;
+};
+
+struct Message {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string value;
+  bool tombstone = false;  // null value on a compacted topic
+  std::vector<Header> headers;
+  std::int64_t timestamp_ms = 0;
+  const std::string* header(std::string_view name) const;
+};
+
+// A cluster: either external brokers ("host:port,...") or an in-process mock cluster that lives
+// as long as this object. Every Producer/Consumer made from it must be destroyed first.
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+  // Starts librdkafka's mock cluster with one broker.
+  static std::unique_ptr<Cluster> embedded();
+  static std::unique_ptr<Cluster> external(std::string bootstrap);
+
+  virtual const std::string& bootstrap() const = 0;
+  virtual bool is_mock() const = 0;
+  // Creates missing topics (idempotent; existing ones are left alone). Blocking.
+  virtual Status ensure_topics(const std::vector<TopicSpec>& topics,
+                               std::chrono::milliseconds timeout) = 0;
+};
+
+struct ProducerOptions {
+  std::string client_id = "loraplane";
+  int max_message_bytes = 2 * 1024 * 1024;
+  std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms: fail, not hang
+  std::size_t queue_max_bytes = 64 * 1024 * 1024;     // bounded in-flight memory
+};
+
+class Producer {
+ public:
+  virtual ~Producer() = default;
+  static std::unique_ptr<Producer> create(const Cluster& cluster, ProducerOptions options);
+
+  using DeliveryCallback = std::function<void(Status)>;
+  // Enqueues a message; `done` runs on librdkafka's delivery thread once the broker has
+  // acknowledged it (acks=all, idempotent) or it failed for good. A full local queue fails
+  // at once with Errc::unavailable. value == nullopt writes a tombstone.
+  virtual void produce(std::string_view topic, std::string_view key,
+                       std::optional<std::string_view> value, std::vector<Header> headers,
+                       DeliveryCallback done) = 0;
+  // Waits for all outstanding deliveries; false on timeout.
+  virtual bool flush(std::chrono::milliseconds timeout) = 0;
+};
+
+// Awaitable form of Producer::produce: resumes on the caller's executor after delivery.
+awaitable<Status> produce(Producer& producer, std::string_view topic, std::string_view key,
+                          std::optional<std::string_view> value, std::vector<Header> headers = {});
+
+struct ConsumerOptions {
+  std::string client_id = "loraplane";
+  // Non-empty: a consumer group (partitions shared among members, offsets committed after each
+  // handled message, starting at the earliest offset when the group has none).
+  // Empty: a table reader: every partition assigned, read from the beginning, nothing committed
+  // (for compacted state topics that every instance must see whole, and for broadcasts).
+  std::string group_id;
+  std::vector<std::string> topics;
+  std::chrono::milliseconds poll_timeout{100};
+};
+
+// Handler result: Done = effect durable, commit; Retry = not handled, redeliver this message
+// after a back-off (the consumer does not move past it).
+enum class Handled { done, retry };
+
+class Consumer {
+ public:
+  using Handler = std::function<Handled(const Message&)>;
+  virtual ~Consumer() = default;  // stops the thread, commits, closes
+  // Starts a thread that polls and calls `handler` for each message, in partition order.
+  static std::unique_ptr<Consumer> start(const Cluster& cluster, ConsumerOptions options,
+                                         Handler handler);
+  // True once every assigned partition has been read up to the end offset it had when the
+  // consumer started (table readers: the state is complete enough to serve).
+  virtual bool caught_up() const = 0;
+  // Blocks until caught_up() or the timeout.
+  virtual bool wait_caught_up(std::chrono::milliseconds timeout) const = 0;
+  virtual void stop() = 0;  // idempotent
+};
+
+}  // namespace loraplane::kafka
