@@ -1,0 +1,233 @@
+// The coroutine HTTP/1.1 server of common/http.hpp: accept loop, keep-alive sessions with
+// header/body limits and timeouts, dispatch to buffered or streaming handlers, metrics.
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+#include "common/http.hpp"
+#include "common/metrics.hpp"
+#include "common/sha256.hpp"
+
+namespace loraplane::http {
+
+namespace {
+
+struct HttpMetrics {
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("loraplane_http_requests_total")
+          .Help("HTTP requests served, by role, route pattern, method and status code")
+          .Register(metrics::registry());
+  prometheus::Family<prometheus::Histogram>& duration =
+      prometheus::BuildHistogram()
+          .Name("loraplane_http_request_duration_seconds")
+          .Help("Time from the end of the request header to the end of the response write")
+          .Register(metrics::registry());
+  prometheus::Family<prometheus::Gauge>& connections =
+      prometheus::BuildGauge()
+          .Name("loraplane_http_open_connections")
+          .Help("Open HTTP connections by role")
+          .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& rejected =
+      prometheus::BuildCounter()
+          .Name("loraplane_http_rejected_connections_total")
+          .Help("Connections closed at once because max_connections was reached")
+          .Register(metrics::registry());
+};
+
+HttpMetrics& http_metrics() {
+  static HttpMetrics m;
+  return m;
+}
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,   0.5,     1,      2.5,   5,      10,    30,   60};
+
+}  // namespace
+
+struct Server::State : std::enable_shared_from_this<Server::State> {
+  asio::io_context& io;
+  ServerOptions options;
+  Router router;
+  tcp::acceptor acceptor;
+  std::atomic<std::size_t> open{0};
+  std::atomic<bool> stopping{false};
+  prometheus::Gauge* open_gauge;
+  prometheus::Counter* rejected;
+
+  State(asio::io_context& io_, ServerOptions opts, Router r)
+      : io(io_), options(std::move(opts)), router(std::move(r)), acceptor(io_),
+        open_gauge(&http_metrics().connections.Add({{"role", options.role}})),
+        rejected(&http_metrics().rejected.Add({{"role", options.role}})) {}
+
+  void observe(std::string_view route, Verb method, unsigned code, double seconds) {
+    auto& m = http_metrics();
+    m.requests
+        .Add({{"role", options.role},
+              {"route", std::string(route)},
+              {"method", std::string(beast::http::to_string(method))},
+              {"code", std::to_string(code)}})
+        .Increment();
+    m.duration.Add({{"role", options.role}, {"route", std::string(route)}}, kLatencyBuckets)
+        .Observe(seconds);
+  }
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Response dispatch_error(Status status, std::string_view message, std::string_view code) {
+  return error_response(status, "invalid_request_error", code, message);
+}
+
+awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_stream& stream,
+                                                beast::flat_buffer& buffer, HeaderParser& header,
+                                                const Handler& handler,
+                                                std::vector<std::pair<std::string, std::string>> params,
+                                                const std::string& request_id) {
+  auto length = header.content_length();
+  if (length && *length > st.options.max_body_bytes)
+    co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
+  beast::http::request_parser<beast::http::string_body> parser(std::move(header));
+  parser.body_limit(st.options.max_body_bytes);
+  stream.expires_after(st.options.body_timeout);
+  auto [ec, n] = co_await beast::http::async_read(stream, buffer, parser, use_nothrow_awaitable);
+  (void)n;
+  if (ec == beast::http::error::body_limit)
+    co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
+  if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
+  RequestContext ctx{parser.get(), std::move(params), request_id};
+  co_return co_await handler(ctx);
+}
+
+awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer(8192);
+  for (;;) {
+    HeaderParser header;
+    header.header_limit(static_cast<std::uint32_t>(st->options.max_header_bytes));
+    header.body_limit(st->options.max_body_bytes);
+    stream.expires_after(buffer.size() > 0 ? st->options.header_timeout : st->options.idle_timeout);
+    auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, header, use_nothrow_awaitable);
+    (void)n;
+    if (ec == beast::http::error::header_limit) {
+      auto res = dispatch_error(Status::request_header_fields_too_large, "request header too large",
+                                "header_too_large");
+      res.keep_alive(false);
+      stream.expires_after(std::chrono::seconds(5));
+      co_await beast::http::async_write(stream, res, use_nothrow_awaitable);
+      break;
+    }
+    if (ec) break;  // closed, timed out or malformed: drop the connection
+    auto start = Clock::now();
+    const auto& req = header.get();
+    auto rid_it = req.find("x-request-id");
+    std::string request_id = rid_it != req.end() && rid_it->value().size() <= 64
+                                 ? std::string(rid_it->value())
+                                 : random_base62(16);
+    std::string_view target = req.target();
+    auto match = st->router.match(req.method(), target.substr(0, target.find('?')));
+    bool keep_alive = req.keep_alive() && !st->stopping;
+    Verb method = req.method();
+    std::string route = match.pattern ? *match.pattern : std::string("unmatched");
+    std::optional<Response> res;
+    try {
+      if (match.stream_handler) {
+        StreamContext ctx{stream, buffer, header, std::move(match.params), request_id};
+        res = co_await (*match.stream_handler)(ctx);
+        keep_alive = keep_alive && header.is_done();
+      } else if (match.handler) {
+        res = co_await run_buffered(*st, stream, buffer, header, *match.handler,
+                                    std::move(match.params), request_id);
+      } else if (match.method_not_allowed) {
+        res = dispatch_error(Status::method_not_allowed, "method not allowed for this path",
+                             "method_not_allowed");
+        keep_alive = false;
+      } else {
+        res = error_response(Status::not_found, "invalid_request_error", "not_found",
+                             "no such endpoint: " + std::string(target.substr(0, target.find('?'))));
+        keep_alive = keep_alive && header.is_done();
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("{} {} {} failed: {} (request {})", st->options.role,
+                    std::string(beast::http::to_string(method)), route, e.what(), request_id);
+      res = error_response(Status::internal_server_error, "server_error", "internal_error",
+                           "internal error; request id " + request_id);
+      keep_alive = false;
+    }
+    if (!res) break;
+    res->set("x-request-id", request_id);
+    res->keep_alive(keep_alive);
+    stream.expires_after(st->options.body_timeout);
+    auto [wec, wn] = co_await beast::http::async_write(stream, *res, use_nothrow_awaitable);
+    (void)wn;
+    st->observe(route, method, res->result_int(),
+                std::chrono::duration<double>(Clock::now() - start).count());
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
+  for (;;) {
+    auto [ec, socket] = co_await st->acceptor.async_accept(use_nothrow_awaitable);
+    if (ec) {
+      if (st->stopping || ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("{}: accept failed: {}", st->options.role, ec.message());
+      continue;
+    }
+    if (st->open.load() >= st->options.max_connections) {
+      st->rejected->Increment();
+      continue;  // socket closes as it goes out of scope
+    }
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
+    ++st->open;
+    st->open_gauge->Increment();
+    asio::co_spawn(st->io, session(st, std::move(socket)), [st](std::exception_ptr ep) {
+      --st->open;
+      st->open_gauge->Decrement();
+      LogExceptions{"http session"}(ep);
+    });
+  }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, ServerOptions options, Router router)
+    : state_(std::make_shared<State>(io, std::move(options), std::move(router))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  auto& st = *state_;
+  tcp::endpoint endpoint(asio::ip::make_address(st.options.host), st.options.port);
+  st.acceptor.open(endpoint.protocol());
+  st.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  st.acceptor.bind(endpoint);
+  st.acceptor.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(st.io, accept_loop(state_), LogExceptions{"http accept loop"});
+}
+
+std::uint16_t Server::port() const {
+  boost::system::error_code ec;
+  auto ep = state_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::stop() {
+  if (state_->stopping.exchange(true)) return;
+  asio::post(state_->io, [st = state_] {
+    boost::system::error_code ec;
+    st->acceptor.close(ec);
+  });
+}
+
+}  // namespace loraplane::http
