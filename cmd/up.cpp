@@ -1,0 +1,105 @@
+// `loraplane up` and `loraplane gateway`: wire the roles of this process to one io_context,
+// a Kafka cluster (embedded mock or real) and the data dir; stop cleanly on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "cmd/commands.hpp"
+#include "common/asio.hpp"
+#include "common/health.hpp"
+#include "common/kafka.hpp"
+#include "common/log.hpp"
+#include "common/sha256.hpp"
+#include "gateway/gateway.hpp"
+
+namespace loraplane::cmd {
+
+namespace {
+
+// The admin token comes from LORAPLANE_ADMIN_TOKEN; without it a random one is generated and
+// written to <data-dir>/admin-token (mode 0600). The token itself is never logged.
+std::string admin_token(const std::filesystem::path& data_dir) {
+  if (const char* env = std::getenv("LORAPLANE_ADMIN_TOKEN"); env && *env) return env;
+  auto path = data_dir / "admin-token";
+  if (std::ifstream in(path); in) {
+    std::string token;
+    std::getline(in, token);
+    if (!token.empty()) {
+      spdlog::info("admin token read from {}", path.string());
+      return token;
+    }
+  }
+  std::string token = "adm-" + random_base62(32);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << token << '\n';
+  }
+  ::chmod(path.c_str(), 0600);
+  spdlog::info("LORAPLANE_ADMIN_TOKEN not set; generated one in {}", path.string());
+  return token;
+}
+
+void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port) {
+  if (health::all_ready()) {
+    spdlog::info("loraplane ready on http://127.0.0.1:{}", port);
+    return;
+  }
+  timer.expires_after(std::chrono::milliseconds(20));
+  timer.async_wait([&timer, port](boost::system::error_code ec) {
+    if (!ec) report_ready_when_healthy(timer, port);
+  });
+}
+
+}  // namespace
+
+void init(const std::string& log_level, bool log_json) { init_logging(log_level, log_json); }
+
+int run_up(const UpOptions& options, bool all_roles) {
+  std::filesystem::path data_dir = options.data_dir;
+  std::error_code fs_error;
+  std::filesystem::create_directories(data_dir, fs_error);
+  if (fs_error) {
+    spdlog::error("cannot create data dir {}: {}", data_dir.string(), fs_error.message());
+    return 1;
+  }
+  auto cluster = options.kafka.empty() ? kafka::Cluster::embedded()
+                                       : kafka::Cluster::external(options.kafka);
+  spdlog::info("kafka: {} ({})", cluster->bootstrap(), cluster->is_mock() ? "embedded" : "external");
+  if (auto st = cluster->ensure_topics(kafka::default_topics(), std::chrono::seconds(30)); !st) {
+    spdlog::error("kafka topics: {}", st.error().message);
+    return 1;
+  }
+
+  asio::io_context io;
+  gateway::GatewayOptions gw_options;
+  gw_options.host = options.host;
+  gw_options.port = options.port;
+  gw_options.admin_token = admin_token(data_dir);
+  gateway::Gateway gw(io, *cluster, gw_options);
+  try {
+    gw.start();
+  } catch (const std::exception& e) {
+    spdlog::error("gateway failed to start on {}:{}: {}", options.host, options.port, e.what());
+    return 1;
+  }
+  (void)all_roles;  // workers, agents and engines join `up` as their roles land
+
+  asio::steady_timer ready_timer(io);
+  report_ready_when_healthy(ready_timer, gw.port());
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: draining", signo);
+    ready_timer.cancel();
+    gw.stop();
+    io.stop();
+  });
+  io.run();
+  spdlog::info("loraplane stopped");
+  return 0;
+}
+
+}  // namespace loraplane::cmd

@@ -1,0 +1,51 @@
+#include <spdlog/spdlog.h>
+
+#include "common/sha256.hpp"
+#include "gateway/admin/handlers.hpp"
+#include "gateway/errors.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::gateway::admin {
+
+awaitable<http::Response> create_tenant(GatewayContext& ctx, http::RequestContext& rc) {
+  if (auto denied = ctx.require_admin(rc.request)) co_return std::move(*denied);
+  auto request = schema::parse<schema::CreateTenantRequest>(rc.request.body());
+  if (!request) co_return errors::invalid_request(request.error().message);
+  if (ctx.tenants.tenant_by_name(request->name))
+    co_return errors::conflict("tenant_exists",
+                               "a tenant named '" + request->name + "' already exists");
+
+  schema::TenantRecord tenant;
+  tenant.id = "ten_" + random_base62(16);
+  tenant.name = request->name;
+  tenant.tier = request->tier;
+  tenant.created_at = ctx.now_seconds();
+  auto key = generate_api_key(tenant.id, tenant.created_at);
+
+  // The key goes first: a key whose tenant never got written authenticates nobody.
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants,
+                                      api_key_topic_key(key.record.prefix),
+                                      schema::to_json(key.record));
+  if (sent) {
+    sent = co_await kafka::produce(ctx.producer, kafka::kTenants, tenant_topic_key(tenant.id),
+                                   schema::to_json(tenant));
+  }
+  if (!sent) {
+    spdlog::warn("create tenant {}: {}", tenant.id, sent.error().message);
+    co_return errors::unavailable("tenant store unavailable, try again");
+  }
+  ctx.tenants.put(key.record);
+  ctx.tenants.put(tenant);
+  spdlog::info("tenant {} created (tier {}, key {})", tenant.id, schema::to_string(tenant.tier),
+               key.record.prefix);
+
+  schema::Tenant body;
+  body.id = tenant.id;
+  body.name = tenant.name;
+  body.tier = tenant.tier;
+  body.created_at = tenant.created_at;
+  body.api_key = std::move(key.key);
+  co_return http::json_response(http::Status::created, schema::to_json(body));
+}
+
+}  // namespace loraplane::gateway::admin

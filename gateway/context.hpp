@@ -1,0 +1,28 @@
+// What the gateway's handlers share: the tenant view, the Kafka producer, the admin token hash
+// and the clock. Owned by Gateway; handlers hold a reference.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/http.hpp"
+#include "common/kafka.hpp"
+#include "gateway/tenant_directory.hpp"
+
+namespace loraplane::gateway {
+
+struct GatewayContext {
+  TenantDirectory& tenants;
+  kafka::Producer& producer;
+  std::string admin_token_sha256;  // empty: admin API disabled
+  std::function<std::int64_t()> now_seconds;
+
+  // nullopt when the request carries the admin token; otherwise the 401 to send.
+  std::optional<http::Response> require_admin(const http::Request& request) const;
+  // The caller's tenant, or the 401 to send.
+  std::optional<schema::TenantRecord> authenticate(const http::Request& request) const;
+};
+
+}  // namespace loraplane::gateway

@@ -1,0 +1,111 @@
+#include "gateway/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "common/health.hpp"
+#include "common/http.hpp"
+#include "common/ops_routes.hpp"
+#include "common/sha256.hpp"
+#include "gateway/admin/handlers.hpp"
+#include "gateway/context.hpp"
+#include "gateway/tenant_directory.hpp"
+
+namespace loraplane::gateway {
+
+namespace {
+constexpr const char* kRole = "gateway";
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+struct Gateway::Impl {
+  asio::io_context& io;
+  const kafka::Cluster& cluster;
+  GatewayOptions options;
+  TenantDirectory tenants;
+  std::unique_ptr<kafka::Producer> producer;
+  std::unique_ptr<GatewayContext> context;
+  std::unique_ptr<kafka::Consumer> tenant_reader;
+  std::unique_ptr<http::Server> server;
+  asio::steady_timer ready_timer{io};
+  bool stopped = false;
+
+  Impl(asio::io_context& io_, const kafka::Cluster& c, GatewayOptions o)
+      : io(io_), cluster(c), options(std::move(o)) {}
+
+  http::Router make_router() {
+    http::Router router;
+    http::add_ops_routes(router);
+    admin::add_routes(router, *context);
+    return router;
+  }
+
+  void wait_ready() {
+    if (tenant_reader->caught_up()) {
+      health::set_ready(kRole, true);
+      spdlog::info("gateway ready: {} tenants loaded", tenants.tenant_count());
+      return;
+    }
+    ready_timer.expires_after(std::chrono::milliseconds(20));
+    ready_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) wait_ready();
+    });
+  }
+};
+
+Gateway::Gateway(asio::io_context& io, const kafka::Cluster& cluster, GatewayOptions options)
+    : impl_(std::make_unique<Impl>(io, cluster, std::move(options))) {}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::start() {
+  auto& d = *impl_;
+  health::register_role(kRole);
+  kafka::ProducerOptions producer_options;
+  producer_options.client_id = "loraplane-gateway";
+  d.producer = kafka::Producer::create(d.cluster, producer_options);
+  d.context = std::make_unique<GatewayContext>(GatewayContext{
+      d.tenants, *d.producer,
+      d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
+      unix_now});
+
+  kafka::ConsumerOptions reader_options;
+  reader_options.client_id = "loraplane-gateway-tenants";
+  reader_options.topics = {std::string(kafka::kTenants)};
+  d.tenant_reader = kafka::Consumer::start(d.cluster, reader_options, [&d](const kafka::Message& m) {
+    d.tenants.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value));
+    return kafka::Handled::done;
+  });
+
+  http::ServerOptions server_options;
+  server_options.role = kRole;
+  server_options.host = d.options.host;
+  server_options.port = d.options.port;
+  server_options.max_body_bytes = d.options.max_body_bytes;
+  d.server = std::make_unique<http::Server>(d.io, server_options, d.make_router());
+  d.server->start();
+  spdlog::info("gateway listening on http://{}:{}", d.options.host, d.server->port());
+  d.wait_ready();
+}
+
+std::uint16_t Gateway::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void Gateway::stop() {
+  auto& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  if (d.server) d.server->stop();
+  d.ready_timer.cancel();
+  if (d.tenant_reader) d.tenant_reader->stop();
+  if (d.producer && !d.producer->flush(std::chrono::seconds(10)))
+    spdlog::warn("gateway: producer flush timed out; undelivered messages were reported failed");
+  health::set_ready(kRole, false);
+}
+
+}  // namespace loraplane::gateway

@@ -1,0 +1,36 @@
+// The gateway role: HTTP front door (admin API now; adapters and inference in later pieces),
+// its Kafka producer, and the table readers that rebuild its caches from compacted topics.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/asio.hpp"
+#include "common/kafka.hpp"
+
+namespace loraplane::gateway {
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string admin_token;  // empty: admin API answers 401 to everyone
+  std::size_t max_body_bytes = 1024 * 1024;
+};
+
+class Gateway {
+ public:
+  Gateway(asio::io_context& io, const kafka::Cluster& cluster, GatewayOptions options);
+  ~Gateway();
+  // Binds the listener and starts the readers; the role turns ready once the tenant table is
+  // caught up. Throws if the port cannot be bound.
+  void start();
+  std::uint16_t port() const;
+  // Stops accepting, stops readers and flushes the producer. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace loraplane::gateway

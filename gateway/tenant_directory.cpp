@@ -1,0 +1,121 @@
+#include "gateway/tenant_directory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "common/sha256.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::gateway {
+
+namespace {
+constexpr std::string_view kTenantPrefix = "tenant/";
+constexpr std::string_view kKeyPrefix = "key/";
+}  // namespace
+
+std::string tenant_topic_key(std::string_view tenant_id) {
+  return std::string(kTenantPrefix) + std::string(tenant_id);
+}
+
+std::string api_key_topic_key(std::string_view prefix) {
+  return std::string(kKeyPrefix) + std::string(prefix);
+}
+
+NewApiKey generate_api_key(std::string tenant_id, std::int64_t now) {
+  NewApiKey out;
+  out.key = std::string(kApiKeyPrefix) + random_base62(kApiKeyRandomChars);
+  out.record.prefix = out.key.substr(0, kApiKeyLookupChars);
+  out.record.tenant_id = std::move(tenant_id);
+  out.record.key_sha256 = sha256_hex(out.key);
+  out.record.created_at = now;
+  return out;
+}
+
+void TenantDirectory::apply(std::string_view topic_key, std::optional<std::string_view> value) {
+  if (topic_key.starts_with(kTenantPrefix)) {
+    auto id = std::string(topic_key.substr(kTenantPrefix.size()));
+    if (!value) {
+      std::unique_lock lock(mutex_);
+      tenants_.erase(id);
+      return;
+    }
+    auto parsed = schema::parse<schema::TenantRecord>(*value);
+    if (!parsed) {
+      spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
+      return;
+    }
+    put(parsed.value());
+  } else if (topic_key.starts_with(kKeyPrefix)) {
+    auto prefix = std::string(topic_key.substr(kKeyPrefix.size()));
+    if (!value) {
+      std::unique_lock lock(mutex_);
+      keys_.erase(prefix);
+      return;
+    }
+    auto parsed = schema::parse<schema::ApiKeyRecord>(*value);
+    if (!parsed) {
+      spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
+      return;
+    }
+    put(parsed.value());
+  } else {
+    spdlog::warn("tenants: skipping record with unknown key kind");
+  }
+}
+
+void TenantDirectory::put(const schema::TenantRecord& tenant) {
+  std::unique_lock lock(mutex_);
+  tenants_[tenant.id] = tenant;
+}
+
+void TenantDirectory::put(const schema::ApiKeyRecord& key) {
+  std::unique_lock lock(mutex_);
+  keys_[key.prefix] = key;
+}
+
+std::optional<schema::TenantRecord> TenantDirectory::tenant(std::string_view id) const {
+  std::shared_lock lock(mutex_);
+  auto it = tenants_.find(std::string(id));
+  if (it == tenants_.end() || it->second.deleted) return std::nullopt;
+  return it->second;
+}
+
+std::optional<schema::TenantRecord> TenantDirectory::tenant_by_name(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [id, t] : tenants_)
+    if (!t.deleted && t.name == name) return t;
+  return std::nullopt;
+}
+
+std::optional<schema::ApiKeyRecord> TenantDirectory::api_key(std::string_view prefix) const {
+  std::shared_lock lock(mutex_);
+  auto it = keys_.find(std::string(prefix));
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<schema::TenantRecord> TenantDirectory::authenticate(
+    std::string_view presented_key) const {
+  // Hash first, so the work done does not depend on whether the prefix is known.
+  std::string presented_hash = sha256_hex(presented_key);
+  if (!presented_key.starts_with(kApiKeyPrefix) || presented_key.size() < kApiKeyLookupChars)
+    return std::nullopt;
+  std::shared_lock lock(mutex_);
+  auto key = keys_.find(std::string(presented_key.substr(0, kApiKeyLookupChars)));
+  if (key == keys_.end()) return std::nullopt;
+  bool match = constant_time_equal(presented_hash, key->second.key_sha256);
+  if (!match || key->second.revoked) return std::nullopt;
+  auto tenant = tenants_.find(key->second.tenant_id);
+  if (tenant == tenants_.end() || tenant->second.deleted) return std::nullopt;
+  return tenant->second;
+}
+
+std::size_t TenantDirectory::tenant_count() const {
+  std::shared_lock lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [id, t] : tenants_) n += t.deleted ? 0 : 1;
+  return n;
+}
+
+}  // namespace loraplane::gateway

@@ -1,0 +1,52 @@
+// The gateway's view of tenants and API keys, rebuilt from the compacted loraplane.tenants topic
+// (records "tenant/<id>" and "key/<prefix>"). Every gateway reads the whole topic, so a key
+// created or revoked through any gateway takes effect on all of them within a poll interval.
+// Keys are kept only as sha256 hashes and compared in constant time.
+#pragma once
+
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "schema/types.hpp"
+
+namespace loraplane::gateway {
+
+inline constexpr std::string_view kApiKeyPrefix = "pk-prov-";
+inline constexpr std::size_t kApiKeyRandomChars = 40;
+inline constexpr std::size_t kApiKeyLookupChars = 16;  // "pk-prov-" + 8: public, used to revoke
+
+struct NewApiKey {
+  std::string key;  // shown once, never stored
+  schema::ApiKeyRecord record;
+};
+
+NewApiKey generate_api_key(std::string tenant_id, std::int64_t now);
+std::string tenant_topic_key(std::string_view tenant_id);
+std::string api_key_topic_key(std::string_view prefix);
+
+class TenantDirectory {
+ public:
+  // Applies one record of the topic; a tombstone removes it. Malformed records are logged and
+  // skipped (a bad record must not stop the reader).
+  void apply(std::string_view topic_key, std::optional<std::string_view> value);
+  void put(const schema::TenantRecord& tenant);
+  void put(const schema::ApiKeyRecord& key);
+
+  std::optional<schema::TenantRecord> tenant(std::string_view id) const;
+  std::optional<schema::TenantRecord> tenant_by_name(std::string_view name) const;
+  std::optional<schema::ApiKeyRecord> api_key(std::string_view prefix) const;
+  // The live tenant owning `presented_key`, or nullopt (unknown, revoked, wrong secret, tenant
+  // deleted). The answer does not depend on which of these it was.
+  std::optional<schema::TenantRecord> authenticate(std::string_view presented_key) const;
+  std::size_t tenant_count() const;
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, schema::TenantRecord> tenants_;
+  std::unordered_map<std::string, schema::ApiKeyRecord> keys_;  // by prefix
+};
+
+}  // namespace loraplane::gateway
