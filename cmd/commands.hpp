@@ -11,6 +11,7 @@ struct UpOptions {
   std::uint16_t port = 8080;
   std::string data_dir = "loraplane-data";
   std::string kafka;  // empty: embedded mock cluster
+  std::string models;  // base-model catalog (ops/models.json)
 };
 
 void init(const std::string& log_level, bool log_json);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cmd/commands.hpp"
+#include "common/model_catalog.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"loraplane: bring-your-own LoRA adapters for a fleet of vLLM engines"};
@@ -20,12 +21,16 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--host", up.host, "gateway listen address")->capture_default_str();
   up_cmd->add_option("--data-dir", up.data_dir, "where local state lives")->capture_default_str();
   up_cmd->add_option("--kafka", up.kafka, "bootstrap servers of a real cluster (default: embedded)");
+  up.models = loraplane::default_catalog_path(argv[0]);
+  up_cmd->add_option("--models", up.models, "base-model catalog")->capture_default_str();
 
   loraplane::cmd::UpOptions gw;
   auto* gw_cmd = app.add_subcommand("gateway", "run the gateway role against a Kafka cluster");
   gw_cmd->add_option("--port", gw.port, "listen port (0 = any free port)")->capture_default_str();
   gw_cmd->add_option("--host", gw.host, "listen address")->capture_default_str();
   gw_cmd->add_option("--kafka", gw.kafka, "bootstrap servers")->required();
+  gw.models = loraplane::default_catalog_path(argv[0]);
+  gw_cmd->add_option("--models", gw.models, "base-model catalog")->capture_default_str();
 
   std::string role;
   auto* worker_cmd = app.add_subcommand("worker", "run a worker role (validate|distribute|agent)");

@@ -12,6 +12,7 @@
 #include "common/health.hpp"
 #include "common/kafka.hpp"
 #include "common/log.hpp"
+#include "common/model_catalog.hpp"
 #include "common/sha256.hpp"
 #include "gateway/gateway.hpp"
 
@@ -73,8 +74,15 @@ int run_up(const UpOptions& options, bool all_roles) {
     return 1;
   }
 
+  auto catalog = ModelCatalog::load(options.models);
+  if (!catalog) {
+    spdlog::error("{}", catalog.error().message);
+    return 1;
+  }
+
   asio::io_context io;
   gateway::GatewayOptions gw_options;
+  gw_options.catalog = std::move(catalog.value());
   gw_options.host = options.host;
   gw_options.port = options.port;
   gw_options.admin_token = admin_token(data_dir);

@@ -1,5 +1,5 @@
-// What the gateway's handlers share: the tenant view, the Kafka producer, the admin token hash
-// and the clock. Owned by Gateway; handlers hold a reference.
+// What the gateway's handlers share: the tenant view, the Kafka producer, the admin token hash,
+// the clock and the base-model catalog. Owned by Gateway; handlers hold a reference.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "common/http.hpp"
 #include "common/kafka.hpp"
+#include "common/model_catalog.hpp"
 #include "gateway/tenant_directory.hpp"
 
 namespace loraplane::gateway {
@@ -18,6 +19,8 @@ struct GatewayContext {
   kafka::Producer& producer;
   std::string admin_token_sha256;  // empty: admin API disabled
   std::function<std::int64_t()> now_seconds;
+  const ModelCatalog& catalog;
+  std::int64_t started_at = 0;
 
   // nullopt when the request carries the admin token; otherwise the 401 to send.
   std::optional<http::Response> require_admin(const http::Request& request) const;

@@ -10,6 +10,7 @@
 #include "common/sha256.hpp"
 #include "gateway/admin/handlers.hpp"
 #include "gateway/context.hpp"
+#include "gateway/inference/handlers.hpp"
 #include "gateway/tenant_directory.hpp"
 
 namespace loraplane::gateway {
@@ -43,6 +44,7 @@ struct Gateway::Impl {
     http::Router router;
     http::add_ops_routes(router);
     admin::add_routes(router, *context);
+    inference::add_routes(router, *context);
     return router;
   }
 
@@ -73,7 +75,7 @@ void Gateway::start() {
   d.context = std::make_unique<GatewayContext>(GatewayContext{
       d.tenants, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
-      unix_now});
+      unix_now, d.options.catalog, unix_now()});
 
   kafka::ConsumerOptions reader_options;
   reader_options.client_id = "loraplane-gateway-tenants";

@@ -1,4 +1,5 @@
-// The gateway role: HTTP front door (admin API now; adapters and inference in later pieces),
+// The gateway role: HTTP front door (admin API, model listing; adapters
+// and inference proxying join as they land),
 // its Kafka producer, and the table readers that rebuild its caches from compacted topics.
 #pragma once
 
@@ -7,6 +8,7 @@
 
 #include "common/asio.hpp"
 #include "common/kafka.hpp"
+#include "common/model_catalog.hpp"
 
 namespace loraplane::gateway {
 
@@ -15,6 +17,7 @@ struct GatewayOptions {
   std::uint16_t port = 8080;
   std::string admin_token;  // empty: admin API answers 401 to everyone
   std::size_t max_body_bytes = 1024 * 1024;
+  ModelCatalog catalog;
 };
 
 class Gateway {

@@ -1,0 +1,252 @@
+// `loraplane up` / `loraplane gateway` as a user runs them: the real binary on a free port,
+// checked through HTTP only. Embedded mode always; the two-gateway checks need a real broker
+// (LORAPLANE_KAFKA, started by ops/test).
+#define BOOST_TEST_MODULE up
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <signal.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "test/support/http_client.hpp"
+#include "test/support/process.hpp"
+
+namespace lt = loraplane::test;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kAdminToken = "test-admin-token-1234";
+
+std::map<std::string, std::string> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+json::object parse_object(const std::string& body) {
+  auto v = json::parse(body);
+  BOOST_REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+std::string error_code_of(const lt::HttpResult& r) {
+  auto o = parse_object(r.body);
+  BOOST_REQUIRE(o.contains("error"));
+  auto& code = o["error"].as_object()["code"];
+  return code.is_string() ? std::string(code.as_string()) : std::string();
+}
+
+struct Running {
+  lt::TempDir dir;
+  std::unique_ptr<lt::Process> process;
+  std::uint16_t port = 0;
+
+  explicit Running(std::vector<std::string> extra_args = {}) {
+    std::vector<std::string> argv = {lt::loraplane_binary(), "up", "--port", "0", "--data-dir",
+                                     dir.path()};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    process = std::make_unique<lt::Process>(
+        argv, std::vector<std::string>{"LORAPLANE_ADMIN_TOKEN=" + kAdminToken});
+    auto line = process->wait_for_line("loraplane ready on", 60s);
+    BOOST_REQUIRE_MESSAGE(line, "no ready line; output:\n" + process->output());
+    port = lt::port_from_line(*line);
+    BOOST_REQUIRE(port != 0);
+  }
+};
+
+json::object create_tenant(std::uint16_t port, const std::string& name, const std::string& tier) {
+  auto r = lt::http_request(port, "POST", "/admin/v1/tenants",
+                            json::serialize(json::object{{"name", name}, {"tier", tier}}),
+                            bearer(kAdminToken));
+  BOOST_REQUIRE_MESSAGE(r.status == 201, r.body);
+  return parse_object(r.body);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(healthz_and_metrics_once_ready) {
+  Running up;
+  auto health = lt::http_request(up.port, "GET", "/healthz");
+  BOOST_TEST(health.status == 200);
+  auto body = parse_object(health.body);
+  BOOST_TEST(body["status"].as_string() == "ok");
+  BOOST_TEST(body["roles"].as_object()["gateway"].as_string() == "ready");
+
+  auto metrics = lt::http_request(up.port, "GET", "/metrics");
+  BOOST_TEST(metrics.status == 200);
+  BOOST_TEST(metrics.body.find("loraplane_http_requests_total{") != std::string::npos);
+  BOOST_TEST(metrics.body.find("route=\"/healthz\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(admin_api_needs_the_admin_token) {
+  Running up;
+  std::string body = R"({"name":"acme","tier":"shared"})";
+  auto none = lt::http_request(up.port, "POST", "/admin/v1/tenants", body);
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(error_code_of(none) == "invalid_admin_token");
+  auto wrong = lt::http_request(up.port, "POST", "/admin/v1/tenants", body, bearer("nope"));
+  BOOST_TEST(wrong.status == 401);
+  // A tenant API key is not an admin token either.
+  auto tenant = create_tenant(up.port, "acme", "shared");
+  auto as_tenant = lt::http_request(up.port, "POST", "/admin/v1/tenants",
+                                    R"({"name":"other"})",
+                                    bearer(std::string(tenant["api_key"].as_string())));
+  BOOST_TEST(as_tenant.status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(create_tenant_returns_a_working_key) {
+  Running up;
+  auto tenant = create_tenant(up.port, "acme-prod", "reserved");
+  BOOST_TEST(tenant["name"].as_string() == "acme-prod");
+  BOOST_TEST(tenant["tier"].as_string() == "reserved");
+  std::string key(tenant["api_key"].as_string());
+  BOOST_TEST(key.starts_with("pk-prov-"));
+  BOOST_TEST(key.size() >= 40u);
+
+  auto models = lt::http_request(up.port, "GET", "/v1/models", {}, bearer(key));
+  BOOST_TEST_REQUIRE(models.status == 200);
+  auto list = parse_object(models.body);
+  BOOST_TEST(list["object"].as_string() == "list");
+  bool has_8b = false;
+  for (auto& m : list["data"].as_array())
+    has_8b = has_8b || m.as_object()["id"].as_string() == "llama-3.1-8b-instruct";
+  BOOST_TEST(has_8b);
+
+  auto forged = key;
+  forged.back() = forged.back() == 'a' ? 'b' : 'a';  // same prefix, wrong secret
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models", {}, bearer(forged)).status == 401);
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models").status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(bad_tenant_requests_get_clear_errors) {
+  Running up;
+  auto post = [&](const std::string& body) {
+    return lt::http_request(up.port, "POST", "/admin/v1/tenants", body, bearer(kAdminToken));
+  };
+  auto bad_name = post(R"({"name":"has space","tier":"shared"})");
+  BOOST_TEST(bad_name.status == 400);
+  BOOST_TEST(bad_name.body.find("name") != std::string::npos);
+  auto bad_tier = post(R"({"name":"ok","tier":"gold"})");
+  BOOST_TEST(bad_tier.status == 400);
+  BOOST_TEST(bad_tier.body.find("tier") != std::string::npos);
+  auto not_json = post("{not json");
+  BOOST_TEST(not_json.status == 400);
+  create_tenant(up.port, "dup", "shared");
+  auto dup = post(R"({"name":"dup","tier":"dedicated"})");
+  BOOST_TEST(dup.status == 409);
+  BOOST_TEST(error_code_of(dup) == "tenant_exists");
+  // The process survived all of it.
+  BOOST_TEST(lt::http_request(up.port, "GET", "/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(extra_keys_and_revocation) {
+  Running up;
+  auto tenant = create_tenant(up.port, "acme", "dedicated");
+  std::string id(tenant["id"].as_string());
+  std::string first(tenant["api_key"].as_string());
+
+  auto created = lt::http_request(up.port, "POST", "/admin/v1/tenants/" + id + "/keys", {},
+                                  bearer(kAdminToken));
+  BOOST_TEST_REQUIRE(created.status == 201);
+  auto second_obj = parse_object(created.body);
+  std::string second(second_obj["api_key"].as_string());
+  std::string prefix(second_obj["prefix"].as_string());
+  BOOST_TEST(second != first);
+  BOOST_TEST(second.starts_with(prefix));
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models", {}, bearer(second)).status == 200);
+
+  auto missing = lt::http_request(up.port, "POST", "/admin/v1/tenants/ten_nope/keys", {},
+                                  bearer(kAdminToken));
+  BOOST_TEST(missing.status == 404);
+
+  auto revoked = lt::http_request(up.port, "DELETE", "/admin/v1/keys/" + prefix, {},
+                                  bearer(kAdminToken));
+  BOOST_TEST_REQUIRE(revoked.status == 200);
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models", {}, bearer(second)).status == 401);
+  // The tenant's other key is unaffected.
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models", {}, bearer(first)).status == 200);
+  auto unknown = lt::http_request(up.port, "DELETE", "/admin/v1/keys/pk-prov-00000000", {},
+                                  bearer(kAdminToken));
+  BOOST_TEST(unknown.status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(bounded_input_and_unknown_paths) {
+  Running up;
+  auto unknown = lt::http_request(up.port, "GET", "/v2/nothing");
+  BOOST_TEST(unknown.status == 404);
+  BOOST_TEST(parse_object(unknown.body).contains("error"));
+  std::string huge(2 * 1024 * 1024, 'x');
+  auto too_big = lt::http_request(up.port, "POST", "/admin/v1/tenants", huge, bearer(kAdminToken));
+  BOOST_TEST(too_big.status == 413);
+  auto long_header = lt::http_request(up.port, "GET", "/healthz", {},
+                                      {{"X-Padding", std::string(64 * 1024, 'y')}});
+  BOOST_TEST(long_header.status == 431);
+  BOOST_TEST(lt::http_request(up.port, "GET", "/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_stops_cleanly) {
+  Running up;
+  BOOST_TEST(up.process->stop(SIGINT, 20s) == 0);
+  BOOST_TEST(up.process->output().find("loraplane stopped") != std::string::npos);
+}
+
+// Two gateways on one real broker agree on keys through the compacted tenants topic.
+BOOST_AUTO_TEST_CASE(gateways_share_tenants_and_revocations) {
+  const char* kafka = std::getenv("LORAPLANE_KAFKA");
+  if (!kafka || !*kafka) {
+    BOOST_TEST_MESSAGE("LORAPLANE_KAFKA not set: skipping the real-broker check");
+    return;
+  }
+  auto start = [&] {
+    auto p = std::make_unique<lt::Process>(
+        std::vector<std::string>{lt::loraplane_binary(), "gateway", "--port", "0", "--kafka",
+                                 kafka},
+        std::vector<std::string>{"LORAPLANE_ADMIN_TOKEN=" + kAdminToken});
+    auto line = p->wait_for_line("loraplane ready on", 60s);
+    BOOST_REQUIRE_MESSAGE(line, "gateway did not start:\n" + p->output());
+    return std::make_pair(std::move(p), lt::port_from_line(*line));
+  };
+  auto [a, port_a] = start();
+  auto [b, port_b] = start();
+  std::string name = "shared-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  auto tenant = create_tenant(port_a, name, "shared");
+  std::string key(tenant["api_key"].as_string());
+
+  auto until = [](auto pred) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 30s) {
+      if (pred()) return std::chrono::steady_clock::now() - t0;
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::chrono::steady_clock::duration::max();
+  };
+  auto seen = until([&, port = port_b] {
+    return lt::http_request(port, "GET", "/v1/models", {}, bearer(key)).status == 200;
+  });
+  BOOST_TEST_REQUIRE(seen != std::chrono::steady_clock::duration::max());
+  BOOST_TEST_MESSAGE("key usable on the second gateway after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(seen).count()
+                     << " ms");
+
+  std::string prefix = key.substr(0, 16);
+  auto revoked = lt::http_request(port_b, "DELETE", "/admin/v1/keys/" + prefix, {},
+                                  bearer(kAdminToken));
+  BOOST_TEST_REQUIRE(revoked.status == 200);
+  auto refused = until([&, port = port_a] {
+    return lt::http_request(port, "GET", "/v1/models", {}, bearer(key)).status == 401;
+  });
+  BOOST_TEST_REQUIRE(refused != std::chrono::steady_clock::duration::max());
+  BOOST_TEST_MESSAGE("revocation effective on the first gateway after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(refused).count()
+                     << " ms");
+
+  // A restarted gateway rebuilds the same view from the compacted topic.
+  a->stop(SIGTERM);
+  auto [c, port_c] = start();
+  BOOST_TEST(lt::http_request(port_c, "GET", "/v1/models", {}, bearer(key)).status == 401);
+  auto dup = lt::http_request(port_c, "POST", "/admin/v1/tenants",
+                              json::serialize(json::object{{"name", name}}), bearer(kAdminToken));
+  BOOST_TEST(dup.status == 409);
+}
