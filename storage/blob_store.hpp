@@ -5,6 +5,7 @@
 // the last one goes, the chunks and manifest are deleted.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,31 @@
 namespace loraplane::storage {
 
 inline constexpr std::uint32_t kDefaultChunkSize = 8u << 20;  // 8 MiB, within the 4-16 MiB band
+inline constexpr std::uint32_t kMinChunkSize = 4u << 20;
+inline constexpr std::uint32_t kMaxChunkSize = 16u << 20;
+
+struct BlobStoreOptions {
+  // Chunk size for new blobs, clamped to [kMinChunkSize, kMaxChunkSize]. Existing blobs keep
+  // the chunk size recorded in their manifest.
+  std::uint32_t chunk_size = kDefaultChunkSize;
+  // Tests only: skip the clamp so tiny chunks (>= 1 byte) exercise chunk boundaries cheaply.
+  bool allow_tiny_chunks_for_tests = false;
+  // begin_write of a blob another writer is still writing waits this long for it to finish,
+  // then fails with Errc::unavailable (retryable).
+  std::chrono::milliseconds same_blob_wait{30'000};
+  // Seconds since the epoch; empty = system clock. Tests inject one to age blobs for GC.
+  std::function<std::int64_t()> clock;
+};
+
+// Counts from walking the column families. Walking chunk keys reads their values (RocksDB 7.8
+// iterators load BlobDB values eagerly), so this is for tests and offline diagnosis only.
+struct BlobStoreStats {
+  std::uint64_t blobs = 0;           // manifests
+  std::uint64_t chunk_keys = 0;      // data chunks, committed or not
+  std::uint64_t chunk_bytes = 0;
+  std::uint64_t pending_writes = 0;  // write-in-progress markers
+  std::uint64_t refs = 0;
+};
 
 struct BlobInfo {
   std::string sha256;  // lower-case hex
@@ -62,6 +88,10 @@ class BlobStore {
   virtual Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) = 0;
   // Total bytes of committed blobs (for the blob-store-size metric).
   virtual std::uint64_t total_bytes() = 0;
+  // See BlobStoreStats. Not pure so that other implementations need not provide it.
+  virtual Result<BlobStoreStats> scan_stats() {
+    return make_error(Errc::internal, "scan_stats not supported");
+  }
 };
 
 }  // namespace loraplane::storage

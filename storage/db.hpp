@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "storage/blob_store.hpp"
 
 namespace loraplane::storage {
 
@@ -33,7 +34,9 @@ struct MetaBatch {
   void del(Table t, std::string k) { ops.push_back({t, std::move(k), std::nullopt}); }
 };
 
-class BlobStore;
+struct DbOptions {
+  BlobStoreOptions blobs;
+};
 
 class Db {
  public:
@@ -41,6 +44,7 @@ class Db {
   // Opens (creating if needed) the database under `dir`. Runs crash recovery: chunks of blobs
   // whose write never committed are removed.
   static Result<std::unique_ptr<Db>> open(const std::string& dir);
+  static Result<std::unique_ptr<Db>> open(const std::string& dir, const DbOptions& options);
 
   virtual Result<std::optional<std::string>> get(Table table, std::string_view key) = 0;
   virtual Status put(Table table, std::string_view key, std::string_view value) = 0;
@@ -50,6 +54,7 @@ class Db {
   virtual Status scan(Table table, std::string_view prefix,
                       const std::function<bool(std::string_view key, std::string_view value)>& visit) = 0;
 
+  // Blob writers and reads in progress must finish before the Db is destroyed.
   virtual BlobStore& blobs() = 0;
 };
 

@@ -1,0 +1,312 @@
+// BlobStore on RocksDB: writes, reads and references (see blob_store_impl.hpp). Recovery and GC
+// are in blob_gc_impl.cpp.
+#include "storage/blob_store_impl.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "storage/blob_writer_impl.hpp"
+
+namespace loraplane::storage {
+namespace {
+
+using blob_keys::Manifest;
+
+std::uint32_t effective_chunk_size(const BlobStoreOptions& o) {
+  if (o.allow_tiny_chunks_for_tests) return std::max<std::uint32_t>(o.chunk_size, 1);
+  return std::clamp(o.chunk_size, kMinChunkSize, kMaxChunkSize);
+}
+
+BlobInfo to_info(std::string sha, const Manifest& m) {
+  return BlobInfo{std::move(sha), m.size, m.chunk_size, m.chunk_count};
+}
+
+Error bad_sha(std::string_view sha) {
+  return make_error(Errc::invalid_argument, "not a sha256 hex digest: '" +
+                                                std::string(sha.substr(0, 80)) + "'");
+}
+
+// Releases a RocksDB snapshot when a read ends, however it ends.
+class SnapshotGuard {
+ public:
+  explicit SnapshotGuard(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~SnapshotGuard() { db_->ReleaseSnapshot(snapshot_); }
+  SnapshotGuard(const SnapshotGuard&) = delete;
+  SnapshotGuard& operator=(const SnapshotGuard&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+}  // namespace
+
+BlobStoreImpl::BlobStoreImpl(BlobFamilies families, BlobStoreOptions options)
+    : cf_(families), options_(std::move(options)), chunk_size_(effective_chunk_size(options_)) {}
+
+std::int64_t BlobStoreImpl::now() const {
+  if (options_.clock) return options_.clock();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool BlobStoreImpl::is_active(const std::string& sha) const { return active_.contains(sha); }
+
+void BlobStoreImpl::release(const std::string& sha, bool owner) {
+  auto it = active_.find(sha);
+  if (it == active_.end()) return;
+  if (owner) {
+    it->second.writing = false;
+  } else if (it->second.sharers > 0) {
+    --it->second.sharers;
+  }
+  if (!it->second.writing && it->second.sharers == 0) active_.erase(it);
+  released_.notify_all();
+}
+
+Result<std::optional<Manifest>> BlobStoreImpl::get_manifest(std::string_view sha,
+                                                            const rocksdb::ReadOptions& ro) {
+  rocksdb::PinnableSlice value;
+  auto s = cf_.db->Get(ro, cf_.manifests, to_slice(sha), &value);
+  if (s.IsNotFound()) return std::optional<Manifest>{};
+  if (!s.ok()) return to_error(s, "read manifest");
+  auto m = blob_keys::decode_manifest(to_view(value));
+  if (!m) return make_error(Errc::corrupt, "undecodable manifest for blob " + std::string(sha));
+  return std::optional<Manifest>{*m};
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobStoreImpl::begin_write(std::string_view sha256,
+                                                               std::uint64_t size) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return bad_sha(sha256);
+  if (blob_keys::chunk_count_for(size, chunk_size_) > std::numeric_limits<std::uint32_t>::max())
+    return make_error(Errc::limit_exceeded, "blob of " + std::to_string(size) + " bytes is too large");
+  return claim_write(*sha, size);
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobStoreImpl::claim_write(const std::string& sha,
+                                                               std::uint64_t size) {
+  auto deadline = std::chrono::steady_clock::now() + options_.same_blob_wait;
+  Lock lock(mu_);
+  for (;;) {
+    auto existing = get_manifest(sha);
+    if (!existing) return existing.error();
+    if (existing->has_value()) {
+      ++active_[sha].sharers;
+      return std::unique_ptr<BlobWriter>(std::make_unique<BlobWriterImpl>(
+          *this, sha, size, chunk_size_, BlobWriterImpl::Mode::shared));
+    }
+    auto it = active_.find(sha);
+    if (it == active_.end() || !it->second.writing) {
+      active_[sha].writing = true;
+      break;
+    }
+    if (released_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      it = active_.find(sha);
+      if (it != active_.end() && it->second.writing)
+        return make_error(Errc::unavailable, "another write of blob " + sha + " is in progress");
+    }
+  }
+  lock.unlock();
+
+  // The marker (and the head key) are durable before any chunk can be, so a crash at any later
+  // point leaves either a manifest or a marker telling recovery to remove the chunks.
+  rocksdb::WriteBatch batch;
+  batch.Put(cf_.pending, to_slice(sha), to_slice(blob_keys::encode_time(now())));
+  batch.Put(cf_.chunks, to_slice(blob_keys::head_key(sha)), rocksdb::Slice());
+  auto s = cf_.db->Write(synced_write(), &batch);
+  if (!s.ok()) {
+    lock.lock();
+    release(sha, true);
+    return to_error(s, "write pending marker");
+  }
+  return std::unique_ptr<BlobWriter>(std::make_unique<BlobWriterImpl>(
+      *this, sha, size, chunk_size_, BlobWriterImpl::Mode::owner));
+}
+
+Status BlobStoreImpl::put_chunk(std::string_view sha, std::uint32_t index, std::string_view bytes) {
+  // Not synced: commit_owned makes all chunks durable before the manifest can be.
+  auto s = cf_.db->Put(rocksdb::WriteOptions(), cf_.chunks,
+                       to_slice(blob_keys::chunk_key(sha, index)), to_slice(bytes));
+  if (!s.ok()) return to_error(s, "write chunk");
+  return {};
+}
+
+Result<BlobInfo> BlobStoreImpl::commit_owned(const std::string& sha, std::uint64_t size,
+                                             std::uint32_t chunk_size,
+                                             std::uint32_t chunk_count) {
+  // Crash safety: the chunks went into the WAL unsynced (or, if their memtable was flushed,
+  // into SST/blob files that RocksDB fsyncs before recording them). FlushWAL(true) fsyncs every
+  // live WAL file, so all chunks are durable before the manifest batch is even written; the
+  // batch itself is synced, so once commit() returns the blob survives a crash or power loss.
+  // If we crash before the batch is durable, the pending marker is still there and recovery
+  // removes the chunks; manifest and marker change in one atomic batch, so no state between.
+  auto flushed = cf_.db->FlushWAL(true);
+  if (!flushed.ok()) return to_error(flushed, "sync WAL before commit");
+
+  Manifest m{size, chunk_size, chunk_count, now()};
+  rocksdb::WriteBatch batch;
+  batch.Put(cf_.manifests, to_slice(sha), to_slice(blob_keys::encode_manifest(m)));
+  batch.Delete(cf_.pending, to_slice(sha));
+  Lock lock(mu_);
+  auto s = cf_.db->Write(synced_write(), &batch);
+  if (!s.ok()) return to_error(s, "commit manifest");
+  total_bytes_ += size;
+  release(sha, true);
+  return to_info(sha, m);
+}
+
+void BlobStoreImpl::abort_owned(const std::string& sha) {
+  // No manifest can exist while we hold the write slot, so these chunks are ours alone. Not
+  // synced: if the removal is lost in a crash, the marker survives and recovery repeats it.
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf_.chunks, to_slice(sha), to_slice(blob_keys::chunk_range_end(sha)));
+  batch.Delete(cf_.pending, to_slice(sha));
+  auto s = cf_.db->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok())
+    spdlog::warn("storage: removing aborted write of blob {} failed ({}); GC will retry", sha,
+                 s.ToString());
+  Lock lock(mu_);
+  release(sha, true);
+}
+
+Result<BlobInfo> BlobStoreImpl::commit_shared(const std::string& sha) {
+  Lock lock(mu_);
+  auto m = get_manifest(sha);
+  Result<BlobInfo> out = make_error(Errc::internal, "pinned blob " + sha + " vanished");
+  if (!m) {
+    out = m.error();
+  } else if (m->has_value()) {
+    Manifest touched = **m;
+    touched.created = std::max(touched.created, now());
+    auto s = cf_.db->Put(synced_write(), cf_.manifests, to_slice(sha),
+                         to_slice(blob_keys::encode_manifest(touched)));
+    out = s.ok() ? Result<BlobInfo>(to_info(sha, touched)) : to_error(s, "refresh manifest");
+  }
+  release(sha, false);
+  return out;
+}
+
+void BlobStoreImpl::release_shared(const std::string& sha) {
+  Lock lock(mu_);
+  release(sha, false);
+}
+
+std::optional<BlobInfo> BlobStoreImpl::stat(std::string_view sha256) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return std::nullopt;
+  auto m = get_manifest(*sha);
+  if (!m || !m->has_value()) return std::nullopt;
+  return to_info(*sha, **m);
+}
+
+Status BlobStoreImpl::read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
+                           const std::function<Status(std::string_view piece)>& sink) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return bad_sha(sha256);
+  // One snapshot for the whole read: a concurrent delete cannot pull chunks from under it.
+  SnapshotGuard snapshot(cf_.db);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  ro.fill_cache = false;
+  auto found = get_manifest(*sha, ro);
+  if (!found) return found.error();
+  if (!found->has_value()) return make_error(Errc::not_found, "no blob " + *sha);
+  const Manifest& m = **found;
+  if (length == npos && offset <= m.size) length = m.size - offset;
+  if (offset > m.size || length > m.size - offset) {
+    return make_error(Errc::invalid_argument, "range " + std::to_string(offset) + "+" +
+                                                  std::to_string(length) + " outside blob of " +
+                                                  std::to_string(m.size) + " bytes");
+  }
+  const std::uint64_t end = offset + length;
+  for (std::uint64_t pos = offset; pos < end;) {
+    const auto index = static_cast<std::uint32_t>(pos / m.chunk_size);
+    const std::uint64_t chunk_start = std::uint64_t{index} * m.chunk_size;
+    const std::uint64_t chunk_len = std::min<std::uint64_t>(m.chunk_size, m.size - chunk_start);
+    rocksdb::PinnableSlice chunk;
+    auto s = cf_.db->Get(ro, cf_.chunks, to_slice(blob_keys::chunk_key(*sha, index)), &chunk);
+    if (s.IsNotFound() || (s.ok() && chunk.size() != chunk_len))
+      return make_error(Errc::corrupt, "blob " + *sha + " chunk " + std::to_string(index) +
+                                           " is missing or has the wrong size");
+    if (!s.ok()) return to_error(s, "read chunk");
+    const std::uint64_t piece_end = std::min(end, chunk_start + chunk_len);
+    auto piece = to_view(chunk).substr(pos - chunk_start, piece_end - pos);
+    if (auto sent = sink(piece); !sent) return sent;
+    pos = piece_end;
+  }
+  return {};
+}
+
+Status BlobStoreImpl::add_ref(std::string_view sha256, std::string_view owner) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return bad_sha(sha256);
+  if (owner.empty()) return make_error(Errc::invalid_argument, "empty reference owner");
+  Lock lock(mu_);
+  auto m = get_manifest(*sha);
+  if (!m) return m.error();
+  if (!m->has_value()) return make_error(Errc::not_found, "no blob " + *sha);
+  auto s = cf_.db->Put(synced_write(), cf_.refs, to_slice(blob_keys::ref_key(*sha, owner)),
+                       rocksdb::Slice());
+  if (!s.ok()) return to_error(s, "add reference");
+  return {};
+}
+
+Status BlobStoreImpl::remove_ref(std::string_view sha256, std::string_view owner) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return bad_sha(sha256);
+  const std::string key = blob_keys::ref_key(*sha, owner);
+  Lock lock(mu_);
+  rocksdb::PinnableSlice ignored;
+  auto s = cf_.db->Get(rocksdb::ReadOptions(), cf_.refs, to_slice(key), &ignored);
+  if (s.IsNotFound()) return {};  // already removed: only a real removal may delete the blob
+  if (!s.ok()) return to_error(s, "read reference");
+  auto refs = count_refs(*sha);
+  if (!refs) return refs.error();
+  auto m = get_manifest(*sha);
+  if (!m) return m.error();
+
+  rocksdb::WriteBatch batch;
+  batch.Delete(cf_.refs, to_slice(key));
+  // A pinned blob (a duplicate write in flight) stays; GC reclaims it if nobody refers to it.
+  const bool last = *refs <= 1 && m->has_value() && !is_active(*sha);
+  if (last) delete_blob(batch, *sha);
+  s = cf_.db->Write(synced_write(), &batch);
+  if (!s.ok()) return to_error(s, "remove reference");
+  if (last) total_bytes_ -= (*m)->size;
+  return {};
+}
+
+std::uint64_t BlobStoreImpl::ref_count(std::string_view sha256) {
+  auto sha = blob_keys::normalize_sha(sha256);
+  if (!sha) return 0;
+  auto n = count_refs(*sha);
+  return n ? *n : 0;
+}
+
+Result<std::uint64_t> BlobStoreImpl::count_refs(std::string_view sha) {
+  const std::string prefix = blob_keys::ref_prefix(sha);
+  const std::string upper = std::string(sha) + static_cast<char>('/' + 1);
+  rocksdb::Slice upper_slice = to_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(cf_.db->NewIterator(ro, cf_.refs));
+  std::uint64_t n = 0;
+  for (it->Seek(to_slice(prefix)); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return to_error(it->status(), "count references");
+  return n;
+}
+
+void BlobStoreImpl::delete_blob(rocksdb::WriteBatch& batch, std::string_view sha) {
+  // One batch: manifest and chunks go together, so no manifest ever points at missing chunks.
+  batch.Delete(cf_.manifests, to_slice(sha));
+  batch.DeleteRange(cf_.chunks, to_slice(sha), to_slice(blob_keys::chunk_range_end(sha)));
+  batch.Delete(cf_.pending, to_slice(sha));
+}
+
+}  // namespace loraplane::storage

@@ -1,0 +1,169 @@
+// Crash safety: a child process writes through the real Db and SIGKILLs itself before or right
+// after commit; the parent reopens the same directory and checks what a user would see.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "storage_test_util.hpp"
+
+namespace loraplane::storage::test {
+namespace {
+
+constexpr std::uint32_t kSmallChunk = 64 * 1024;
+constexpr std::size_t kSmallBlob = 16 * kSmallChunk + 123;
+// Twenty 8 MiB chunks overflow both 64 MiB memtables of the chunk family, so RocksDB must have
+// flushed some of them into blob files before the child dies (writes stall until it does).
+constexpr std::size_t kLargeChunks = 20;
+constexpr std::size_t kLargeBlob = 24 * std::size_t{kDefaultChunkSize};
+
+std::string committed_data() { return make_data(3 * kSmallChunk + 5, 100); }
+std::string small_data() { return make_data(kSmallBlob, 101); }
+
+// Streams the first `bytes` of the deterministic large blob (seed 102) to `consume`.
+template <class F>
+void large_data(std::size_t bytes, F&& consume) {
+  DataGen gen(102);
+  std::string piece(kDefaultChunkSize, '\0');
+  for (std::size_t done = 0; done < bytes; done += piece.size()) {
+    gen.fill(piece.data(), piece.size());
+    consume(std::string_view(piece));
+  }
+}
+
+std::string large_sha() {
+  Sha256 h;
+  large_data(kLargeBlob, [&](std::string_view p) { h.update(p); });
+  return h.finish_hex();
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "crash child: %s\n", what);
+  std::_Exit(3);
+}
+
+void child_write_then_die(const std::string& mode, const std::string& dir) {
+  const bool large = mode == "large-uncommitted";
+  auto db = Db::open(dir, large ? DbOptions{} : tiny_chunks(kSmallChunk));
+  if (!db) die(db.error().message.c_str());
+  auto& blobs = (*db)->blobs();
+  if (mode == "committed") {
+    if (!write_blob(blobs, small_data(), 10'000)) die("commit failed");
+    kill(getpid(), SIGKILL);
+  }
+  if (!write_blob(blobs, committed_data())) die("commit failed");
+  if (large) {
+    auto w = blobs.begin_write(large_sha(), kLargeBlob);
+    if (!w) die("begin_write failed");
+    large_data(kLargeChunks * kDefaultChunkSize, [&](std::string_view p) {
+      if (!(*w)->append(p)) die("append failed");
+    });
+    kill(getpid(), SIGKILL);
+  }
+  const std::string data = small_data();
+  auto w = blobs.begin_write(sha256_hex(data), data.size());
+  if (!w) die("begin_write failed");
+  if (!(*w)->append(std::string_view(data).substr(0, 10 * kSmallChunk + 77))) die("append failed");
+  kill(getpid(), SIGKILL);
+}
+
+// Runs this test binary as the crash child and checks it died of SIGKILL.
+void run_child(const std::string& mode, const std::string& dir) {
+  pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::string flag(kCrashChildFlag);
+    char* argv[] = {const_cast<char*>("storage_test"), flag.data(),
+                    const_cast<char*>(mode.c_str()), const_cast<char*>(dir.c_str()), nullptr};
+    execv("/proc/self/exe", argv);
+    std::_Exit(127);
+  }
+  int status = 0;
+  BOOST_REQUIRE(waitpid(pid, &status, 0) == pid);
+  BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                        "child did not die of SIGKILL, status " << status);
+}
+
+std::unique_ptr<Db> reopen(const std::string& dir, DbOptions options) {
+  auto db = Db::open(dir, options);
+  BOOST_REQUIRE_MESSAGE(db.ok(), (db.ok() ? "" : db.error().message));
+  return std::move(*db);
+}
+
+void check_committed_blob_intact(BlobStore& blobs) {
+  const std::string data = committed_data();
+  auto back = read_blob(blobs, sha256_hex(data));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((back->bytes == data));
+}
+
+}  // namespace
+
+int run_crash_child(int argc, char* argv[]) {
+  if (argc != 4) return 2;
+  child_write_then_die(argv[2], argv[3]);
+  return 4;  // not reached: the child kills itself
+}
+
+BOOST_AUTO_TEST_SUITE(crash)
+
+BOOST_AUTO_TEST_CASE(write_killed_before_commit_leaves_no_trace) {
+  TempDir dir;
+  run_child("uncommitted", dir.db_dir());
+  auto db = reopen(dir.db_dir(), tiny_chunks(kSmallChunk));
+  const std::string data = small_data();
+  BOOST_TEST(!db->blobs().stat(sha256_hex(data)).has_value());
+  BOOST_TEST(!read_blob(db->blobs(), sha256_hex(data)).ok());
+  check_committed_blob_intact(db->blobs());
+  auto stats = stats_of(db->blobs());
+  BOOST_TEST(stats.blobs == 1u);
+  BOOST_TEST(stats.chunk_keys == 4u);  // only the committed blob's
+  BOOST_TEST(stats.pending_writes == 0u);
+  BOOST_TEST(db->blobs().total_bytes() == committed_data().size());
+
+  auto again = write_blob(db->blobs(), data);
+  BOOST_REQUIRE(again.ok());
+  auto back = read_blob(db->blobs(), sha256_hex(data));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((back->bytes == data));
+}
+
+BOOST_AUTO_TEST_CASE(write_killed_after_commit_returned_is_visible) {
+  TempDir dir;
+  run_child("committed", dir.db_dir());
+  auto db = reopen(dir.db_dir(), tiny_chunks(kSmallChunk));
+  const std::string data = small_data();
+  auto info = db->blobs().stat(sha256_hex(data));
+  BOOST_REQUIRE(info.has_value());
+  BOOST_TEST(info->size == data.size());
+  auto back = read_blob(db->blobs(), sha256_hex(data));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((back->bytes == data));
+  BOOST_TEST(stats_of(db->blobs()).pending_writes == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(large_write_killed_after_memtable_flushes_leaves_no_trace) {
+  TempDir dir;
+  run_child("large-uncommitted", dir.db_dir());
+  auto db = reopen(dir.db_dir(), DbOptions{});
+  const std::string sha = large_sha();
+  BOOST_TEST(!db->blobs().stat(sha).has_value());
+  check_committed_blob_intact(db->blobs());
+  auto stats = stats_of(db->blobs());
+  BOOST_TEST(stats.chunk_keys == 1u);  // the committed blob's one 8 MiB chunk
+  BOOST_TEST(stats.pending_writes == 0u);
+
+  auto w = db->blobs().begin_write(sha, kLargeBlob);
+  BOOST_REQUIRE(w.ok());
+  large_data(kLargeBlob, [&](std::string_view p) { BOOST_REQUIRE((*w)->append(p).ok()); });
+  auto info = (*w)->commit();
+  BOOST_REQUIRE(info.ok());
+  BOOST_TEST(info->chunk_count == 24u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace loraplane::storage::test
