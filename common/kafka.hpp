@@ -69,6 +69,12 @@ class Cluster {
   // Creates missing topics (idempotent; existing ones are left alone). Blocking.
   virtual Status ensure_topics(const std::vector<TopicSpec>& topics,
                                std::chrono::milliseconds timeout) = 0;
+  // What the cluster holds for one topic: partitions from metadata, cleanup.policy,
+  // retention.ms and max.message.bytes from DescribeConfigs (to check a deployment against
+  // default_topics()). Errc::not_found for a missing topic; the mock cluster keeps no topic
+  // configs and answers Errc::unavailable. Blocking.
+  virtual Result<TopicSpec> describe_topic(std::string_view name,
+                                           std::chrono::milliseconds timeout) const = 0;
 };
 
 struct ProducerOptions {
@@ -107,6 +113,9 @@ struct ConsumerOptions {
   std::string group_id;
   std::vector<std::string> topics;
   std::chrono::milliseconds poll_timeout{100};
+  // Group mode: how long a silent member keeps its partitions. A member that stops cleanly
+  // leaves at once; this bounds failover after a crash (librdkafka's default is 45 s).
+  std::chrono::milliseconds session_timeout{45000};
 };
 
 // Handler result: Done = effect durable, commit; Retry = not handled, redeliver this message

@@ -1,0 +1,446 @@
+// Consumers: one thread per consumer polls librdkafka and runs the handler. Group mode commits a
+// partition's offset only after the handler returned Handled::done; table-reader mode assigns
+// every partition from the beginning under a throw-away group id and never commits. A retry
+// pauses just that partition for a bounded back-off and seeks back to the message, so the other
+// partitions keep flowing and the consumer never moves past an unhandled message.
+//
+// Commits are asynchronous and coalesced (at most every kCommitInterval, or when the consumer is
+// idle), then synchronous on revocation and stop. Delivery is at-least-once either way; async
+// commits only widen the window of redelivery after a crash from "one message" to "the last
+// 200 ms", and they keep a round trip per message off the handler thread.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/kafka_impl.hpp"
+
+namespace loraplane::kafka {
+namespace impl {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kCommitInterval = 200ms;
+constexpr auto kRetryFirst = 100ms;
+constexpr auto kRetryMax = 2s;
+constexpr auto kStartupTimeout = 10s;
+constexpr auto kBrokerCallTimeout = 5s;
+
+using PartitionKey = std::pair<std::string, std::int32_t>;
+
+struct PartitionState {
+  std::int64_t target = -1;  // end offset when assigned; -1 until queried
+  std::int64_t next = -1;    // last handled offset + 1 (or the end offset at EOF)
+  bool reached = false;
+  int retries = 0;  // consecutive retries of the same message
+  std::int64_t retry_offset = -1;
+  std::optional<Clock::time_point> resume_at;  // paused for a retry back-off until then
+  prometheus::Gauge* lag = nullptr;
+};
+
+std::string random_group_id(const std::string& client_id) {
+  std::random_device rd;
+  return fmt::format("loraplane-table-{}-{:08x}{:08x}", client_id, rd(), rd());
+}
+
+PartitionListPtr one_partition(const std::string& topic, std::int32_t partition,
+                               std::int64_t offset) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = offset;
+  return list;
+}
+
+Message to_message(const rd_kafka_message_t& m) {
+  Message msg;
+  msg.topic = rd_kafka_topic_name(m.rkt);
+  msg.partition = m.partition;
+  msg.offset = m.offset;
+  if (m.key != nullptr) msg.key.assign(static_cast<const char*>(m.key), m.key_len);
+  if (m.payload != nullptr) {
+    msg.value.assign(static_cast<const char*>(m.payload), m.len);
+  } else {
+    msg.tombstone = true;
+  }
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      msg.headers.push_back(
+          {name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+    }
+  }
+  msg.timestamp_ms = rd_kafka_message_timestamp(&m, nullptr);
+  return msg;
+}
+
+class ConsumerImpl final : public Consumer {
+ public:
+  ConsumerImpl(const Cluster& cluster, ConsumerOptions options, Handler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        label_(group_mode() ? options_.group_id : "table:" + options_.client_id) {
+    if (options_.topics.empty()) throw std::invalid_argument("kafka consumer without topics");
+    auto conf = make_conf(cluster.bootstrap(), options_.client_id);
+    // librdkafka wants a group id even for assign(); a table reader's is unique and unused.
+    set_conf(conf.get(), "group.id",
+             group_mode() ? options_.group_id : random_group_id(options_.client_id));
+    set_conf(conf.get(), "enable.auto.commit", "false");
+    set_conf(conf.get(), "enable.auto.offset.store", "false");
+    set_conf(conf.get(), "auto.offset.reset", "earliest");
+    set_conf(conf.get(), "enable.partition.eof", "true");
+    if (group_mode()) {
+      const auto session = options_.session_timeout.count();
+      set_conf(conf.get(), "session.timeout.ms", std::to_string(session));
+      set_conf(conf.get(), "heartbeat.interval.ms",
+               std::to_string(std::max<std::int64_t>(100, session / 3)));
+    }
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    if (group_mode()) {
+      rd_kafka_conf_set_rebalance_cb(conf.get(), &ConsumerImpl::rebalance_cb);
+      rd_kafka_conf_set_offset_commit_cb(conf.get(), &ConsumerImpl::commit_cb);
+    }
+    rk_ = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+    rd_kafka_poll_set_consumer(rk_.get());
+    group_mode() ? subscribe() : assign_all();
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~ConsumerImpl() override { stop(); }
+
+  bool caught_up() const override { return caught_up_.load(); }
+
+  bool wait_caught_up(std::chrono::milliseconds timeout) const override {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [this] { return caught_up_.load() || stop_.load(); });
+    return caught_up_.load();
+  }
+
+  // From the handler itself this only asks the loop to end; the destructor joins.
+  void stop() override {
+    stop_ = true;
+    {
+      std::lock_guard lock(stop_mutex_);
+      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    }
+    std::lock_guard lock(mutex_);
+    cv_.notify_all();
+  }
+
+ private:
+  bool group_mode() const { return !options_.group_id.empty(); }
+
+  void subscribe() {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
+    for (const auto& t : options_.topics) {
+      rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    if (const auto err = rd_kafka_subscribe(rk_.get(), list.get())) {
+      throw std::runtime_error(to_error(err, "subscribe " + label_).message);
+    }
+  }
+
+  void assign_all() {
+    auto md = fetch_metadata(rk_.get(), kStartupTimeout);
+    if (!md) throw std::runtime_error("table reader " + label_ + ": " + md.error().message);
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(8));
+    for (const auto& name : options_.topics) {
+      const auto* t = find_topic(**md, name);
+      if (t == nullptr || t->err != RD_KAFKA_RESP_ERR_NO_ERROR || t->partition_cnt == 0) {
+        throw std::runtime_error("table reader " + label_ + ": topic " + name + " not available");
+      }
+      for (int p = 0; p < t->partition_cnt; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), name.c_str(), t->partitions[p].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+    add_partitions(*list);
+    if (const auto err = rd_kafka_assign(rk_.get(), list.get())) {
+      throw std::runtime_error(to_error(err, "assign " + label_).message);
+    }
+    assigned_ = true;
+  }
+
+  void run() {
+    while (!stop_.load()) {
+      if (!unmeasured_.empty()) record_end_offsets();
+      resume_due();
+      MessagePtr m(rd_kafka_consumer_poll(rk_.get(), to_timeout_ms(poll_timeout())));
+      if (!m) {
+        if (dirty_) commit_stored(true);
+        continue;
+      }
+      m->err ? on_event(*m) : handle(*m);
+      if (dirty_ && Clock::now() - last_commit_ >= kCommitInterval) commit_stored(true);
+    }
+    close();
+  }
+
+  void handle(const rd_kafka_message_t& m) {
+    PartitionKey key{rd_kafka_topic_name(m.rkt), m.partition};
+    auto& ps = partitions_[key];
+    Handled result = Handled::retry;
+    try {
+      result = handler_(to_message(m));
+    } catch (const std::exception& e) {
+      spdlog::error("kafka consumer {}: handler threw on {} [{}] @{}: {}", label_, key.first,
+                    key.second, m.offset, e.what());
+    } catch (...) {
+      spdlog::error("kafka consumer {}: handler threw on {} [{}] @{}", label_, key.first,
+                    key.second, m.offset);
+    }
+    consumed_counter(key.first).Increment();
+    result == Handled::done ? on_done(key, m.offset, ps) : retry_later(key, m.offset, ps);
+  }
+
+  void on_done(const PartitionKey& key, std::int64_t offset, PartitionState& ps) {
+    ps.retries = 0;
+    ps.next = offset + 1;
+    if (group_mode()) {
+      auto list = one_partition(key.first, key.second, ps.next);
+      const auto err = rd_kafka_offsets_store(rk_.get(), list.get());
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        dirty_ = true;
+      } else {  // revoked under us: the next owner redelivers, which handlers must tolerate
+        spdlog::warn("kafka consumer {}: cannot store offset for {} [{}]", label_, key.first,
+                     key.second);
+      }
+    }
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (ps.lag != nullptr &&
+        rd_kafka_get_watermark_offsets(rk_.get(), key.first.c_str(), key.second, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ps.lag->Set(static_cast<double>(std::max<std::int64_t>(0, high - ps.next)));
+    }
+    update_reached(ps);
+  }
+
+  // Pausing drops what librdkafka prefetched for the partition; resume_due() seeks back to the
+  // message when the back-off ends, so it is delivered again and nothing after it runs first.
+  void retry_later(const PartitionKey& key, std::int64_t offset, PartitionState& ps) {
+    ps.retries = ps.retry_offset == offset ? ps.retries + 1 : 1;
+    ps.retry_offset = offset;
+    const auto backoff = std::min<std::chrono::milliseconds>(
+        kRetryMax, kRetryFirst * (1 << std::min(ps.retries - 1, 5)));
+    ps.resume_at = Clock::now() + backoff;
+    auto list = one_partition(key.first, key.second, offset);
+    rd_kafka_pause_partitions(rk_.get(), list.get());
+    spdlog::info("kafka consumer {}: retry {} [{}] @{} in {} ms (attempt {})", label_, key.first,
+                 key.second, offset, backoff.count(), ps.retries);
+  }
+
+  // Resume before seeking: a seek wakes the fetcher at once while a bare resume waits for its
+  // next idle wake-up (up to 1 s). Whatever is fetched between the two calls carries an older
+  // version than the seek's barrier and is dropped, so nothing past the message slips through.
+  void resume_due() {
+    const auto now = Clock::now();
+    for (auto& [key, ps] : partitions_) {
+      if (!ps.resume_at || *ps.resume_at > now) continue;
+      auto list = one_partition(key.first, key.second, ps.retry_offset);
+      rd_kafka_resume_partitions(rk_.get(), list.get());
+      rd_kafka_error_t* error =
+          rd_kafka_seek_partitions(rk_.get(), list.get(), to_timeout_ms(kBrokerCallTimeout));
+      if (error != nullptr || list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("kafka consumer {}: seek {} [{}] failed: {}", label_, key.first, key.second,
+                     error ? rd_kafka_error_string(error) : rd_kafka_err2str(list->elems[0].err));
+        if (error != nullptr) rd_kafka_error_destroy(error);
+        rd_kafka_pause_partitions(rk_.get(), list.get());  // stay put rather than skip it
+        ps.resume_at = now + kRetryFirst;
+        continue;
+      }
+      ps.resume_at.reset();
+    }
+  }
+
+  std::chrono::milliseconds poll_timeout() const {
+    auto timeout = options_.poll_timeout;
+    for (const auto& [key, ps] : partitions_) {
+      if (ps.resume_at) timeout = std::min(timeout, remaining(*ps.resume_at));
+    }
+    return timeout;
+  }
+
+  void on_event(const rd_kafka_message_t& m) {
+    if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      auto it = partitions_.find({rd_kafka_topic_name(m.rkt), m.partition});
+      if (it == partitions_.end()) return;
+      it->second.next = std::max(it->second.next, m.offset);
+      if (it->second.lag != nullptr) it->second.lag->Set(0);
+      update_reached(it->second);
+      return;
+    }
+    spdlog::warn("kafka consumer {}: {} {}: {}", label_, m.rkt ? rd_kafka_topic_name(m.rkt) : "",
+                 rd_kafka_err2name(m.err), rd_kafka_message_errstr(&m));
+  }
+
+  void add_partitions(const rd_kafka_topic_partition_list_t& list) {
+    for (int i = 0; i < list.cnt; ++i) {
+      PartitionKey key{list.elems[i].topic, list.elems[i].partition};
+      auto& ps = partitions_[key];
+      ps = PartitionState{};
+      ps.lag = &lag_gauge(label_, key.first, key.second);
+      unmeasured_.push_back(std::move(key));
+    }
+  }
+
+  // The end offsets that define "caught up", queried once per assignment.
+  void record_end_offsets() {
+    std::vector<PartitionKey> failed;
+    for (auto& key : unmeasured_) {
+      auto it = partitions_.find(key);
+      if (it == partitions_.end()) continue;  // revoked meanwhile
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      const auto err = rd_kafka_query_watermark_offsets(rk_.get(), key.first.c_str(), key.second,
+                                                        &low, &high,
+                                                        to_timeout_ms(kBrokerCallTimeout));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("kafka consumer {}: end offset of {} [{}]: {}", label_, key.first,
+                     key.second, rd_kafka_err2name(err));
+        failed.push_back(std::move(key));
+        continue;
+      }
+      it->second.target = high;
+      if (low >= high) it->second.next = std::max(it->second.next, high);  // empty
+      update_reached(it->second);
+    }
+    unmeasured_ = std::move(failed);
+    check_caught_up();
+  }
+
+  void update_reached(PartitionState& ps) {
+    if (!ps.reached && ps.target >= 0 && ps.next >= ps.target) {
+      ps.reached = true;
+      check_caught_up();
+    }
+  }
+
+  void check_caught_up() {
+    if (caught_up_.load() || !assigned_ || !unmeasured_.empty()) return;
+    for (const auto& [key, ps] : partitions_) {
+      if (!ps.reached) return;
+    }
+    std::lock_guard lock(mutex_);
+    caught_up_ = true;
+    cv_.notify_all();
+  }
+
+  void commit_stored(bool async) {
+    dirty_ = false;
+    last_commit_ = Clock::now();
+    const auto err = rd_kafka_commit(rk_.get(), nullptr, async ? 1 : 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      spdlog::warn("kafka consumer {}: commit failed: {}", label_, rd_kafka_err2name(err));
+    }
+  }
+
+  void forget(const rd_kafka_topic_partition_list_t& list) {
+    for (int i = 0; i < list.cnt; ++i) {
+      auto it = partitions_.find({list.elems[i].topic, list.elems[i].partition});
+      if (it == partitions_.end()) continue;
+      if (it->second.resume_at) {
+        auto one = one_partition(it->first.first, it->first.second, 0);
+        rd_kafka_resume_partitions(rk_.get(), one.get());  // pause would outlive the assignment
+      }
+      if (it->second.lag != nullptr) it->second.lag->Set(0);
+      partitions_.erase(it);
+    }
+  }
+
+  void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list) {
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk_.get())) ==
+                             "COOPERATIVE";
+    rd_kafka_error_t* error = nullptr;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      add_partitions(*list);
+      if (cooperative) {
+        error = rd_kafka_incremental_assign(rk_.get(), list);
+      } else {
+        rd_kafka_assign(rk_.get(), list);
+      }
+      assigned_ = true;
+    } else {
+      if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        spdlog::error("kafka consumer {}: rebalance: {}", label_, rd_kafka_err2name(err));
+      }
+      // The next owner starts after our last done message.
+      if (!rd_kafka_assignment_lost(rk_.get())) commit_stored(false);
+      forget(*list);
+      if (cooperative) {
+        error = rd_kafka_incremental_unassign(rk_.get(), list);
+      } else {
+        rd_kafka_assign(rk_.get(), nullptr);
+        assigned_ = false;
+      }
+    }
+    if (error != nullptr) {
+      spdlog::error("kafka consumer {}: rebalance: {}", label_, rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+  }
+
+  void close() {
+    if (group_mode()) commit_stored(false);
+    if (const auto err = rd_kafka_consumer_close(rk_.get())) {
+      spdlog::warn("kafka consumer {}: close: {}", label_, rd_kafka_err2name(err));
+    }
+    for (auto& [key, ps] : partitions_) {
+      if (ps.lag != nullptr) ps.lag->Set(0);
+    }
+    rk_.reset();
+  }
+
+  static void rebalance_cb(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* list, void* opaque) {
+    static_cast<ConsumerImpl*>(opaque)->on_rebalance(err, list);
+  }
+
+  static void commit_cb(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      spdlog::warn("kafka consumer {}: offset commit failed: {}",
+                   static_cast<ConsumerImpl*>(opaque)->label_, rd_kafka_err2name(err));
+    }
+  }
+
+  ConsumerOptions options_;
+  Handler handler_;
+  std::string label_;  // group id, or "table:<client id>"; log lines and the lag gauge
+  HandlePtr rk_;
+  // Touched only on the consumer thread (rebalance callbacks run inside consumer_poll), or
+  // before it starts.
+  std::map<PartitionKey, PartitionState> partitions_;
+  std::vector<PartitionKey> unmeasured_;
+  bool assigned_ = false;
+  bool dirty_ = false;  // offsets stored since the last commit
+  Clock::time_point last_commit_ = Clock::now();
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> caught_up_{false};
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cv_;
+  std::mutex stop_mutex_;
+  std::thread thread_;
+};
+
+}  // namespace
+}  // namespace impl
+
+std::unique_ptr<Consumer> Consumer::start(const Cluster& cluster, ConsumerOptions options,
+                                          Handler handler) {
+  return std::make_unique<impl::ConsumerImpl>(cluster, std::move(options), std::move(handler));
+}
+
+}  // namespace loraplane::kafka

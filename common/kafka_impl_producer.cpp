@@ -1,0 +1,165 @@
+// The idempotent acks=all producer: bounded local queue, non-blocking enqueue (a full queue is an
+// immediate Errc::unavailable), and a dedicated thread serving delivery reports, each carrying
+// its own callback as the message opaque.
+#include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "common/kafka_impl.hpp"
+
+namespace loraplane::kafka {
+namespace impl {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kPollInterval = 100ms;
+constexpr auto kCloseFlushMax = 5s;
+
+std::string_view result_label(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return "ok";
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return "queue_full";
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      return "too_large";
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+      return "timed_out";
+    default:
+      return "error";
+  }
+}
+
+void finish(Producer::DeliveryCallback* done, const std::string& topic, rd_kafka_resp_err_t err) {
+  produced_counter(topic, result_label(err)).Increment();
+  // A full queue is back-pressure the caller handles; it is counted, not logged per message.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    spdlog::warn("kafka produce to {} failed: {}", topic, rd_kafka_err2name(err));
+  }
+  if (done == nullptr) return;
+  Status status;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) status = to_error(err, "produce to " + topic);
+  try {
+    (*done)(std::move(status));
+  } catch (const std::exception& e) {
+    spdlog::error("kafka delivery callback for {} threw: {}", topic, e.what());
+  }
+  delete done;
+}
+
+void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* /*opaque*/) {
+  finish(static_cast<Producer::DeliveryCallback*>(m->_private), rd_kafka_topic_name(m->rkt),
+         m->err);
+}
+
+ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options) {
+  auto conf = make_conf(cluster.bootstrap(), options.client_id);
+  set_conf(conf.get(), "enable.idempotence", "true");
+  set_conf(conf.get(), "acks", "all");
+  set_conf(conf.get(), "linger.ms", "5");
+  // Same key -> same partition as Java clients (tools, Kafka Streams) would pick.
+  set_conf(conf.get(), "partitioner", "murmur2_random");
+  set_conf(conf.get(), "message.timeout.ms", std::to_string(options.delivery_timeout.count()));
+  set_conf(conf.get(), "message.max.bytes", std::to_string(options.max_message_bytes));
+  set_conf(conf.get(), "batch.size",
+           std::to_string(std::min(options.max_message_bytes, 1'000'000)));
+  const auto kbytes = std::max<std::size_t>(1, options.queue_max_bytes / 1024);
+  set_conf(conf.get(), "queue.buffering.max.kbytes", std::to_string(kbytes));
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
+  return conf;
+}
+
+class ProducerImpl final : public Producer {
+ public:
+  ProducerImpl(const Cluster& cluster, ProducerOptions options)
+      : options_(std::move(options)),
+        rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_))),
+        poller_([this] { poll_loop(); }) {}
+
+  ~ProducerImpl() override {
+    const auto grace = std::min<std::chrono::milliseconds>(options_.delivery_timeout,
+                                                           kCloseFlushMax);
+    if (!flush(grace)) {
+      spdlog::warn("kafka producer {}: {} messages undelivered at close, purging",
+                   options_.client_id, rd_kafka_outq_len(rk_.get()));
+      rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    stop_ = true;
+    poller_.join();
+    // Serve the purge reports so every callback runs (and is freed) before the handle dies.
+    const auto deadline = std::chrono::steady_clock::now() + kCloseFlushMax;
+    while (rd_kafka_outq_len(rk_.get()) > 0 && remaining(deadline).count() > 0) {
+      rd_kafka_poll(rk_.get(), to_timeout_ms(kPollInterval));
+    }
+  }
+
+  void produce(std::string_view topic, std::string_view key,
+               std::optional<std::string_view> value, std::vector<Header> headers,
+               DeliveryCallback done) override {
+    std::string topic_name(topic);
+    auto* callback = done ? new DeliveryCallback(std::move(done)) : nullptr;
+    HeadersPtr hdrs;
+    if (!headers.empty()) {
+      hdrs.reset(rd_kafka_headers_new(headers.size()));
+      for (const auto& h : headers) {
+        rd_kafka_header_add(hdrs.get(), h.key.data(), static_cast<ssize_t>(h.key.size()),
+                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    std::array<rd_kafka_vu_t, 6> vu{};
+    std::size_t n = 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vu[n++].u.cstr = topic_name.c_str();
+    vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[n].u.mem.ptr = const_cast<char*>(key.data());
+    vu[n++].u.mem.size = key.size();
+    vu[n].vtype = RD_KAFKA_VTYPE_VALUE;  // a null value is a tombstone
+    vu[n].u.mem.ptr = value ? const_cast<char*>(value->data()) : nullptr;
+    vu[n++].u.mem.size = value ? value->size() : 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vu[n++].u.ptr = callback;
+    if (hdrs) {
+      vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
+      vu[n++].u.headers = hdrs.get();
+    }
+    rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vu.data(), n);
+    if (error == nullptr) {
+      (void)hdrs.release();  // owned by the message now
+      return;
+    }
+    const auto err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    finish(callback, topic_name, err);
+  }
+
+  bool flush(std::chrono::milliseconds timeout) override {
+    return rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+ private:
+  void poll_loop() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      rd_kafka_poll(rk_.get(), to_timeout_ms(kPollInterval));
+    }
+  }
+
+  ProducerOptions options_;
+  HandlePtr rk_;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;  // last: starts after everything it uses exists
+};
+
+}  // namespace
+}  // namespace impl
+
+std::unique_ptr<Producer> Producer::create(const Cluster& cluster, ProducerOptions options) {
+  return std::make_unique<impl::ProducerImpl>(cluster, std::move(options));
+}
+
+}  // namespace loraplane::kafka

@@ -1,0 +1,279 @@
+// Cluster-independent behaviour checks of common/kafka.hpp (see kafka_checks.hpp).
+#include "test/unit/kafka/kafka_checks.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
+
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/asio.hpp"
+
+namespace loraplane::kafka::test {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kDeliver = 30s;  // generous: the first group join alone takes ~3 s on the mock
+// The mock coordinator holds a rejoin after the last member left for session timeout - 1 s.
+constexpr auto kSession = 6000ms;
+
+std::string describe(const Status& s) { return s.ok() ? "ok" : s.error().message; }
+
+std::vector<std::string> values(const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.value);
+  return out;
+}
+
+void produce_values(Producer& producer, const std::string& topic, const std::string& key,
+                    int first, int count) {
+  for (int i = first; i < first + count; ++i) {
+    const auto st = produce_sync(producer, topic, key, "m" + std::to_string(i));
+    BOOST_REQUIRE_MESSAGE(st.ok(), describe(st));
+  }
+}
+
+}  // namespace
+
+void Seen::add(const Message& m) {
+  std::lock_guard lock(mutex_);
+  messages_.push_back(m);
+  cv_.notify_all();
+}
+
+std::vector<Message> Seen::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return messages_;
+}
+
+std::size_t Seen::size() const {
+  std::lock_guard lock(mutex_);
+  return messages_.size();
+}
+
+bool Seen::wait_for(std::size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+}
+
+std::string unique_name(std::string_view stem) {
+  std::random_device rd;
+  return fmt::format("{}-{:08x}{:04x}", stem, rd(), rd() & 0xffff);
+}
+
+Status produce_sync(Producer& producer, std::string_view topic, std::string_view key,
+                    std::optional<std::string_view> value, std::vector<Header> headers) {
+  asio::io_context io;
+  std::optional<Status> result;
+  asio::co_spawn(io, produce(producer, topic, key, value, std::move(headers)),
+                 [&result](std::exception_ptr e, Status s) {
+                   if (e) std::rethrow_exception(e);
+                   result = std::move(s);
+                 });
+  io.run();
+  return result ? *result : Status(make_error(Errc::internal, "produce never completed"));
+}
+
+void create_topic(Cluster& cluster, const std::string& name, int partitions,
+                  int max_message_bytes) {
+  const TopicSpec spec{name, partitions, false, 3600 * 1000, max_message_bytes};
+  const auto st = cluster.ensure_topics({spec}, kDeliver);
+  BOOST_REQUIRE_MESSAGE(st.ok(), describe(st));
+}
+
+void check_roundtrip(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".roundtrip";
+  create_topic(cluster, topic, 3);
+  auto producer = Producer::create(cluster, {});
+  const auto st = produce_sync(*producer, topic, "tenant-1", "hello",
+                               {{"trace-id", "abc"}, {"content-type", "text/plain"}});
+  BOOST_REQUIRE_MESSAGE(st.ok(), describe(st));
+
+  Seen seen;
+  auto consumer = Consumer::start(
+      cluster, {"roundtrip", unique_name(prefix + ".g"), {topic}, 100ms},
+      [&seen](const Message& m) {
+        seen.add(m);
+        return Handled::done;
+      });
+  BOOST_REQUIRE(seen.wait_for(1, kDeliver));
+  const auto m = seen.snapshot().front();
+  BOOST_TEST(m.topic == topic);
+  BOOST_TEST(m.key == "tenant-1");
+  BOOST_TEST(m.value == "hello");
+  BOOST_TEST(!m.tombstone);
+  BOOST_TEST(m.timestamp_ms > 0);
+  BOOST_TEST(m.headers.size() == 2u);
+  BOOST_REQUIRE(m.header("trace-id") != nullptr);
+  BOOST_TEST(*m.header("trace-id") == "abc");
+  BOOST_REQUIRE(m.header("content-type") != nullptr);
+  BOOST_TEST(*m.header("content-type") == "text/plain");
+  BOOST_TEST(m.header("missing") == nullptr);
+  BOOST_TEST(consumer->wait_caught_up(kDeliver));
+  consumer->stop();
+  consumer->stop();  // idempotent
+}
+
+void check_tombstone(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".tombstone";
+  create_topic(cluster, topic, 1);
+  auto producer = Producer::create(cluster, {});
+  BOOST_REQUIRE(produce_sync(*producer, topic, "a", std::nullopt).ok());
+  BOOST_REQUIRE(produce_sync(*producer, topic, "b", "").ok());
+  BOOST_REQUIRE(produce_sync(*producer, topic, "c", "x").ok());
+
+  Seen seen;
+  auto reader = Consumer::start(cluster, {"tombstone", "", {topic}, 100ms},
+                                [&seen](const Message& m) {
+                                  seen.add(m);
+                                  return Handled::done;
+                                });
+  BOOST_REQUIRE(seen.wait_for(3, kDeliver));
+  const auto got = seen.snapshot();
+  BOOST_TEST(got[0].key == "a");
+  BOOST_TEST(got[0].tombstone);
+  BOOST_TEST(got[0].value.empty());
+  BOOST_TEST(got[1].key == "b");
+  BOOST_TEST(!got[1].tombstone);
+  BOOST_TEST(got[1].value.empty());
+  BOOST_TEST(got[2].key == "c");
+  BOOST_TEST(!got[2].tombstone);
+  BOOST_TEST(got[2].value == "x");
+}
+
+void check_retry_redelivers(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".retry";
+  create_topic(cluster, topic, 1);
+  auto producer = Producer::create(cluster, {});
+  produce_values(*producer, topic, "k", 0, 3);
+
+  Seen seen;
+  bool refused = false;  // only touched on the consumer thread
+  auto consumer = Consumer::start(cluster, {"retry", unique_name(prefix + ".g"), {topic}, 100ms},
+                                  [&](const Message& m) {
+                                    seen.add(m);
+                                    if (m.value == "m1" && !refused) {
+                                      refused = true;
+                                      return Handled::retry;
+                                    }
+                                    return Handled::done;
+                                  });
+  BOOST_REQUIRE(seen.wait_for(4, kDeliver));
+  BOOST_TEST(consumer->wait_caught_up(kDeliver));
+  consumer->stop();
+  const auto got = seen.snapshot();
+  const std::vector<std::string> expected{"m0", "m1", "m1", "m2"};
+  BOOST_TEST(values(got) == expected, boost::test_tools::per_element());
+  BOOST_TEST(got[1].offset == got[2].offset);
+}
+
+void check_group_resumes_after_commit(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".resume";
+  const auto group = unique_name(prefix + ".g");
+  create_topic(cluster, topic, 1);
+  auto producer = Producer::create(cluster, {});
+  produce_values(*producer, topic, "k", 0, 10);
+
+  Seen first;
+  auto a = Consumer::start(cluster, {"resume-a", group, {topic}, 100ms, kSession},
+                           [&first](const Message& m) {
+                             first.add(m);
+                             return m.value == "m5" ? Handled::retry : Handled::done;
+                           });
+  BOOST_REQUIRE(first.wait_for(7, kDeliver));  // m0..m4 done, m5 refused at least twice
+  a->stop();
+  const auto seen_a = values(first.snapshot());
+  BOOST_TEST(std::set<std::string>(seen_a.begin(), seen_a.end()) ==
+                 (std::set<std::string>{"m0", "m1", "m2", "m3", "m4", "m5"}),
+             "first member never went past the refused message");
+
+  Seen second;
+  auto b = Consumer::start(cluster, {"resume-b", group, {topic}, 100ms, kSession},
+                           [&second](const Message& m) {
+                             second.add(m);
+                             return Handled::done;
+                           });
+  BOOST_REQUIRE_MESSAGE(second.wait_for(5, kDeliver),
+                        "second member saw " << second.size() << " messages");
+  BOOST_TEST(b->wait_caught_up(kDeliver));
+  std::this_thread::sleep_for(300ms);  // room for a wrong redelivery to show up
+  b->stop();
+  const std::vector<std::string> expected{"m5", "m6", "m7", "m8", "m9"};
+  BOOST_TEST(values(second.snapshot()) == expected, boost::test_tools::per_element());
+}
+
+void check_table_readers(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".table";
+  create_topic(cluster, topic, 4);
+
+  Seen early;
+  auto reader0 = Consumer::start(cluster, {"table-0", "", {topic}, 100ms},
+                                 [&early](const Message& m) {
+                                   early.add(m);
+                                   return Handled::done;
+                                 });
+  BOOST_TEST(reader0->wait_caught_up(kDeliver), "an empty topic counts as caught up");
+
+  auto producer = Producer::create(cluster, {});
+  constexpr int kCount = 20;
+  for (int i = 0; i < kCount; ++i) {
+    const auto st = produce_sync(*producer, topic, "key-" + std::to_string(i), std::to_string(i));
+    BOOST_REQUIRE_MESSAGE(st.ok(), describe(st));
+  }
+
+  Seen seen1;
+  Seen seen2;
+  auto handler_for = [](Seen& seen) {
+    return [&seen](const Message& m) {
+      seen.add(m);
+      return Handled::done;
+    };
+  };
+  auto reader1 = Consumer::start(cluster, {"table-1", "", {topic}, 100ms}, handler_for(seen1));
+  auto reader2 = Consumer::start(cluster, {"table-2", "", {topic}, 100ms}, handler_for(seen2));
+  BOOST_REQUIRE(reader1->wait_caught_up(kDeliver));
+  BOOST_REQUIRE(reader2->wait_caught_up(kDeliver));
+  // Caught up means the state is complete: everything produced before start was handled.
+  BOOST_TEST(seen1.size() == std::size_t{kCount});
+  BOOST_TEST(seen2.size() == std::size_t{kCount});
+  BOOST_TEST(early.wait_for(kCount, kDeliver));
+
+  std::set<std::int32_t> partitions;
+  std::set<std::string> keys;
+  for (const auto& m : seen1.snapshot()) {
+    partitions.insert(m.partition);
+    keys.insert(m.key);
+    BOOST_TEST(m.key == "key-" + m.value);
+  }
+  BOOST_TEST(keys.size() == std::size_t{kCount});
+  BOOST_TEST(partitions.size() > 1u, "keys spread over partitions");
+}
+
+void check_producer_size_limit(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".size";
+  create_topic(cluster, topic, 1);
+  ProducerOptions options;
+  options.max_message_bytes = 64 * 1024;
+  options.delivery_timeout = 10s;
+  auto producer = Producer::create(cluster, options);
+
+  const std::string small(32 * 1024, 's');
+  const auto ok = produce_sync(*producer, topic, "k", small);
+  BOOST_TEST(ok.ok(), describe(ok));
+
+  const std::string big(100 * 1024, 'b');
+  const auto started = std::chrono::steady_clock::now();
+  const auto st = produce_sync(*producer, topic, "k", big);
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_REQUIRE(!st.ok());
+  BOOST_TEST(static_cast<int>(st.error().code) == static_cast<int>(Errc::limit_exceeded),
+             st.error().message);
+  BOOST_TEST_MESSAGE("oversized produce failed after "
+                     << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
+                     << " us: " << st.error().message);
+}
+
+}  // namespace loraplane::kafka::test

@@ -1,0 +1,54 @@
+// Behaviour checks of the Kafka seam that hold for any cluster: run by the unit suite against
+// librdkafka's mock cluster and by the integration suite against a real broker. Each check makes
+// its own topics under `prefix`, so reruns against a long-lived broker never collide.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/kafka.hpp"
+
+namespace loraplane::kafka::test {
+
+// Messages a handler saw, shared with the test thread.
+class Seen {
+ public:
+  void add(const Message& m);
+  std::vector<Message> snapshot() const;
+  std::size_t size() const;
+  // Waits until at least n messages were seen.
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cv_;
+  std::vector<Message> messages_;
+};
+
+// A name no earlier run used ("<stem>-<random hex>").
+std::string unique_name(std::string_view stem);
+
+// Produces through the awaitable API from a private io_context; returns the delivery status.
+Status produce_sync(Producer& producer, std::string_view topic, std::string_view key,
+                    std::optional<std::string_view> value, std::vector<Header> headers = {});
+
+void create_topic(Cluster& cluster, const std::string& name, int partitions,
+                  int max_message_bytes = 2 * 1024 * 1024);
+
+// The awaitable produce completes ok and a group consumer sees key, value and headers.
+void check_roundtrip(Cluster& cluster, const std::string& prefix);
+// A null value arrives as a tombstone; an empty value does not.
+void check_tombstone(Cluster& cluster, const std::string& prefix);
+// Handled::retry redelivers the same message (and nothing after it first).
+void check_retry_redelivers(Cluster& cluster, const std::string& prefix);
+// A second group member after the first stopped starts at the first message not done.
+void check_group_resumes_after_commit(Cluster& cluster, const std::string& prefix);
+// Two table readers each see every message of every partition and report caught_up.
+void check_table_readers(Cluster& cluster, const std::string& prefix);
+// A message over the producer's max_message_bytes fails at once with limit_exceeded.
+void check_producer_size_limit(Cluster& cluster, const std::string& prefix);
+
+}  // namespace loraplane::kafka::test

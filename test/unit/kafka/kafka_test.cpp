@@ -1,0 +1,245 @@
+// Unit suite of the Kafka seam against librdkafka's in-process mock cluster (one per test), plus
+// checks that need no broker at all: the topic catalogue against ops/kafka/topics.tsv, failing
+// (not hanging) deliveries to an unreachable cluster, and the bounded producer queue.
+#define BOOST_TEST_MODULE kafka
+#include <boost/test/unit_test.hpp>
+
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include "common/asio.hpp"
+#include "common/kafka.hpp"
+#include "common/metrics.hpp"
+#include "test/unit/kafka/kafka_checks.hpp"
+
+using namespace std::chrono_literals;
+namespace kafka = loraplane::kafka;
+namespace kt = loraplane::kafka::test;
+using loraplane::Errc;
+using loraplane::Status;
+
+namespace {
+
+struct MockCluster {
+  std::unique_ptr<kafka::Cluster> cluster = kafka::Cluster::embedded();
+  std::string prefix = kt::unique_name("unit");
+};
+
+// Sequential awaitable produces from one coroutine; per-message latency in microseconds.
+loraplane::awaitable<void> produce_sequentially(kafka::Producer& producer, std::string topic,
+                                                int count, std::vector<double>& latencies_us) {
+  for (int i = 0; i < count; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto st = co_await kafka::produce(producer, topic, "key", "value");
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (!st.ok()) throw std::runtime_error(st.error().message);
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(took).count());
+  }
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.at(static_cast<std::size_t>(p * static_cast<double>(v.size() - 1)));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(catalogue)
+
+BOOST_AUTO_TEST_CASE(default_topics_match_ops_topics_tsv) {
+  const char* source = std::getenv("LORAPLANE_SOURCE_DIR");
+  BOOST_REQUIRE_MESSAGE(source != nullptr, "LORAPLANE_SOURCE_DIR is set by ctest");
+  std::ifstream tsv(std::string(source) + "/ops/kafka/topics.tsv");
+  BOOST_REQUIRE(tsv.good());
+  std::string line;
+  std::getline(tsv, line);
+  BOOST_TEST(line == "name\tpartitions\tcompacted\tretention_ms\tmax_message_bytes");
+  std::vector<kafka::TopicSpec> from_file;
+  while (std::getline(tsv, line)) {
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    kafka::TopicSpec spec;
+    std::string compacted;
+    std::string retention;
+    fields >> spec.name >> spec.partitions >> compacted >> retention >> spec.max_message_bytes;
+    BOOST_REQUIRE_MESSAGE(!fields.fail(), "bad line: " << line);
+    spec.compacted = compacted == "true";
+    spec.retention_ms = retention == "-" ? -1 : std::stoll(retention);
+    from_file.push_back(spec);
+  }
+  const auto expected = kafka::default_topics();
+  BOOST_REQUIRE_EQUAL(from_file.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    BOOST_TEST_CONTEXT("topic " << expected[i].name) {
+      BOOST_TEST(from_file[i].name == expected[i].name);
+      BOOST_TEST(from_file[i].partitions == expected[i].partitions);
+      BOOST_TEST(from_file[i].compacted == expected[i].compacted);
+      BOOST_TEST(from_file[i].max_message_bytes == expected[i].max_message_bytes);
+      if (!expected[i].compacted) BOOST_TEST(from_file[i].retention_ms == expected[i].retention_ms);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ensure_default_topics_on_mock_is_idempotent) {
+  MockCluster m;
+  BOOST_TEST(m.cluster->is_mock());
+  BOOST_TEST(!m.cluster->bootstrap().empty());
+  BOOST_TEST(m.cluster->ensure_topics(kafka::default_topics(), 10s).ok());
+  BOOST_TEST(m.cluster->ensure_topics(kafka::default_topics(), 10s).ok());
+  const auto described = m.cluster->describe_topic(kafka::kJobs, 10s);
+  BOOST_REQUIRE(!described.ok());
+  BOOST_TEST(static_cast<int>(described.error().code) == static_cast<int>(Errc::unavailable));
+  const auto missing = m.cluster->describe_topic("no.such.topic", 10s);
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST(static_cast<int>(missing.error().code) == static_cast<int>(Errc::not_found));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(mock_cluster)
+
+BOOST_AUTO_TEST_CASE(roundtrip) {
+  MockCluster m;
+  kt::check_roundtrip(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(tombstone) {
+  MockCluster m;
+  kt::check_tombstone(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(retry_redelivers_same_message) {
+  MockCluster m;
+  kt::check_retry_redelivers(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(second_member_resumes_after_last_commit) {
+  MockCluster m;
+  kt::check_group_resumes_after_commit(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(table_readers_see_everything) {
+  MockCluster m;
+  kt::check_table_readers(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_message_fails_fast) {
+  MockCluster m;
+  kt::check_producer_size_limit(*m.cluster, m.prefix);
+}
+
+BOOST_AUTO_TEST_CASE(table_reader_on_missing_topic_throws) {
+  MockCluster m;
+  BOOST_CHECK_THROW(kafka::Consumer::start(*m.cluster, {"t", "", {"no.such.topic"}, 100ms},
+                                           [](const kafka::Message&) {
+                                             return kafka::Handled::done;
+                                           }),
+                    std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(produce_latency_and_metrics) {
+  MockCluster m;
+  const auto topic = m.prefix + ".latency";
+  kt::create_topic(*m.cluster, topic, 1);
+  auto producer = kafka::Producer::create(*m.cluster, {});
+  BOOST_REQUIRE(kt::produce_sync(*producer, topic, "warm", "up").ok());
+
+  loraplane::asio::io_context io;
+  std::vector<double> latencies;
+  loraplane::asio::co_spawn(io, produce_sequentially(*producer, topic, 200, latencies),
+                            [](std::exception_ptr e) {
+                              if (e) std::rethrow_exception(e);
+                            });
+  io.run();
+  BOOST_REQUIRE_EQUAL(latencies.size(), 200u);
+  const double mean = std::accumulate(latencies.begin(), latencies.end(), 0.0) / 200.0;
+  BOOST_TEST_MESSAGE("mock awaitable produce latency (sequential, linger 5 ms): mean "
+                     << mean << " us, p50 " << percentile(latencies, 0.5) << " us, p99 "
+                     << percentile(latencies, 0.99) << " us");
+
+  // Many in flight at once: linger batches them.
+  constexpr int kBurst = 1000;
+  std::atomic<int> ok{0};
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kBurst; ++i) {
+    producer->produce(topic, "k" + std::to_string(i), "v", {}, [&ok](Status s) {
+      if (s.ok()) ++ok;
+    });
+  }
+  BOOST_TEST(producer->flush(30s));
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(ok.load() == kBurst);
+  BOOST_TEST_MESSAGE("mock burst of " << kBurst << " acks=all messages delivered in "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms");
+
+  const auto text = loraplane::metrics::serialize();
+  BOOST_TEST(text.find("loraplane_kafka_produced_total{result=\"ok\",topic=\"" + topic + "\"}") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(unreachable_cluster)
+
+BOOST_AUTO_TEST_CASE(delivery_times_out_instead_of_hanging) {
+  auto cluster = kafka::Cluster::external("127.0.0.1:1");
+  kafka::ProducerOptions options;
+  options.delivery_timeout = 1500ms;
+  auto producer = kafka::Producer::create(*cluster, options);
+  const auto started = std::chrono::steady_clock::now();
+  const auto st = kt::produce_sync(*producer, "loraplane.jobs", "k", "v");
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_REQUIRE(!st.ok());
+  BOOST_TEST(static_cast<int>(st.error().code) == static_cast<int>(Errc::unavailable),
+             st.error().message);
+  BOOST_TEST_MESSAGE("undeliverable message failed after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms: " << st.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(full_queue_fails_immediately) {
+  auto cluster = kafka::Cluster::external("127.0.0.1:1");
+  kafka::ProducerOptions options;
+  options.queue_max_bytes = 64 * 1024;
+  options.delivery_timeout = 1000ms;
+  auto producer = kafka::Producer::create(*cluster, options);
+  const std::string chunk(10 * 1024, 'c');
+  // Accepted messages fail later on the delivery thread, so each callback owns its slot.
+  struct Slot {
+    std::mutex mutex;
+    std::optional<Status> status;
+    std::thread::id thread;
+  };
+  std::optional<Status> refused;
+  int accepted = 0;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    auto slot = std::make_shared<Slot>();
+    producer->produce("loraplane.uploads", "k", chunk, {}, [slot](Status s) {
+      std::lock_guard lock(slot->mutex);
+      slot->status = std::move(s);
+      slot->thread = std::this_thread::get_id();
+    });
+    std::lock_guard lock(slot->mutex);
+    if (slot->status && slot->thread == std::this_thread::get_id()) {
+      refused = slot->status;  // refused synchronously, inside produce()
+    } else {
+      ++accepted;
+    }
+  }
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_TEST(!refused->ok());
+  BOOST_TEST(static_cast<int>(refused->error().code) == static_cast<int>(Errc::unavailable),
+             refused->error().message);
+  BOOST_TEST(accepted <= 7, "64 KiB queue holds at most six 10 KiB messages");
+  BOOST_TEST(accepted >= 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
