@@ -11,6 +11,7 @@ using detail::put;
 
 constexpr detail::StringRule kMessageRule{.max = 65536};
 constexpr detail::StringRule kShortRule{.max = 256};
+constexpr detail::StringRule kUrlRule{.max = 2048};
 constexpr std::string_view kRoleStates = "ready, starting";
 
 bool valid_role_state(std::string_view state) { return state == "ready" || state == "starting"; }
@@ -112,7 +113,7 @@ namespace {
 void read_engine(ObjectReader& r, EngineView& e) {
   r.string("id", e.id, detail::kIdRule);
   r.string("base_model", e.base_model, detail::kBaseModelRule);
-  r.string("url", e.url, kShortRule);
+  r.string("url", e.url, kUrlRule);
   r.boolean("healthy", e.healthy);
   r.string_list("gpu", e.gpu, kShortRule);
   r.string_list("cpu", e.cpu, kShortRule);

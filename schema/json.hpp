@@ -27,30 +27,46 @@ template <class T>
 Result<T> parse(std::string_view json, const ParseLimits& limits = {});
 
 // Kafka events
-template <> Result<TenantRecord> parse<TenantRecord>(std::string_view, const ParseLimits&);
-template <> Result<ApiKeyRecord> parse<ApiKeyRecord>(std::string_view, const ParseLimits&);
-template <> Result<Job> parse<Job>(std::string_view, const ParseLimits&);
-template <> Result<UploadChunkHeader> parse<UploadChunkHeader>(std::string_view,
-                                                               const ParseLimits&);
-template <> Result<AdapterState> parse<AdapterState>(std::string_view, const ParseLimits&);
-template <> Result<LoadEvent> parse<LoadEvent>(std::string_view, const ParseLimits&);
-template <> Result<Residency> parse<Residency>(std::string_view, const ParseLimits&);
+template <>
+Result<TenantRecord> parse<TenantRecord>(std::string_view, const ParseLimits&);
+template <>
+Result<ApiKeyRecord> parse<ApiKeyRecord>(std::string_view, const ParseLimits&);
+template <>
+Result<Job> parse<Job>(std::string_view, const ParseLimits&);
+template <>
+Result<UploadChunkHeader> parse<UploadChunkHeader>(std::string_view, const ParseLimits&);
+template <>
+Result<AdapterState> parse<AdapterState>(std::string_view, const ParseLimits&);
+template <>
+Result<LoadEvent> parse<LoadEvent>(std::string_view, const ParseLimits&);
+template <>
+Result<Residency> parse<Residency>(std::string_view, const ParseLimits&);
 
 // HTTP bodies
-template <> Result<CreateTenantRequest> parse<CreateTenantRequest>(std::string_view,
-                                                                   const ParseLimits&);
-template <> Result<Tenant> parse<Tenant>(std::string_view, const ParseLimits&);
-template <> Result<ApiKeyCreated> parse<ApiKeyCreated>(std::string_view, const ParseLimits&);
-template <> Result<ApiKeyRevoked> parse<ApiKeyRevoked>(std::string_view, const ParseLimits&);
-template <> Result<CreateAdapterRequest> parse<CreateAdapterRequest>(std::string_view,
-                                                                     const ParseLimits&);
-template <> Result<Adapter> parse<Adapter>(std::string_view, const ParseLimits&);
-template <> Result<AdapterList> parse<AdapterList>(std::string_view, const ParseLimits&);
-template <> Result<AdapterDeleted> parse<AdapterDeleted>(std::string_view, const ParseLimits&);
-template <> Result<ErrorBody> parse<ErrorBody>(std::string_view, const ParseLimits&);
-template <> Result<ModelList> parse<ModelList>(std::string_view, const ParseLimits&);
-template <> Result<EngineList> parse<EngineList>(std::string_view, const ParseLimits&);
-template <> Result<Health> parse<Health>(std::string_view, const ParseLimits&);
+template <>
+Result<CreateTenantRequest> parse<CreateTenantRequest>(std::string_view, const ParseLimits&);
+template <>
+Result<Tenant> parse<Tenant>(std::string_view, const ParseLimits&);
+template <>
+Result<ApiKeyCreated> parse<ApiKeyCreated>(std::string_view, const ParseLimits&);
+template <>
+Result<ApiKeyRevoked> parse<ApiKeyRevoked>(std::string_view, const ParseLimits&);
+template <>
+Result<CreateAdapterRequest> parse<CreateAdapterRequest>(std::string_view, const ParseLimits&);
+template <>
+Result<Adapter> parse<Adapter>(std::string_view, const ParseLimits&);
+template <>
+Result<AdapterList> parse<AdapterList>(std::string_view, const ParseLimits&);
+template <>
+Result<AdapterDeleted> parse<AdapterDeleted>(std::string_view, const ParseLimits&);
+template <>
+Result<ErrorBody> parse<ErrorBody>(std::string_view, const ParseLimits&);
+template <>
+Result<ModelList> parse<ModelList>(std::string_view, const ParseLimits&);
+template <>
+Result<EngineList> parse<EngineList>(std::string_view, const ParseLimits&);
+template <>
+Result<Health> parse<Health>(std::string_view, const ParseLimits&);
 
 // Compact JSON, fields in schema order; absent optionals are omitted, except the nullable
 // ErrorBody.param/code and Model.parent which are written as null.

@@ -24,8 +24,8 @@ void ErrorSlot::fail(std::string_view path, std::string_view what) {
 
 Result<element> load_document(std::string_view json, const ParseLimits& limits) {
   if (json.size() > limits.max_bytes) {
-    return make_error(Errc::invalid_argument, "document: larger than " +
-                                                  std::to_string(limits.max_bytes) + " bytes");
+    return make_error(Errc::invalid_argument,
+                      "document: larger than " + std::to_string(limits.max_bytes) + " bytes");
   }
   thread_local simdjson::dom::parser parser;
   // simdjson counts the root container as depth 1, as we do.
@@ -43,8 +43,8 @@ Result<element> load_document(std::string_view json, const ParseLimits& limits) 
                                                   std::to_string(limits.max_depth) + " levels");
   }
   if (code != simdjson::SUCCESS) {
-    return make_error(Errc::invalid_argument,
-                      std::string("document: invalid JSON (") + simdjson::error_message(code) + ")");
+    return make_error(Errc::invalid_argument, std::string("document: invalid JSON (") +
+                                                  simdjson::error_message(code) + ")");
   }
   return root;
 }
@@ -236,8 +236,7 @@ void ObjectReader::nullable_string(std::string_view key, std::optional<std::stri
   optional_string(key, out, rule);
 }
 
-void ObjectReader::optional_string(std::string_view key, std::string& out,
-                                   const StringRule& rule) {
+void ObjectReader::optional_string(std::string_view key, std::string& out, const StringRule& rule) {
   if (failed()) return;
   if (auto value = find(key)) read_string(key, *value, out, rule);
 }

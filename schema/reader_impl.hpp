@@ -60,9 +60,10 @@ inline constexpr StringRule kBaseModelRule{
     .check = valid_base_model, .message = "must be 1-128 characters of [A-Za-z0-9._/-]"};
 inline constexpr StringRule kRepoRule{
     .check = valid_repo,
-    .message = "must be a Hugging Face repo id, \"name\" or \"owner/name\" (at most 96 characters)"};
-inline constexpr StringRule kRevisionRule{
-    .check = valid_revision, .message = "must be 1-255 visible ASCII characters"};
+    .message =
+        "must be a Hugging Face repo id, \"name\" or \"owner/name\" (at most 96 characters)"};
+inline constexpr StringRule kRevisionRule{.check = valid_revision,
+                                          .message = "must be 1-255 visible ASCII characters"};
 
 class ObjectReader {
  public:
@@ -80,8 +81,7 @@ class ObjectReader {
   void string_list(std::string_view key, std::vector<std::string>& out,
                    const StringRule& rule = {});
   template <class I>
-  void integer(std::string_view key, I& out, std::int64_t min = 0,
-               std::int64_t max = max_of<I>());
+  void integer(std::string_view key, I& out, std::int64_t min = 0, std::int64_t max = max_of<I>());
   // `"<key>": "<expected>"`, e.g. "object": "adapter".
   void constant(std::string_view key, std::string_view expected);
   void require_true(std::string_view key);
@@ -130,8 +130,7 @@ class ObjectReader {
   }
   std::optional<element> find(std::string_view key) const;
   std::optional<element> require(std::string_view key);
-  bool read_string(std::string_view key, element value, std::string& out,
-                   const StringRule& rule);
+  bool read_string(std::string_view key, element value, std::string& out, const StringRule& rule);
   bool read_integer(std::string_view key, element value, std::int64_t& out, std::int64_t min,
                     std::int64_t max);
   bool read_enum_text(std::string_view key, element value, std::string_view& out,
@@ -169,8 +168,8 @@ void ObjectReader::integer(std::string_view key, I& out, std::int64_t min, std::
 }
 
 template <class I>
-void ObjectReader::optional_integer(std::string_view key, std::optional<I>& out,
-                                    std::int64_t min, std::int64_t max) {
+void ObjectReader::optional_integer(std::string_view key, std::optional<I>& out, std::int64_t min,
+                                    std::int64_t max) {
   if (failed()) return;
   auto value = find(key);
   std::int64_t n = 0;

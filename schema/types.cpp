@@ -45,7 +45,8 @@ bool is_visible_ascii(char c) {
 
 // "[A-Za-z0-9][A-Za-z0-9._-]*"
 bool valid_repo_part(std::string_view part) {
-  return !part.empty() && is_alnum(part.front()) && std::all_of(part.begin(), part.end(), is_name_char);
+  return !part.empty() && is_alnum(part.front()) &&
+         std::all_of(part.begin(), part.end(), is_name_char);
 }
 
 }  // namespace
@@ -75,9 +76,12 @@ std::optional<SourceType> parse_source_type(std::string_view text) {
 
 TierLimits limits(Tier tier) {
   switch (tier) {
-    case Tier::shared: return {20, kMaxAdapterBytes, kMaxRank};
-    case Tier::reserved: return {200, kMaxAdapterBytes, kMaxRank};
-    case Tier::dedicated: return {200, kMaxAdapterBytes, kMaxRank};
+    case Tier::shared:
+      return {20, kMaxAdapterBytes, kMaxRank};
+    case Tier::reserved:
+      return {200, kMaxAdapterBytes, kMaxRank};
+    case Tier::dedicated:
+      return {200, kMaxAdapterBytes, kMaxRank};
   }
   return {20, kMaxAdapterBytes, kMaxRank};
 }
