@@ -108,7 +108,24 @@ Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_second
   if (deleted + *swept > 0)
     spdlog::info("storage gc: deleted {} unreferenced blobs, {} orphan chunk sets", deleted,
                  *swept);
+  if (deleted + *swept > 0 || deleted_since_reclaim_.exchange(false)) {
+    if (auto s = reclaim_space(); !s) return s.error();
+  }
   return deleted;
+}
+
+// Range deletes free disk only when compaction drops the keys they cover. The chunk family's
+// SSTs hold only blob indexes (and blobs under min_blob_size), so compacting it is cheap; blob
+// files whose chunks are all deleted then go. Relocating live chunks out of partly dead blob
+// files is disabled here and left to background compaction, which would otherwise rewrite the
+// oldest quarter of all blob bytes on every GC run.
+Status BlobStoreImpl::reclaim_space() {
+  rocksdb::CompactRangeOptions o;
+  o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kDisable;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  auto s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);
+  if (!s.ok()) return to_error(s, "compact blob chunks");
+  return {};
 }
 
 // Re-checks under the lock what the scan saw: a duplicate write may have refreshed the blob,

@@ -84,7 +84,8 @@ class BlobStore {
   virtual Status remove_ref(std::string_view sha256, std::string_view owner) = 0;
   virtual std::uint64_t ref_count(std::string_view sha256) = 0;
   // Deletes committed blobs with no reference (e.g. written by a worker that died before it
-  // added its reference) older than `min_age_seconds`. Returns the number deleted.
+  // added its reference) older than `min_age_seconds`. Returns the number deleted. Also
+  // removes orphan chunks and compacts, so disk files holding only deleted blobs are freed.
   virtual Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) = 0;
   // Total bytes of committed blobs (for the blob-store-size metric).
   virtual std::uint64_t total_bytes() = 0;

@@ -278,7 +278,10 @@ Status BlobStoreImpl::remove_ref(std::string_view sha256, std::string_view owner
   if (last) delete_blob(batch, *sha);
   s = cf_.db->Write(synced_write(), &batch);
   if (!s.ok()) return to_error(s, "remove reference");
-  if (last) total_bytes_ -= (*m)->size;
+  if (last) {
+    total_bytes_ -= (*m)->size;
+    deleted_since_reclaim_ = true;
+  }
   return {};
 }
 

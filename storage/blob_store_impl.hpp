@@ -66,12 +66,14 @@ class BlobStoreImpl final : public BlobStore {
   Status delete_unreferenced(const std::string& sha, std::int64_t min_age, bool& deleted);
   Result<std::uint64_t> remove_unfinished_writes();
   Result<std::uint64_t> sweep_orphan_chunks();
+  Status reclaim_space();
   Result<std::unique_ptr<BlobWriter>> claim_write(const std::string& sha, std::uint64_t size);
 
   BlobFamilies cf_;
   BlobStoreOptions options_;
   std::uint32_t chunk_size_;
   std::atomic<std::uint64_t> total_bytes_{0};
+  std::atomic<bool> deleted_since_reclaim_{false};  // remove_ref deleted a blob since last GC
 
   // Guards active_ and serialises every manifest/ref mutation, so "no refs and not pinned"
   // checks and the deletes they lead to are one step. Chunk writes and reads run unlocked.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "storage_test_util.hpp"
@@ -15,6 +16,7 @@ namespace {
 
 constexpr std::size_t kPiece = 1u << 20;
 constexpr std::uint64_t kMaxRssGrowthBytes = 256ull * 1000 * 1000;
+constexpr std::uint64_t kMaxDataBytesAfterGc = 16ull * 1000 * 1000;
 
 std::uint64_t blob_size() {
   std::uint64_t mb = 500;
@@ -52,6 +54,14 @@ void generate(std::uint64_t size, F&& consume) {
     consume(std::string_view(piece.data(), n));
     done += n;
   }
+}
+
+// Bytes of the database's files other than WAL segments (*.log).
+std::uint64_t data_file_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() != ".log") n += e.file_size();
+  return n;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -102,11 +112,21 @@ BOOST_AUTO_TEST_CASE(big_blob_streams_in_and_out_with_bounded_memory) {
   BOOST_TEST(largest_piece <= kDefaultChunkSize);
 
   const std::uint64_t growth = proc_status_bytes("VmHWM") - rss_before;
+
+  // Deleting the blob gives its disk space back (the WAL, bounded separately, aside).
+  const std::uint64_t disk_before = data_file_bytes(dir.db_dir());
+  auto collected = blobs.collect_garbage(0);
+  BOOST_REQUIRE(collected.ok());
+  BOOST_TEST(*collected == 1u);
+  const std::uint64_t disk_after = data_file_bytes(dir.db_dir());
+  BOOST_TEST(disk_before > size / 2);  // the rest may still be in the memtable and WAL
+  BOOST_TEST(disk_after < kMaxDataBytesAfterGc);
   const double mb = static_cast<double>(size) / 1e6;
   std::printf("big blob: %.0f MB; write+commit %.2f s (%.0f MB/s); read+hash %.2f s (%.0f MB/s); "
-              "peak RSS growth %.1f MB (%s)\n",
+              "peak RSS growth %.1f MB (%s); data files %.1f MB before GC, %.1f MB after\n",
               mb, write_s, mb / write_s, read_s, mb / read_s, static_cast<double>(growth) / 1e6,
-              peak_reset ? "VmHWM reset before write" : "VmHWM since process start");
+              peak_reset ? "VmHWM reset before write" : "VmHWM since process start",
+              static_cast<double>(disk_before) / 1e6, static_cast<double>(disk_after) / 1e6);
 #if defined(__SANITIZE_ADDRESS__)
   BOOST_TEST_MESSAGE("ASan build: its quarantine keeps freed memory; RSS bound not asserted");
 #else
