@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "schema/adapter/json_impl.hpp"
 #include "schema/adapter/safetensors.hpp"
 
 namespace loraplane::adapter {
@@ -37,9 +38,9 @@ std::optional<element> find_set(simdjson::dom::object object, std::string_view k
 Status reject_duplicate_keys(simdjson::dom::object object) {
   std::vector<std::string_view> keys;
   for (auto field : object) keys.push_back(field.key);
-  std::sort(keys.begin(), keys.end());
-  auto dup = std::adjacent_find(keys.begin(), keys.end());
-  if (dup != keys.end()) return invalid(display_name(*dup), "appears more than once");
+  if (auto dup = detail::first_duplicate(std::move(keys))) {
+    return invalid(display_name(*dup), "appears more than once");
+  }
   return {};
 }
 
@@ -206,21 +207,10 @@ Result<AdapterConfig> parse_adapter_config(std::string_view json) {
                                                   std::to_string(kMaxConfigBytes) + " bytes");
   }
   simdjson::dom::parser parser;
-  if (parser.allocate(std::max<std::size_t>(json.size(), 64), kMaxConfigDepth) != simdjson::SUCCESS) {
-    return make_error(Errc::internal, "adapter_config.json: out of memory for the JSON parser");
-  }
-  element root;
-  const auto code = parser.parse(json.data(), json.size(), true).get(root);
-  if (code == simdjson::DEPTH_ERROR) {
-    return make_error(Errc::invalid_argument, "adapter_config.json: nested deeper than " +
-                                                  std::to_string(kMaxConfigDepth) + " levels");
-  }
-  if (code != simdjson::SUCCESS) {
-    return make_error(Errc::invalid_argument, std::string("adapter_config.json: invalid JSON (") +
-                                                  simdjson::error_message(code) + ")");
-  }
+  auto root = detail::load_json(parser, json, kMaxConfigDepth, "adapter_config.json");
+  if (!root) return root.error();
   simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) {
+  if (root->get_object().get(object) != simdjson::SUCCESS) {
     return make_error(Errc::invalid_argument, "adapter_config.json: must be a JSON object");
   }
   AdapterConfig config;

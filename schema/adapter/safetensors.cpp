@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "schema/adapter/json_impl.hpp"
+
 namespace loraplane::adapter {
 namespace {
 
@@ -133,10 +135,13 @@ Status read_metadata(element value, SafetensorsHeader& out) {
     if (field.value.get_string().get(text) != simdjson::SUCCESS) {
       return invalid("__metadata__: value of '" + display_name(field.key) + "' must be a string");
     }
-    for (const auto& [key, unused] : out.metadata) {
-      if (key == field.key) return invalid("__metadata__: duplicate key '" + display_name(key) + "'");
-    }
     out.metadata.emplace_back(std::string(field.key), std::string(text));
+  }
+  std::vector<std::string_view> keys;
+  keys.reserve(out.metadata.size());
+  for (const auto& entry : out.metadata) keys.push_back(entry.first);
+  if (auto dup = detail::first_duplicate(std::move(keys))) {
+    return invalid("__metadata__: duplicate key '" + display_name(*dup) + "'");
   }
   return {};
 }
@@ -145,9 +150,9 @@ Status reject_duplicate_names(const std::vector<TensorInfo>& tensors) {
   std::vector<std::string_view> names;
   names.reserve(tensors.size());
   for (const auto& t : tensors) names.push_back(t.name);
-  std::sort(names.begin(), names.end());
-  auto dup = std::adjacent_find(names.begin(), names.end());
-  if (dup != names.end()) return invalid(tensor_error(*dup, "appears more than once in the header"));
+  if (auto dup = detail::first_duplicate(std::move(names))) {
+    return invalid(tensor_error(*dup, "appears more than once in the header"));
+  }
   return {};
 }
 
@@ -198,25 +203,9 @@ Status check_byte_size(const TensorInfo& t) {
   return {};
 }
 
-Result<element> load_json(simdjson::dom::parser& parser, std::string_view json) {
-  if (parser.allocate(std::max<std::size_t>(json.size(), 64), kMaxJsonDepth) != simdjson::SUCCESS) {
-    return make_error(Errc::internal, "safetensors header: out of memory for the JSON parser");
-  }
-  element root;
-  const auto code = parser.parse(json.data(), json.size(), true).get(root);
-  if (code == simdjson::DEPTH_ERROR) {
-    return invalid("safetensors header: JSON nested deeper than a header can be");
-  }
-  if (code != simdjson::SUCCESS) {
-    return invalid(std::string("safetensors header: invalid JSON (") +
-                   simdjson::error_message(code) + ")");
-  }
-  return root;
-}
-
 Result<SafetensorsHeader> parse_header_json(std::string_view json) {
   simdjson::dom::parser parser;
-  auto root = load_json(parser, json);
+  auto root = detail::load_json(parser, json, kMaxJsonDepth, "safetensors header");
   if (!root) return root.error();
   simdjson::dom::object fields;
   if (root->get_object().get(fields) != simdjson::SUCCESS) {
