@@ -52,6 +52,7 @@ struct Message {
   bool tombstone = false;  // null value on a compacted topic
   std::vector<Header> headers;
   std::int64_t timestamp_ms = 0;
+  // The last header with this name (a later value overrides), or nullptr.
   const std::string* header(std::string_view name) const;
 };
 
@@ -100,7 +101,10 @@ class Producer {
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
 };
 
-// Awaitable form of Producer::produce: resumes on the caller's executor after delivery.
+// Awaitable form of Producer::produce: resumes on the caller's executor after delivery, and
+// keeps that executor's io_context from running out of work meanwhile. The views are copied when
+// the returned awaitable starts, so `co_await produce(...)` directly; destroy (or flush) the
+// producer before the io_context, since a late delivery posts to it.
 awaitable<Status> produce(Producer& producer, std::string_view topic, std::string_view key,
                           std::optional<std::string_view> value, std::vector<Header> headers = {});
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/metrics.hpp"
 
 namespace loraplane::kafka::test {
 
@@ -250,6 +251,12 @@ void check_table_readers(Cluster& cluster, const std::string& prefix) {
   }
   BOOST_TEST(keys.size() == std::size_t{kCount});
   BOOST_TEST(partitions.size() > 1u, "keys spread over partitions");
+
+  const auto text = metrics::serialize();
+  BOOST_TEST(text.find("loraplane_kafka_consumed_total{topic=\"" + topic + "\"}") !=
+             std::string::npos);
+  BOOST_TEST(text.find("loraplane_kafka_consumer_lag{consumer=\"table:table-1\",partition=\"0\","
+                       "topic=\"" + topic + "\"} 0") != std::string::npos);
 }
 
 void check_producer_size_limit(Cluster& cluster, const std::string& prefix) {
