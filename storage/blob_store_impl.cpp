@@ -85,7 +85,8 @@ Result<std::unique_ptr<BlobWriter>> BlobStoreImpl::begin_write(std::string_view 
   auto sha = blob_keys::normalize_sha(sha256);
   if (!sha) return bad_sha(sha256);
   if (blob_keys::chunk_count_for(size, chunk_size_) > std::numeric_limits<std::uint32_t>::max())
-    return make_error(Errc::limit_exceeded, "blob of " + std::to_string(size) + " bytes is too large");
+    return make_error(Errc::limit_exceeded,
+                      "blob of " + std::to_string(size) + " bytes has too many chunks");
   return claim_write(*sha, size);
 }
 

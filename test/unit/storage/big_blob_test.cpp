@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(big_blob_streams_in_and_out_with_bounded_memory) {
   const std::string sha = expected_hash.finish_hex();
 
   const bool peak_reset = reset_peak_rss();
-  const std::uint64_t rss_before = peak_reset ? proc_status_bytes("VmRSS") : proc_status_bytes("VmHWM");
+  const std::uint64_t rss_before = proc_status_bytes(peak_reset ? "VmRSS" : "VmHWM");
 
   auto t0 = std::chrono::steady_clock::now();
   auto writer = blobs.begin_write(sha, size);

@@ -44,6 +44,20 @@ void check_round_trip(BlobStore& store, const std::string& data, std::uint32_t c
   }
 }
 
+// Writes `bytes` as blob `sha` in 999-byte pieces, yielding between them so that concurrent
+// writers interleave; returns "ok" or the failing Errc.
+std::string write_in_small_pieces(BlobStore& store, const std::string& sha,
+                                  std::string_view bytes) {
+  auto w = store.begin_write(sha, bytes.size());
+  if (!w) return to_string(w.error().code);
+  for (std::size_t pos = 0; pos < bytes.size(); pos += 999) {
+    if (auto s = (*w)->append(bytes.substr(pos, 999)); !s) return to_string(s.error().code);
+    std::this_thread::yield();
+  }
+  auto c = (*w)->commit();
+  return c ? "ok" : to_string(c.error().code);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(blob_store)
@@ -67,8 +81,8 @@ BOOST_AUTO_TEST_CASE(round_trip_around_chunk_boundaries) {
 
 BOOST_AUTO_TEST_CASE(round_trip_with_default_chunk_size_and_one_big_append) {
   Fixture f{DbOptions{}};
-  for (std::size_t size : {std::size_t{kDefaultChunkSize - 1}, std::size_t{kDefaultChunkSize},
-                           std::size_t{kDefaultChunkSize + 1}, std::size_t{2 * kDefaultChunkSize + 3}})
+  constexpr std::size_t kC = kDefaultChunkSize;
+  for (std::size_t size : {kC - 1, kC, kC + 1, 2 * kC + 3})
     check_round_trip(f.blobs(), make_data(size, size), kDefaultChunkSize, size);
 }
 
@@ -192,6 +206,13 @@ BOOST_AUTO_TEST_CASE(malformed_sha_is_rejected_and_upper_case_is_normalised) {
   BOOST_TEST(f.blobs().stat(upper).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(blob_needing_more_than_2_pow_32_chunks_is_refused) {
+  Fixture f{tiny_chunks(1)};
+  auto w = f.blobs().begin_write(sha256_hex("x"), std::uint64_t{1} << 32 | 1);
+  BOOST_REQUIRE(!w.ok());
+  BOOST_TEST(to_string(w.error().code) == std::string("limit_exceeded"));
+}
+
 BOOST_AUTO_TEST_CASE(destroying_an_uncommitted_writer_aborts_it) {
   Fixture f;
   const std::string data = make_data(4 * kChunk, 4);
@@ -249,17 +270,9 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_blob_do_not_corrupt_it) {
   std::vector<std::string> outcome(kWriters);
   std::vector<std::thread> threads;
   for (int i = 0; i < kWriters; ++i) {
-    threads.emplace_back([&, i] {
-      const std::string& bytes = i % 3 == 2 ? wrong : data;  // two writers send wrong bytes
-      auto w = f.blobs().begin_write(sha, bytes.size());
-      if (!w) { outcome[i] = to_string(w.error().code); return; }
-      for (std::size_t pos = 0; pos < bytes.size(); pos += 999) {
-        if (!(*w)->append(std::string_view(bytes).substr(pos, 999))) { outcome[i] = "append"; return; }
-        std::this_thread::yield();
-      }
-      auto c = (*w)->commit();
-      outcome[i] = c ? "ok" : to_string(c.error().code);
-    });
+    std::string_view bytes = i % 3 == 2 ? wrong : data;  // two writers send wrong bytes
+    threads.emplace_back(
+        [&, i, bytes] { outcome[i] = write_in_small_pieces(f.blobs(), sha, bytes); });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < kWriters; ++i)
