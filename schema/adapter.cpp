@@ -189,6 +189,7 @@ Result<AdapterState> parse<AdapterState>(std::string_view json, const ParseLimit
     read_adapter(r, s.adapter, false);
     r.string("tenant_id", s.tenant_id, detail::kIdRule);
     r.integer("updated_at", s.updated_at);
+    r.optional_string("adapter_config", s.adapter_config, detail::kConfigRule);
   });
 }
 
@@ -198,6 +199,7 @@ std::string to_json(const AdapterState& value) {
   write_adapter(out, value.adapter, false);
   put(out, "tenant_id", value.tenant_id);
   out["updated_at"] = value.updated_at;
+  detail::put_optional(out, "adapter_config", value.adapter_config);
   return detail::serialize(out);
 }
 

@@ -12,7 +12,6 @@ using detail::put;
 
 constexpr std::string_view kJobKinds = "upload, import, delete";
 constexpr std::string_view kLoadEventKinds = "adapter.ready, adapter.deleted";
-constexpr detail::StringRule kConfigRule{.max = 64 * 1024};
 constexpr detail::StringRule kSealedRule{.max = 4096};
 constexpr detail::StringRule kUrlRule{.max = 2048};
 
@@ -21,7 +20,7 @@ void read_job_upload(ObjectReader& r, JobUpload& u) {
   r.integer("chunk_count", u.chunk_count, 1);
   r.integer("size_bytes", u.size_bytes);
   r.string("sha256", u.sha256, detail::kSha256Rule);
-  r.optional_string("config", u.config, kConfigRule);
+  r.optional_string("config", u.config, detail::kConfigRule);
   r.optional_number("lora_alpha", u.lora_alpha);
   if (u.lora_alpha && !(*u.lora_alpha > 0)) r.fail("lora_alpha", "must be greater than 0");
 }
@@ -154,6 +153,7 @@ Result<LoadEvent> parse<LoadEvent>(std::string_view json, const ParseLimits& lim
     r.integer("rank", e.rank);
     r.string_list("storage_urls", e.storage_urls, kUrlRule);
     r.integer("at", e.at);
+    r.optional_string("adapter_config", e.adapter_config, detail::kConfigRule);
   });
 }
 
@@ -169,6 +169,7 @@ std::string to_json(const LoadEvent& value) {
   out["rank"] = value.rank;
   out["storage_urls"] = detail::string_array(value.storage_urls);
   out["at"] = value.at;
+  detail::put_optional(out, "adapter_config", value.adapter_config);
   return detail::serialize(out);
 }
 

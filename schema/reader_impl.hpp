@@ -47,6 +47,7 @@ inline constexpr std::size_t kMaxIdBytes = 128;
 bool valid_sha256_or_empty(std::string_view hex);
 
 inline constexpr StringRule kIdRule{.max = kMaxIdBytes};
+inline constexpr StringRule kConfigRule{.max = 64 * 1024};  // adapter_config.json text
 inline constexpr StringRule kNameRule{.check = valid_name,
                                       .message = "must be 1-64 characters of [A-Za-z0-9._-]"};
 inline constexpr StringRule kSha256Rule{.check = valid_sha256,

@@ -72,7 +72,7 @@ struct TenantRecord {
   bool deleted = false;
 };
 
-// loraplane.tenants, key = "key:" + prefix. Only the hash of the key is ever stored.
+// loraplane.tenants, key = "key/" + prefix. Only the hash of the key is ever stored.
 struct ApiKeyRecord {
   int version = 1;
   std::string prefix;
@@ -158,6 +158,9 @@ struct AdapterState {
   Adapter adapter;
   std::string tenant_id;
   std::int64_t updated_at = 0;  // unix seconds
+  // adapter_config.json to serve the weights with, once validated: the uploaded or imported
+  // one, or the one the validate worker generated for a bare upload. At most 64 KiB.
+  std::optional<std::string> adapter_config;
 };
 
 // loraplane.load-events (broadcast), key = adapter id.
@@ -170,8 +173,9 @@ struct LoadEvent {
   std::string sha256;
   std::uint64_t size_bytes = 0;
   int rank = 0;
-  std::vector<std::string> storage_urls;  // blob endpoints that serve sha256
-  std::int64_t at = 0;                    // unix seconds
+  std::vector<std::string> storage_urls;      // blob endpoints that serve sha256
+  std::int64_t at = 0;                        // unix seconds
+  std::optional<std::string> adapter_config;  // as in AdapterState; set on adapter.ready
 };
 
 // loraplane.residency (compacted), key = engine id. Lists hold adapter ids.

@@ -59,6 +59,8 @@ const std::vector<Case> kSchemaCases = {
     {"Adapter", "ready", "source.repo", std::nullopt, "source.repo: is required"},
     {"AdapterList", "", "data.1.status", std::nullopt, "data[1].status: is required"},
     {"LoadEvent", "", "version", std::nullopt, "version: is required"},
+    {"LoadEvent", "", "adapter_config", R"("")", "adapter_config: must not be empty"},
+    {"AdapterState", "ready", "adapter_config", "{}", "adapter_config: must be a string"},
     // wrong types
     {"TenantRecord", "", "created_at", R"("yesterday")", "created_at: must be an integer"},
     {"TenantRecord", "", "created_at", "1.5", "created_at: must be an integer"},

@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_ignored_in_events) {
 }
 
 BOOST_AUTO_TEST_CASE(adapter_state_is_flat) {
-  AdapterState s{1, {}, "ten_1", 9};
+  AdapterState s{1, {}, "ten_1", 9, std::nullopt};
   s.adapter.id = "adp_1";
   s.adapter.name = "n";
   s.adapter.base_model = "b";

@@ -20,6 +20,9 @@ Sample make(std::string schema, std::string variant, const T& value) {
   return s;
 }
 
+constexpr std::string_view kAdapterConfig =
+    R"({"peft_type":"LORA","r":16,"lora_alpha":32,"target_modules":["q_proj","k_proj","v_proj","o_proj"]})";
+
 Adapter ready_adapter() {
   Adapter a;
   a.id = "adp_01HZX3K9Q7";
@@ -96,10 +99,11 @@ void add_events(std::vector<Sample>& out) {
   out.push_back(make("UploadChunkHeader", "", UploadChunkHeader{1, "upl_9c1e", 160, 161, true}));
   out.push_back(
       make("UploadChunkHeader", "first", UploadChunkHeader{1, "upl_9c1e", 0, std::nullopt, false}));
-  out.push_back(
-      make("AdapterState", "", AdapterState{1, failed_upload(), "ten_7f3a", 1'717'000'050}));
-  out.push_back(
-      make("AdapterState", "ready", AdapterState{1, ready_adapter(), "ten_7f3a", 1'717'000'060}));
+  out.push_back(make("AdapterState", "",
+                     AdapterState{1, failed_upload(), "ten_7f3a", 1'717'000'050, std::nullopt}));
+  out.push_back(make(
+      "AdapterState", "ready",
+      AdapterState{1, ready_adapter(), "ten_7f3a", 1'717'000'060, std::string(kAdapterConfig)}));
   out.push_back(make("LoadEvent", "",
                      LoadEvent{1,
                                LoadEventKind::adapter_ready,
@@ -110,7 +114,8 @@ void add_events(std::vector<Sample>& out) {
                                167'832'160,
                                16,
                                {"http://10.0.0.5:7301", "http://10.0.0.6:7301"},
-                               1'717'000'070}));
+                               1'717'000'070,
+                               std::string(kAdapterConfig)}));
   out.push_back(make("Residency", "",
                      Residency{1,
                                "eng-llama8b-0",
