@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::size_t kPiece = 1u << 20;
 constexpr std::uint64_t kMaxRssGrowthBytes = 256ull * 1000 * 1000;
+constexpr std::uint64_t kMemtableBytes = 64ull << 20;
 constexpr std::uint64_t kMaxDataBytesAfterGc = 16ull * 1000 * 1000;
 
 std::uint64_t blob_size() {
@@ -78,14 +79,16 @@ BOOST_AUTO_TEST_CASE(big_blob_streams_in_and_out_with_bounded_memory) {
   BOOST_REQUIRE(opened.ok());
   auto& blobs = (*opened)->blobs();
 
+  auto t0 = std::chrono::steady_clock::now();
   Sha256 expected_hash;
   generate(size, [&](std::string_view p) { expected_hash.update(p); });
   const std::string sha = expected_hash.finish_hex();
+  const double generate_s = seconds_since(t0);  // also inside the write figure below
 
   const bool peak_reset = reset_peak_rss();
   const std::uint64_t rss_before = proc_status_bytes(peak_reset ? "VmRSS" : "VmHWM");
 
-  auto t0 = std::chrono::steady_clock::now();
+  t0 = std::chrono::steady_clock::now();
   auto writer = blobs.begin_write(sha, size);
   BOOST_REQUIRE(writer.ok());
   generate(size, [&](std::string_view p) { BOOST_REQUIRE((*writer)->append(p).ok()); });
@@ -119,12 +122,15 @@ BOOST_AUTO_TEST_CASE(big_blob_streams_in_and_out_with_bounded_memory) {
   BOOST_REQUIRE(collected.ok());
   BOOST_TEST(*collected == 1u);
   const std::uint64_t disk_after = data_file_bytes(dir.db_dir());
-  BOOST_TEST(disk_before > size / 2);  // the rest may still be in the memtable and WAL
+  // Up to two 64 MiB memtables (and the WAL) hold the newest chunks; the rest are in files.
+  if (size >= 4 * kMemtableBytes) BOOST_TEST(disk_before > size / 2);
   BOOST_TEST(disk_after < kMaxDataBytesAfterGc);
   const double mb = static_cast<double>(size) / 1e6;
-  std::printf("big blob: %.0f MB; write+commit %.2f s (%.0f MB/s); read+hash %.2f s (%.0f MB/s); "
-              "peak RSS growth %.1f MB (%s); data files %.1f MB before GC, %.1f MB after\n",
-              mb, write_s, mb / write_s, read_s, mb / read_s, static_cast<double>(growth) / 1e6,
+  std::printf("big blob: %.0f MB; generate+hash %.2f s; write+commit %.2f s (%.0f MB/s); "
+              "read+hash %.2f s (%.0f MB/s); peak RSS growth %.1f MB (%s); "
+              "data files %.1f MB before GC, %.1f MB after\n",
+              mb, generate_s, write_s, mb / write_s, read_s, mb / read_s,
+              static_cast<double>(growth) / 1e6,
               peak_reset ? "VmHWM reset before write" : "VmHWM since process start",
               static_cast<double>(disk_before) / 1e6, static_cast<double>(disk_after) / 1e6);
 #if defined(__SANITIZE_ADDRESS__)
