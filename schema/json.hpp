@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,6 +68,10 @@ template <>
 Result<EngineList> parse<EngineList>(std::string_view, const ParseLimits&);
 template <>
 Result<Health> parse<Health>(std::string_view, const ParseLimits&);
+
+// The field a parse error names ("upload.sha256", "data[1].status"), for the OpenAI error's
+// `param`; nullopt for errors about the whole document or not from parse().
+std::optional<std::string> error_field(const Error& error);
 
 // Compact JSON, fields in schema order; absent optionals are omitted, except the nullable
 // ErrorBody.param/code and Model.parent which are written as null.

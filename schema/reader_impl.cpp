@@ -22,6 +22,23 @@ void ErrorSlot::fail(std::string_view path, std::string_view what) {
   error_ = make_error(Errc::invalid_argument, std::move(message));
 }
 
+}  // namespace loraplane::schema::detail
+
+namespace loraplane::schema {
+
+std::optional<std::string> error_field(const Error& error) {
+  if (error.code != Errc::invalid_argument) return std::nullopt;
+  const auto colon = error.message.find(": ");
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  std::string field = error.message.substr(0, colon);
+  if (field == "document") return std::nullopt;
+  return field;
+}
+
+}  // namespace loraplane::schema
+
+namespace loraplane::schema::detail {
+
 Result<element> load_document(std::string_view json, const ParseLimits& limits) {
   if (json.size() > limits.max_bytes) {
     return make_error(Errc::invalid_argument,

@@ -173,8 +173,14 @@ def test_openapi_errors_use_the_error_body_and_retry_after(spec):
             where = f"{method.upper()} {path} {status}"
             if status in ("429", "503"):
                 assert "Retry-After" in response.get("headers", {}), where
-            if int(status) >= 400 and path != "/healthz":
+            if (status == "default" or int(status) >= 400) and path != "/healthz":
                 assert response["content"]["application/json"]["schema"] == error_ref, where
+
+
+def test_openapi_operations_have_a_default_error(spec):
+    for path, method, op in operations(spec):
+        if path not in ("/healthz", "/metrics"):
+            assert "default" in op["responses"], f"{method.upper()} {path}"
 
 
 def test_openapi_operations_are_secured(spec):

@@ -23,6 +23,8 @@ BOOST_AUTO_TEST_CASE(field_errors_name_the_field) {
       BOOST_REQUIRE_MESSAGE(!r.ok(), "accepted: " << json);
       BOOST_TEST((r.error().code == Errc::invalid_argument));
       BOOST_TEST(r.error().message == c.message);
+      BOOST_TEST(error_field(r.error()).value_or("") ==
+                 std::string(c.message.substr(0, c.message.find(": "))));
     }
   }
 }
@@ -39,6 +41,8 @@ BOOST_AUTO_TEST_CASE(document_errors) {
   check("[1,2]", "document: must be a JSON object");
   check("\"text\"", "document: must be a JSON object");
   check(R"({"version":1,"version":1})", "version: duplicate key");
+  BOOST_TEST(!error_field(parse<TenantRecord>("[]").error()).has_value());
+  BOOST_TEST(!error_field(make_error(Errc::io, "disk: full")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(depth_is_bounded) {
