@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"loraplane: bring-your-own LoRA adapters for a fleet of vLLM engines"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level and --log-json also after the sub-command
   std::string log_level = "info";
   bool log_json = false;
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();

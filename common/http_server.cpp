@@ -90,7 +90,9 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
                                                 beast::flat_buffer& buffer, HeaderParser& header,
                                                 const Handler& handler,
                                                 std::vector<std::pair<std::string, std::string>> params,
-                                                const std::string& request_id) {
+                                                const std::string& request_id,
+                                                bool& body_read) {
+  body_read = false;
   auto length = header.content_length();
   if (length && *length > st.options.max_body_bytes)
     co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
@@ -102,27 +104,52 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   if (ec == beast::http::error::body_limit)
     co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
   if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
+  body_read = true;
   RequestContext ctx{parser.get(), std::move(params), request_id};
   co_return co_await handler(ctx);
 }
 
+// Closes after an early answer (413, 431, ...) without resetting the connection: a close with
+// unread request bytes sends RST, and the client may lose the answer it has not read yet. So
+// stop sending, then read and discard for a bounded time and amount.
+awaitable<void> linger_close(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(2));
+  std::size_t drained = 0;
+  while (!ec && drained < (8u << 20)) {
+    buffer.consume(buffer.size());
+    auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024),
+                                                        use_nothrow_awaitable);
+    ec = read_ec;
+    drained += n;
+  }
+  stream.socket().close(ec);
+}
+
 awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer(8192);
+  beast::flat_buffer buffer;  // bounded by the parser's header and body limits
   for (;;) {
     HeaderParser header;
     header.header_limit(static_cast<std::uint32_t>(st->options.max_header_bytes));
-    header.body_limit(st->options.max_body_bytes);
+    header.body_limit(boost::none);  // buffered routes check the length; streaming ones bound themselves
     stream.expires_after(buffer.size() > 0 ? st->options.header_timeout : st->options.idle_timeout);
     auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, header, use_nothrow_awaitable);
     (void)n;
-    if (ec == beast::http::error::header_limit) {
-      auto res = dispatch_error(Status::request_header_fields_too_large, "request header too large",
-                                "header_too_large");
+    if (ec == beast::http::error::header_limit || ec == beast::http::error::body_limit) {
+      // Answer, then close: the rest of this request is not read.
+      auto res = ec == beast::http::error::header_limit
+                     ? dispatch_error(Status::request_header_fields_too_large,
+                                      "request header too large", "header_too_large")
+                     : dispatch_error(Status::payload_too_large, "request body too large",
+                                      "body_too_large");
       res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(5));
-      co_await beast::http::async_write(stream, res, use_nothrow_awaitable);
-      break;
+      auto [wec, wn] = co_await beast::http::async_write(stream, res, use_nothrow_awaitable);
+      (void)wn;
+      if (!wec) co_await linger_close(stream, buffer);
+      co_return;
     }
     if (ec) break;  // closed, timed out or malformed: drop the connection
     auto start = Clock::now();
@@ -143,8 +170,10 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
         res = co_await (*match.stream_handler)(ctx);
         keep_alive = keep_alive && header.is_done();
       } else if (match.handler) {
+        bool body_read = false;
         res = co_await run_buffered(*st, stream, buffer, header, *match.handler,
-                                    std::move(match.params), request_id);
+                                    std::move(match.params), request_id, body_read);
+        keep_alive = keep_alive && body_read;
       } else if (match.method_not_allowed) {
         res = dispatch_error(Status::method_not_allowed, "method not allowed for this path",
                              "method_not_allowed");
@@ -169,7 +198,11 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     (void)wn;
     st->observe(route, method, res->result_int(),
                 std::chrono::duration<double>(Clock::now() - start).count());
-    if (wec || !keep_alive) break;
+    if (wec) break;
+    if (!keep_alive) {
+      co_await linger_close(stream, buffer);
+      co_return;
+    }
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
