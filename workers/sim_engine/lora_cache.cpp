@@ -66,6 +66,7 @@ void LoraCache::release(std::uint64_t id) {
     drop_cpu(e);
     entries_.erase(it);
   }
+  trim_cpu();
 }
 
 std::optional<LoraCache::Tier> LoraCache::tier(std::uint64_t id) const {
@@ -79,6 +80,16 @@ void LoraCache::make_room_cpu(std::uint64_t keep) {
   while (cpu_count_ >= options_.cpu_slots()) {
     Entry* victim = lru_victim(false, keep);
     if (!victim) return;  // all pinned: exceed for a while, as vLLM does
+    if (victim->gpu) ++counters_.gpu_evictions;
+    drop_cpu(*victim);
+    ++counters_.cpu_evictions;
+  }
+}
+
+void LoraCache::trim_cpu() {
+  while (cpu_count_ > options_.cpu_slots()) {
+    Entry* victim = lru_victim(false, 0);
+    if (!victim) return;
     if (victim->gpu) ++counters_.gpu_evictions;
     drop_cpu(*victim);
     ++counters_.cpu_evictions;

@@ -50,6 +50,8 @@ class LoraCache {
     Clock::time_point ready_at{};
   };
   void make_room_cpu(std::uint64_t keep);
+  // Back within max_cpu_loras after running over it while everything was pinned.
+  void trim_cpu();
   void make_room_gpu(std::uint64_t keep);
   void drop_gpu(Entry& entry);
   void drop_cpu(Entry& entry);

@@ -10,6 +10,7 @@
 //   building the LoRA model object and its punica buffers, independent of size.
 // - host → GPU at 4 × the disk bandwidth (8 GB/s): a PCIe 4.0 x16 copy, many small tensors.
 #include <array>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -64,8 +65,7 @@ namespace {
 
 std::chrono::nanoseconds bytes_over(std::uint64_t bytes, double bandwidth) {
   if (bandwidth <= 0) return std::chrono::nanoseconds(0);
-  return std::chrono::nanoseconds(
-      static_cast<std::int64_t>(static_cast<double>(bytes) / bandwidth * 1e9));
+  return std::chrono::nanoseconds(std::llround(static_cast<double>(bytes) * 1e9 / bandwidth));
 }
 
 }  // namespace
