@@ -65,6 +65,11 @@ BOOST_AUTO_TEST_CASE(second_member_resumes_after_last_commit) {
   kt::check_group_resumes_after_commit(*c.cluster, c.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(second_member_takes_over_partitions) {
+  RealCluster c;
+  kt::check_group_shares_partitions(*c.cluster, c.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(table_readers_see_everything) {
   RealCluster c;
   kt::check_table_readers(*c.cluster, c.prefix);

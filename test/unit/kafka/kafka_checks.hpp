@@ -46,6 +46,10 @@ void check_tombstone(Cluster& cluster, const std::string& prefix);
 void check_retry_redelivers(Cluster& cluster, const std::string& prefix);
 // A second group member after the first stopped starts at the first message not done.
 void check_group_resumes_after_commit(Cluster& cluster, const std::string& prefix);
+// A second member joining takes over some partitions: every message is handled, exactly once
+// on a real broker (the old owner commits before it gives a partition up; the mock cluster's
+// coordinator refuses those commits, so there it is at-least-once).
+void check_group_shares_partitions(Cluster& cluster, const std::string& prefix);
 // Two table readers each see every message of every partition and report caught_up.
 void check_table_readers(Cluster& cluster, const std::string& prefix);
 // A message over the producer's max_message_bytes fails at once with limit_exceeded.

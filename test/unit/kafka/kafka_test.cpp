@@ -125,6 +125,11 @@ BOOST_AUTO_TEST_CASE(second_member_resumes_after_last_commit) {
   kt::check_group_resumes_after_commit(*m.cluster, m.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(second_member_takes_over_partitions) {
+  MockCluster m;
+  kt::check_group_shares_partitions(*m.cluster, m.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(table_readers_see_everything) {
   MockCluster m;
   kt::check_table_readers(*m.cluster, m.prefix);
