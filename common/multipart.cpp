@@ -40,8 +40,8 @@ bool valid_boundary(std::string_view b) {
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
@@ -54,7 +54,7 @@ struct HeaderValue {
 
   int count(std::string_view name) const {
     return static_cast<int>(std::count_if(params.begin(), params.end(),
-                                           [&](const auto& p) { return p.first == name; }));
+                                          [&](const auto& p) { return p.first == name; }));
   }
   const std::string* find(std::string_view name) const {
     for (const auto& p : params) {
@@ -142,7 +142,8 @@ int hex_value(char c) {
 std::optional<std::string> decode_ext_value(std::string_view value) {
   const auto first = value.find('\'');
   const auto second = first == std::string_view::npos ? first : value.find('\'', first + 1);
-  if (second == std::string_view::npos || !iequals(value.substr(0, first), "utf-8")) return std::nullopt;
+  if (second == std::string_view::npos || !iequals(value.substr(0, first), "utf-8"))
+    return std::nullopt;
   std::string out;
   for (std::size_t i = second + 1; i < value.size(); ++i) {
     if (value[i] != '%') {
@@ -177,14 +178,16 @@ Status read_disposition(std::string_view value, MultipartPart& part) {
     part.filename = *filename;
   } else if (const std::string* ext = parsed->find("filename*")) {
     part.filename = decode_ext_value(*ext);
-    if (!part.filename) return malformed("Content-Disposition filename* is not UTF-8''<percent-encoded>");
+    if (!part.filename)
+      return malformed("Content-Disposition filename* is not UTF-8''<percent-encoded>");
   }
   return {};
 }
 
 bool is_token_char(char c) {
   const auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u < 0x7f && std::string_view("()<>@,;:\\\"/[]?={}").find(c) == std::string_view::npos;
+  return u > 0x20 && u < 0x7f &&
+         std::string_view("()<>@,;:\\\"/[]?={}").find(c) == std::string_view::npos;
 }
 
 Status read_header_line(std::string_view line, MultipartPart& part, bool& seen_disposition,
@@ -203,7 +206,8 @@ Status read_header_line(std::string_view line, MultipartPart& part, bool& seen_d
   while (!value.empty() && is_ows(value.front())) value.remove_prefix(1);
   while (!value.empty() && is_ows(value.back())) value.remove_suffix(1);
   if (iequals(name, "content-disposition")) {
-    if (std::exchange(seen_disposition, true)) return malformed("part has two Content-Disposition headers");
+    if (std::exchange(seen_disposition, true))
+      return malformed("part has two Content-Disposition headers");
     return read_disposition(value, part);
   }
   if (iequals(name, "content-type")) {
@@ -215,8 +219,8 @@ Status read_header_line(std::string_view line, MultipartPart& part, bool& seen_d
 
 // `block` is the header lines, each ending in CRLF (the blank line removed).
 Result<MultipartPart> parse_part_headers(std::string_view block) {
-  if (block.find("\r\n ") != std::string_view::npos || block.find("\r\n\t") != std::string_view::npos ||
-      (!block.empty() && is_ows(block.front()))) {
+  if (block.find("\r\n ") != std::string_view::npos ||
+      block.find("\r\n\t") != std::string_view::npos || (!block.empty() && is_ows(block.front()))) {
     return malformed("folded part header lines are not supported");
   }
   MultipartPart part;
@@ -225,7 +229,8 @@ Result<MultipartPart> parse_part_headers(std::string_view block) {
   while (!block.empty()) {
     const auto eol = block.find(kCrlf);
     if (eol == std::string_view::npos || eol == 0) return malformed("malformed part header line");
-    if (auto status = read_header_line(block.substr(0, eol), part, seen_disposition, seen_type); !status) {
+    if (auto status = read_header_line(block.substr(0, eol), part, seen_disposition, seen_type);
+        !status) {
       return status.error();
     }
     block.remove_prefix(eol + kCrlf.size());
@@ -272,14 +277,18 @@ Status MultipartParser::feed(std::string_view chunk) {
 
 Status MultipartParser::finish() {
   switch (state_) {
-    case State::failed: return error_;
-    case State::epilogue: return {};
-    case State::preamble: return fail(malformed("no boundary line found"));
+    case State::failed:
+      return error_;
+    case State::epilogue:
+      return {};
+    case State::preamble:
+      return fail(malformed("no boundary line found"));
     case State::headers:
       return fail(malformed("truncated inside the headers of part " + std::to_string(parts_ + 1)));
     case State::body:
       return fail(malformed("truncated inside part '" + part_name_ + "': no final boundary"));
-    default: return fail(malformed("truncated after a boundary: no final boundary"));
+    default:
+      return fail(malformed("truncated after a boundary: no final boundary"));
   }
 }
 
@@ -375,7 +384,8 @@ Status MultipartParser::after_boundary_byte(char c) {
         state_ = State::boundary_lf;
       } else if (is_ows(c)) {
         if (std::exchange(state_, State::padding) == State::after_boundary) ignored_bytes_ = 0;
-        if (++ignored_bytes_ > kMaxTransportPadding) return malformed("too much padding after a boundary");
+        if (++ignored_bytes_ > kMaxTransportPadding)
+          return malformed("too much padding after a boundary");
       } else if (c == '-' && state_ == State::after_boundary) {
         state_ = State::close_dash;
       } else {
@@ -414,7 +424,8 @@ Status MultipartParser::begin_part() {
     return too_large("more than " + std::to_string(limits_.max_parts) + " parts");
   }
   // Drop the blank line: what remains is header lines, each ending in CRLF.
-  auto part = parse_part_headers(std::string_view(header_block_).substr(0, header_block_.size() - 2));
+  auto part =
+      parse_part_headers(std::string_view(header_block_).substr(0, header_block_.size() - 2));
   if (!part) return part.error();
   ++parts_;
   in_part_ = true;

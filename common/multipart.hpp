@@ -19,11 +19,11 @@ namespace loraplane {
 std::optional<std::string> boundary_from_content_type(std::string_view content_type);
 
 struct MultipartLimits {
-  std::size_t max_header_block = 16 * 1024;    // one part's header lines
+  std::size_t max_header_block = std::size_t{16} * 1024;  // one part's header lines
   std::size_t max_parts = 16;
-  std::size_t max_field_bytes = 1024 * 1024;   // a part without a filename
-  std::size_t max_preamble = 16 * 1024;        // ignored text before the first boundary
-  std::size_t max_epilogue = 16 * 1024;        // ignored text after the final boundary
+  std::size_t max_field_bytes = std::size_t{1024} * 1024;  // a part without a filename
+  std::size_t max_preamble = std::size_t{16} * 1024;       // ignored text before the first boundary
+  std::size_t max_epilogue = std::size_t{16} * 1024;       // ignored text after the final boundary
 };
 
 struct MultipartPart {
@@ -56,14 +56,14 @@ class MultipartParser {
 
  private:
   enum class State {
-    preamble,       // looking for the first delimiter
-    after_boundary, // just past "--boundary": "--", padding or CRLF follows
-    padding,        // transport padding (spaces, tabs) before CRLF
-    boundary_lf,    // CR seen after the boundary, LF must follow
-    close_dash,     // one '-' seen after the boundary, a second must follow
-    headers,        // accumulating a part's header block
-    body,           // passing part data through, looking for the delimiter
-    epilogue,       // after the close delimiter: ignored
+    preamble,        // looking for the first delimiter
+    after_boundary,  // just past "--boundary": "--", padding or CRLF follows
+    padding,         // transport padding (spaces, tabs) before CRLF
+    boundary_lf,     // CR seen after the boundary, LF must follow
+    close_dash,      // one '-' seen after the boundary, a second must follow
+    headers,         // accumulating a part's header block
+    body,            // passing part data through, looking for the delimiter
+    epilogue,        // after the close delimiter: ignored
     failed,
   };
 

@@ -62,7 +62,8 @@ Status read_rank(simdjson::dom::object object, AdapterConfig& out) {
   if (object.at_key("r").get(value) != simdjson::SUCCESS) return {};
   if (value.type() != element_type::INT64 || value.get_int64().value_unsafe() < 1 ||
       value.get_int64().value_unsafe() > kMaxRankValue) {
-    return invalid("r", "must be a positive integer (at most " + std::to_string(kMaxRankValue) + ")");
+    return invalid("r",
+                   "must be a positive integer (at most " + std::to_string(kMaxRankValue) + ")");
   }
   out.r = static_cast<int>(value.get_int64().value_unsafe());
   out.r_explicit = true;
@@ -92,7 +93,8 @@ Status read_flag(simdjson::dom::object object, std::string_view key, bool& out) 
 Status read_target_list(simdjson::dom::array items, AdapterConfig& out) {
   if (items.size() == 0) return invalid("target_modules", "must not be an empty list");
   if (items.size() > kMaxTargetModules) {
-    return invalid("target_modules", "must have at most " + std::to_string(kMaxTargetModules) + " items");
+    return invalid("target_modules",
+                   "must have at most " + std::to_string(kMaxTargetModules) + " items");
   }
   for (element item : items) {
     std::string_view name;
@@ -120,7 +122,8 @@ Status read_targets(simdjson::dom::object object, AdapterConfig& out) {
     return invalid("target_modules", "must be a list of module names or a regex string");
   }
   if (text.empty() || text.size() > kMaxRegexBytes) {
-    return invalid("target_modules", "regex must be 1-" + std::to_string(kMaxRegexBytes) + " bytes");
+    return invalid("target_modules",
+                   "regex must be 1-" + std::to_string(kMaxRegexBytes) + " bytes");
   }
   if (text == "all-linear") {
     out.target_kind = TargetKind::all_linear;
@@ -159,19 +162,21 @@ Status reject_unsupported(simdjson::dom::object object) {
       return invalid("modules_to_save", "must be null or a list");
     }
     if (items.size() != 0) {
-      return invalid("modules_to_save",
-                     "adapters that also save full modules (" + display_name(simdjson::minify(*value)) +
-                         ") are not supported by vLLM");
+      return invalid("modules_to_save", "adapters that also save full modules (" +
+                                            display_name(simdjson::minify(*value)) +
+                                            ") are not supported by vLLM");
     }
   }
   for (std::string_view key : {"rank_pattern", "alpha_pattern"}) {
     auto value = find_set(object, key);
     if (!value) continue;
     simdjson::dom::object pattern;
-    if (value->get_object().get(pattern) != simdjson::SUCCESS) return invalid(key, "must be an object");
+    if (value->get_object().get(pattern) != simdjson::SUCCESS)
+      return invalid(key, "must be an object");
     if (pattern.size() != 0) {
-      return invalid(key, "per-module ranks and alphas are not supported: vLLM applies one r and "
-                          "lora_alpha to every module");
+      return invalid(key,
+                     "per-module ranks and alphas are not supported: vLLM applies one r and "
+                     "lora_alpha to every module");
     }
   }
   if (auto value = find_set(object, "bias")) {

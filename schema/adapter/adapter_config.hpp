@@ -13,7 +13,7 @@
 
 namespace loraplane::adapter {
 
-inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 inline constexpr std::size_t kMaxConfigDepth = 32;
 // PEFT's LoraConfig defaults, used when the key is absent (PEFT would load it that way).
 inline constexpr int kPeftDefaultRank = 8;

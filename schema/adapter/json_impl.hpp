@@ -16,8 +16,9 @@ namespace loraplane::adapter::detail {
 
 // Parses `json` into `parser` (which owns the DOM) with at most `max_depth` nesting levels, the
 // root counting as one. Errors start with `what`, e.g. "adapter_config.json: invalid JSON (...)".
-inline Result<simdjson::dom::element> load_json(simdjson::dom::parser& parser, std::string_view json,
-                                                std::size_t max_depth, std::string_view what) {
+inline Result<simdjson::dom::element> load_json(simdjson::dom::parser& parser,
+                                                std::string_view json, std::size_t max_depth,
+                                                std::string_view what) {
   if (parser.allocate(std::max<std::size_t>(json.size(), 64), max_depth) != simdjson::SUCCESS) {
     return make_error(Errc::internal, std::string(what) + ": out of memory for the JSON parser");
   }
@@ -28,8 +29,8 @@ inline Result<simdjson::dom::element> load_json(simdjson::dom::parser& parser, s
                                                   std::to_string(max_depth) + " levels");
   }
   if (code != simdjson::SUCCESS) {
-    return make_error(Errc::invalid_argument, std::string(what) + ": invalid JSON (" +
-                                                  simdjson::error_message(code) + ")");
+    return make_error(Errc::invalid_argument,
+                      std::string(what) + ": invalid JSON (" + simdjson::error_message(code) + ")");
   }
   return root;
 }

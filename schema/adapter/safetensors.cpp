@@ -31,14 +31,16 @@ struct Dtype {
 };
 
 constexpr std::array<Dtype, 22> kDtypes{{
-    {"BOOL", 8},    {"F4", 4},          {"F6_E2M3", 6},     {"F6_E3M2", 6}, {"U8", 8},
-    {"I8", 8},      {"F8_E5M2", 8},     {"F8_E4M3", 8},     {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
-    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},        {"F16", 16},    {"BF16", 16},
-    {"I32", 32},    {"U32", 32},        {"F32", 32},        {"C64", 64},    {"F64", 64},
-    {"I64", 64},    {"U64", 64},
+    {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+    {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+    {"I64", 64},        {"U64", 64},
 }};
 
-Error invalid(std::string message) { return make_error(Errc::invalid_argument, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(Errc::invalid_argument, std::move(message));
+}
 
 std::string tensor_error(std::string_view name, std::string_view what) {
   return "tensor '" + display_name(name) + "': " + std::string(what);
@@ -76,21 +78,23 @@ Result<std::vector<std::uint64_t>> read_shape(std::string_view name, element val
 }
 
 Status read_offsets(std::string_view name, element value, TensorInfo& out) {
+  const auto malformed = [&] {
+    const std::string what = "data_offsets must be two integers [begin, end] between 0 and " +
+                             std::to_string(kMaxJsonInteger);
+    return invalid(tensor_error(name, what));
+  };
   simdjson::dom::array items;
-  const std::string message = "data_offsets must be two integers [begin, end] between 0 and " +
-                              std::to_string(kMaxJsonInteger);
-  if (value.get_array().get(items) != simdjson::SUCCESS || items.size() != 2) {
-    return invalid(tensor_error(name, message));
-  }
+  if (value.get_array().get(items) != simdjson::SUCCESS || items.size() != 2) return malformed();
   std::array<std::uint64_t, 2> offsets{};
   std::size_t i = 0;
   for (element item : items) {
-    if (!read_uint(item, offsets[i++])) return invalid(tensor_error(name, message));
+    if (!read_uint(item, offsets[i++])) return malformed();
   }
   out.begin = offsets[0];
   out.end = offsets[1];
   if (out.end < out.begin) {
-    return invalid(tensor_error(name, "data_offsets " + offsets_text(out) + " end before they begin"));
+    return invalid(
+        tensor_error(name, "data_offsets " + offsets_text(out) + " end before they begin"));
   }
   return {};
 }
@@ -108,8 +112,10 @@ Result<TensorInfo> read_tensor(std::string_view name, element value) {
     return invalid(tensor_error(name, "dtype is required"));
   }
   if (field.get_string().get(dtype) != simdjson::SUCCESS || !dtype_bits(dtype)) {
-    return invalid(tensor_error(name, "dtype must be one of the safetensors dtypes (F16, BF16, "
-                                      "F32, I32, ...), got " + display_name(simdjson::minify(field))));
+    return invalid(tensor_error(name,
+                                "dtype must be one of the safetensors dtypes (F16, BF16, "
+                                "F32, I32, ...), got " +
+                                    display_name(simdjson::minify(field))));
   }
   info.dtype = std::string(dtype);
   if (fields.at_key("shape").get(field) != simdjson::SUCCESS) {
@@ -162,17 +168,17 @@ Status check_contiguous(const std::vector<TensorInfo>& tensors) {
   const TensorInfo* previous = nullptr;
   for (const auto& t : tensors) {
     if (t.begin < expected) {
-      return invalid(tensor_error(t.name, "data_offsets " + offsets_text(t) +
-                                              " overlap the previous tensor '" +
-                                              display_name(previous->name) + "' " +
-                                              offsets_text(*previous)));
+      return invalid(tensor_error(
+          t.name, "data_offsets " + offsets_text(t) + " overlap the previous tensor '" +
+                      display_name(previous->name) + "' " + offsets_text(*previous)));
     }
     if (t.begin > expected) {
       const std::string where = previous == nullptr
                                     ? std::string("the data buffer starts at 0")
                                     : "the previous tensor '" + display_name(previous->name) +
                                           "' ends at " + std::to_string(expected);
-      return invalid(tensor_error(t.name, "data_offsets " + offsets_text(t) + " leave a gap: " + where));
+      return invalid(
+          tensor_error(t.name, "data_offsets " + offsets_text(t) + " leave a gap: " + where));
     }
     expected = t.end;
     previous = &t;
@@ -322,7 +328,8 @@ HeaderReader::State HeaderReader::fail(Error error) {
 HeaderReader::State HeaderReader::feed(std::string_view bytes) {
   if (state_ != State::need_more) return state_;
   if (!header_length_) {
-    const std::size_t take = std::min<std::size_t>(bytes.size(), kLengthPrefixBytes - buffer_.size());
+    const std::size_t take =
+        std::min<std::size_t>(bytes.size(), kLengthPrefixBytes - buffer_.size());
     buffer_.append(bytes.substr(0, take));
     bytes.remove_prefix(take);
     consumed_ += take;

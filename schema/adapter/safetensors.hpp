@@ -20,7 +20,7 @@ inline constexpr std::uint64_t kLengthPrefixBytes = 8;
 // The format's own bound on N (safetensors' HeaderTooLarge).
 inline constexpr std::uint64_t kFormatMaxHeaderBytes = 100'000'000;
 // Our default bound on N: a Llama 70B adapter on all seven modules needs ~150 KB of header.
-inline constexpr std::uint64_t kDefaultMaxHeaderBytes = 16 * 1024 * 1024;
+inline constexpr std::uint64_t kDefaultMaxHeaderBytes = std::uint64_t{16} * 1024 * 1024;
 
 struct TensorInfo {
   std::string name;
@@ -34,7 +34,7 @@ struct SafetensorsHeader {
   std::uint64_t header_length = 0;  // N: the JSON bytes after the 8-byte prefix
   std::vector<TensorInfo> tensors;  // sorted by data offset
   std::vector<std::pair<std::string, std::string>> metadata;  // __metadata__, document order
-  std::uint64_t data_length = 0;    // end of the last tensor
+  std::uint64_t data_length = 0;                              // end of the last tensor
   // The exact size a well-formed file with this header has: 8 + N + data_length.
   std::uint64_t file_size() const { return kLengthPrefixBytes + header_length + data_length; }
 };

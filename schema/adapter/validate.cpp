@@ -18,42 +18,39 @@ constexpr std::string_view kSuffixA = ".lora_A.weight";
 constexpr std::string_view kSuffixB = ".lora_B.weight";
 constexpr std::size_t kMaxLayerDigits = 6;
 
+// The sizes a projection's nn.Linear [out, in] is made of. q/o use heads * head_dim, which is
+// the hidden size for every Llama; k/v project to the grouped kv heads.
+enum class Dim { hidden, attention, kv, intermediate };
+
 struct ModuleSpec {
   std::string_view name;
   std::string_view parent;
+  Dim in;
+  Dim out;
 };
 
 constexpr std::array<ModuleSpec, 7> kModules{{
-    {"q_proj", "self_attn"},
-    {"k_proj", "self_attn"},
-    {"v_proj", "self_attn"},
-    {"o_proj", "self_attn"},
-    {"gate_proj", "mlp"},
-    {"up_proj", "mlp"},
-    {"down_proj", "mlp"},
+    {"q_proj", "self_attn", Dim::hidden, Dim::attention},
+    {"k_proj", "self_attn", Dim::hidden, Dim::kv},
+    {"v_proj", "self_attn", Dim::hidden, Dim::kv},
+    {"o_proj", "self_attn", Dim::attention, Dim::hidden},
+    {"gate_proj", "mlp", Dim::hidden, Dim::intermediate},
+    {"up_proj", "mlp", Dim::hidden, Dim::intermediate},
+    {"down_proj", "mlp", Dim::intermediate, Dim::hidden},
 }};
 
-struct Dims {
-  std::uint64_t in = 0;
-  std::uint64_t out = 0;
-};
-
-// nn.Linear [out, in] of each projection. q/o use heads * head_dim, which is the hidden size
-// for every Llama; k/v project to the grouped kv heads.
-Dims module_dims(std::size_t module, const BaseModel& base) {
-  const auto hidden = static_cast<std::uint64_t>(base.hidden_size);
-  const auto attn = static_cast<std::uint64_t>(base.num_heads * base.head_dim);
-  const auto kv = static_cast<std::uint64_t>(base.num_kv_heads * base.head_dim);
-  const auto inter = static_cast<std::uint64_t>(base.intermediate_size);
-  switch (module) {
-    case 0: return {hidden, attn};   // q_proj
-    case 1: return {hidden, kv};     // k_proj
-    case 2: return {hidden, kv};     // v_proj
-    case 3: return {attn, hidden};   // o_proj
-    case 4: return {hidden, inter};  // gate_proj
-    case 5: return {hidden, inter};  // up_proj
-    default: return {inter, hidden};  // down_proj
+std::uint64_t dim_size(Dim dim, const BaseModel& base) {
+  switch (dim) {
+    case Dim::hidden:
+      return static_cast<std::uint64_t>(base.hidden_size);
+    case Dim::attention:
+      return static_cast<std::uint64_t>(base.num_heads * base.head_dim);
+    case Dim::kv:
+      return static_cast<std::uint64_t>(base.num_kv_heads * base.head_dim);
+    case Dim::intermediate:
+      return static_cast<std::uint64_t>(base.intermediate_size);
   }
+  return 0;
 }
 
 struct LoraName {
@@ -69,7 +66,9 @@ struct Pair {
 
 using PairMap = std::map<std::pair<std::uint32_t, std::size_t>, Pair>;
 
-Error invalid(std::string message) { return make_error(Errc::invalid_argument, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(Errc::invalid_argument, std::move(message));
+}
 
 Error tensor_error(std::string_view name, std::string_view what) {
   return invalid("tensor '" + display_name(name) + "': " + std::string(what));
@@ -191,26 +190,29 @@ struct RankRule {
 Status check_pair(const Pair& pair, std::size_t module, const BaseModel& base, RankRule& rule) {
   const TensorInfo& a = *pair.a;
   const TensorInfo& b = *pair.b;
-  const Dims dims = module_dims(module, base);
-  const std::string_view module_name = kModules[module].name;
+  const ModuleSpec& spec = kModules[module];
+  const std::uint64_t in = dim_size(spec.in, base);
+  const std::uint64_t out = dim_size(spec.out, base);
+  const std::string_view module_name = spec.name;
   if (a.shape.size() != 2 || a.shape[0] == 0) {
-    return tensor_error(a.name, "lora_A must have shape [r, in] with r >= 1, got " + shape_text(a.shape));
+    return tensor_error(a.name,
+                        "lora_A must have shape [r, in] with r >= 1, got " + shape_text(a.shape));
   }
   const std::uint64_t r = a.shape[0];
   if (r > static_cast<std::uint64_t>(rule.max_rank)) {
     return tensor_error(a.name, "rank " + std::to_string(r) + " exceeds the limit of " +
                                     std::to_string(rule.max_rank));
   }
-  const std::string expected = " does not match base model " + base.id + ": " +
-                               std::string(module_name);
-  if (a.shape[1] != dims.in) {
+  const std::string expected =
+      " does not match base model " + base.id + ": " + std::string(module_name);
+  if (a.shape[1] != in) {
     return tensor_error(a.name, "shape " + shape_text(a.shape) + expected + " lora_A must be [r, " +
-                                    std::to_string(dims.in) + "]");
+                                    std::to_string(in) + "]");
   }
-  if (b.shape.size() != 2 || b.shape[0] != dims.out || b.shape[1] != r) {
+  if (b.shape.size() != 2 || b.shape[0] != out || b.shape[1] != r) {
     return tensor_error(b.name, "shape " + shape_text(b.shape) + expected + " lora_B must be [" +
-                                    std::to_string(dims.out) + ", " + std::to_string(r) +
-                                    "] (rank " + std::to_string(r) + " from its lora_A)");
+                                    std::to_string(out) + ", " + std::to_string(r) + "] (rank " +
+                                    std::to_string(r) + " from its lora_A)");
   }
   if (rule.rank_source != nullptr && r != rule.rank) {
     return tensor_error(a.name, "rank " + std::to_string(r) + " differs from rank " +
@@ -218,9 +220,10 @@ Status check_pair(const Pair& pair, std::size_t module, const BaseModel& base, R
                                     display_name(rule.rank_source->name) + "'");
   }
   if (rule.config != nullptr && r != static_cast<std::uint64_t>(rule.config->r)) {
-    return tensor_error(a.name, "rank " + std::to_string(r) + " does not match r = " +
-                                    std::to_string(rule.config->r) + " in adapter_config.json" +
-                                    (rule.config->r_explicit ? "" : " (PEFT's default: r is absent)"));
+    return tensor_error(a.name,
+                        "rank " + std::to_string(r) + " does not match r = " +
+                            std::to_string(rule.config->r) + " in adapter_config.json" +
+                            (rule.config->r_explicit ? "" : " (PEFT's default: r is absent)"));
   }
   if (rule.rank_source == nullptr) {
     rule.rank = r;
@@ -232,8 +235,8 @@ Status check_pair(const Pair& pair, std::size_t module, const BaseModel& base, R
 // PEFT's list matching: a target names the module path or a dotted suffix of it.
 bool targeted(const std::vector<std::string>& targets, std::string_view path) {
   return std::any_of(targets.begin(), targets.end(), [&](const std::string& t) {
-    return path == t || (path.size() > t.size() && path.ends_with(t) &&
-                         path[path.size() - t.size() - 1] == '.');
+    return path == t ||
+           (path.size() > t.size() && path.ends_with(t) && path[path.size() - t.size() - 1] == '.');
   });
 }
 
@@ -259,8 +262,9 @@ Result<double> resolve_alpha(const std::optional<AdapterConfig>& config, int ran
   if (!config) return override_alpha.value_or(static_cast<double>(rank));
   if (!config->lora_alpha_explicit) return override_alpha.value_or(kPeftDefaultAlpha);
   if (override_alpha && *override_alpha != config->lora_alpha) {
-    return invalid("lora_alpha: the form field's value contradicts lora_alpha in "
-                   "adapter_config.json; send one or the other");
+    return invalid(
+        "lora_alpha: the form field's value contradicts lora_alpha in "
+        "adapter_config.json; send one or the other");
   }
   return config->lora_alpha;
 }
@@ -270,7 +274,8 @@ std::string normalised_model_name(std::string_view value) {
   const auto slash = value.find_last_of("/\\");
   if (slash != std::string_view::npos) value.remove_prefix(slash + 1);
   std::string name;
-  for (char c : value) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : value)
+    name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (name.starts_with("meta-")) name.erase(0, 5);
   for (bool changed = true; changed;) {
     changed = false;
@@ -305,7 +310,8 @@ Result<AdapterSummary> validate_adapter(const SafetensorsHeader& header,
                                         const BaseModel& base, int max_rank,
                                         std::optional<double> lora_alpha_override) {
   if (base.kind == ModelKind::embedding) {
-    return invalid("base model " + base.id + " is an embedding model: LoRA adapters are not supported");
+    return invalid("base model " + base.id +
+                   " is an embedding model: LoRA adapters are not supported");
   }
   if (config && config->r > max_rank) {
     return invalid("adapter_config.json: r: rank " + std::to_string(config->r) +
@@ -364,8 +370,9 @@ Result<int> quick_rank_check(const SafetensorsHeader& header, int max_rank) {
     largest = std::max(largest, r);
   }
   if (largest == 0) {
-    return invalid("adapter_model.safetensors holds no LoRA tensors (names ending in "
-                   ".lora_A.weight / .lora_B.weight)");
+    return invalid(
+        "adapter_model.safetensors holds no LoRA tensors (names ending in "
+        ".lora_A.weight / .lora_B.weight)");
   }
   return static_cast<int>(largest);
 }

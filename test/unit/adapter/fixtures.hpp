@@ -94,7 +94,8 @@ inline BaseModel llama_70b() {
                    8192, 28672, 80, 64, 8, 128, 128256);
 }
 inline BaseModel bge_m3() {
-  return make_base("bge-m3", "BAAI/bge-m3", ModelKind::embedding, 1024, 4096, 24, 16, 16, 64, 250002);
+  return make_base("bge-m3", "BAAI/bge-m3", ModelKind::embedding, 1024, 4096, 24, 16, 16, 64,
+                   250002);
 }
 
 inline const std::vector<std::string>& qkvo() {

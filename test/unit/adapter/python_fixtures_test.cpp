@@ -3,7 +3,6 @@
 // LORAPLANE_ADAPTER_FIXTURES names that output directory, so the unit suite needs no Python.
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +62,8 @@ BOOST_AUTO_TEST_CASE(python_fixtures_match_their_manifest) {
         BOOST_TEST(result->rank == entry.at("rank").as_int64());
         BOOST_TEST(result->lora_alpha == entry.at("lora_alpha").to_number<double>());
         std::vector<std::string> modules;
-        for (const auto& m : entry.at("target_modules").as_array()) modules.emplace_back(m.as_string());
+        for (const auto& m : entry.at("target_modules").as_array())
+          modules.emplace_back(m.as_string());
         BOOST_TEST(result->target_modules == modules);
       } else {
         BOOST_REQUIRE(!result.ok());

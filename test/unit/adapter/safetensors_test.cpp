@@ -1,11 +1,11 @@
 // safetensors header: every rule of the format (prefix, JSON, dtypes, offsets, sizes, names,
 // metadata, file size) and the incremental reader fed in every kind of split.
 #define BOOST_TEST_MODULE adapter
-#include <boost/test/unit_test.hpp>
+#include "schema/adapter/safetensors.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <random>
 
-#include "schema/adapter/safetensors.hpp"
 #include "test/unit/adapter/fixtures.hpp"
 
 using namespace loraplane;
@@ -59,9 +59,8 @@ BOOST_AUTO_TEST_CASE(parses_a_valid_adapter_header) {
 }
 
 BOOST_AUTO_TEST_CASE(tensors_come_out_sorted_by_offset) {
-  const std::string json =
-      R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
-      R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  const std::string json = R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+                           R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
   auto header = parse_safetensors_header(frame(json));
   BOOST_REQUIRE(header.ok());
   BOOST_TEST(header->tensors[0].name == "a");
@@ -74,9 +73,8 @@ BOOST_AUTO_TEST_CASE(accepts_empty_header_scalars_zero_size_and_padding) {
   BOOST_REQUIRE(empty.ok());
   BOOST_TEST(empty->tensors.empty());
   BOOST_TEST(empty->file_size() == 10u);
-  const std::string json =
-      R"(  {"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]},)"
-      R"("z":{"dtype":"F16","shape":[0,4],"data_offsets":[4,4]}}      )";
+  const std::string json = R"(  {"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]},)"
+                           R"("z":{"dtype":"F16","shape":[0,4],"data_offsets":[4,4]}}      )";
   auto header = parse_safetensors_header(frame(json));
   BOOST_REQUIRE_MESSAGE(header.ok(), why(header));
   BOOST_TEST(header->data_length == 4u);
@@ -103,28 +101,37 @@ BOOST_AUTO_TEST_CASE(rejects_bad_json) {
   BOOST_TEST(contains(error_of(frame("{\"a\":")), "invalid JSON"));
   BOOST_TEST(contains(error_of(frame("[]")), "must be a JSON object"));
   BOOST_TEST(contains(error_of(frame("{\"\xff\":1}")), "invalid JSON"));
-  BOOST_TEST(contains(error_of(frame(R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})")),
-                      "nested deeper"));
+  BOOST_TEST(
+      contains(error_of(frame(R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})")),
+               "nested deeper"));
   BOOST_TEST(contains(error_of(one_tensor("[1]")), "must be an object"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_missing_and_mistyped_fields_naming_the_tensor) {
   const std::string at = "tensor '" + std::string(kQ) + "': ";
-  BOOST_TEST(contains(error_of(one_tensor(R"({"shape":[1],"data_offsets":[0,4]})")), at + "dtype is required"));
-  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","data_offsets":[0,4]})")), at + "shape is required"));
-  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","shape":[1]})")), at + "data_offsets is required"));
+  BOOST_TEST(contains(error_of(one_tensor(R"({"shape":[1],"data_offsets":[0,4]})")),
+                      at + "dtype is required"));
+  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","data_offsets":[0,4]})")),
+                      at + "shape is required"));
+  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","shape":[1]})")),
+                      at + "data_offsets is required"));
   BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F99","shape":[1],"data_offsets":[0,4]})")),
                       at + "dtype must be one of"));
-  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":32,"shape":[1],"data_offsets":[0,4]})")), "got 32"));
-  for (const char* shape : {"[-1]", "[1.5]", "[\"1\"]", "1", "[281474976710656]", "[18446744073709551615]"}) {
-    BOOST_TEST(contains(error_of(one_tensor(std::string(R"({"dtype":"F32","data_offsets":[0,4],"shape":)") +
-                                            shape + "}")),
-                        at + "shape"));
+  BOOST_TEST(
+      contains(error_of(one_tensor(R"({"dtype":32,"shape":[1],"data_offsets":[0,4]})")), "got 32"));
+  for (const char* shape :
+       {"[-1]", "[1.5]", "[\"1\"]", "1", "[281474976710656]", "[18446744073709551615]"}) {
+    BOOST_TEST(contains(
+        error_of(one_tensor(std::string(R"({"dtype":"F32","data_offsets":[0,4],"shape":)") + shape +
+                            "}")),
+        at + "shape"));
   }
-  for (const char* offsets : {"[0]", "[0,4,8]", "[-4,0]", "[0,4.0]", "\"0,4\"", "[0,281474976710656]"}) {
-    BOOST_TEST(contains(error_of(one_tensor(std::string(R"({"dtype":"F32","shape":[1],"data_offsets":)") +
-                                            offsets + "}")),
-                        at + "data_offsets must be two integers"));
+  for (const char* offsets :
+       {"[0]", "[0,4,8]", "[-4,0]", "[0,4.0]", "\"0,4\"", "[0,281474976710656]"}) {
+    BOOST_TEST(
+        contains(error_of(one_tensor(std::string(R"({"dtype":"F32","shape":[1],"data_offsets":)") +
+                                     offsets + "}")),
+                 at + "data_offsets must be two integers"));
   }
   BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})")),
                       at + "data_offsets [4, 0] end before they begin"));
@@ -132,10 +139,11 @@ BOOST_AUTO_TEST_CASE(rejects_missing_and_mistyped_fields_naming_the_tensor) {
 
 BOOST_AUTO_TEST_CASE(knows_every_dtype_and_its_width) {
   const std::vector<std::pair<std::string, unsigned>> widths{
-      {"BOOL", 8}, {"F4", 4}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8}, {"I8", 8}, {"F8_E5M2", 8},
-      {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},
-      {"U16", 16}, {"F16", 16}, {"BF16", 16}, {"I32", 32}, {"U32", 32}, {"F32", 32}, {"C64", 64},
-      {"F64", 64}, {"I64", 64}, {"U64", 64}};
+      {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+      {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+      {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+      {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+      {"I64", 64},        {"U64", 64}};
   for (const auto& [name, bits] : widths) {
     BOOST_TEST(dtype_bits(name).value_or(0) == bits);
     const std::string body = R"({"dtype":")" + name + R"(","shape":[8],"data_offsets":[0,)" +
@@ -149,11 +157,13 @@ BOOST_AUTO_TEST_CASE(knows_every_dtype_and_its_width) {
 }
 
 BOOST_AUTO_TEST_CASE(byte_size_must_match_shape_and_dtype) {
-  BOOST_TEST(contains(error_of(one_tensor(R"({"dtype":"F32","shape":[2,3],"data_offsets":[0,20]})")),
-                      "data_offsets [0, 20] span 20 bytes, but F32 shape needs 24"));
-  BOOST_TEST(contains(
-      error_of(one_tensor(R"({"dtype":"F32","shape":[16777216,16777216,16777216],"data_offsets":[0,4]})")),
-      "overflows"));
+  BOOST_TEST(
+      contains(error_of(one_tensor(R"({"dtype":"F32","shape":[2,3],"data_offsets":[0,20]})")),
+               "data_offsets [0, 20] span 20 bytes, but F32 shape needs 24"));
+  BOOST_TEST(
+      contains(error_of(one_tensor(
+                   R"({"dtype":"F32","shape":[16777216,16777216,16777216],"data_offsets":[0,4]})")),
+               "overflows"));
 }
 
 BOOST_AUTO_TEST_CASE(offsets_must_tile_the_data_buffer) {
@@ -161,22 +171,29 @@ BOOST_AUTO_TEST_CASE(offsets_must_tile_the_data_buffer) {
   const std::string b = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight";
   auto two = [&](std::string_view oa, std::string_view ob) {
     return frame("{\"" + a + R"(":{"dtype":"U8","shape":[100],"data_offsets":)" + std::string(oa) +
-                 "},\"" + b + R"(":{"dtype":"U8","shape":[100],"data_offsets":)" + std::string(ob) + "}}");
+                 "},\"" + b + R"(":{"dtype":"U8","shape":[100],"data_offsets":)" + std::string(ob) +
+                 "}}");
   };
   BOOST_TEST(parse_safetensors_header(two("[0,100]", "[100,200]")).ok());
   BOOST_TEST(error_of(two("[0,100]", "[50,150]")) ==
-             "tensor '" + b + "': data_offsets [50, 150] overlap the previous tensor '" + a + "' [0, 100]");
+             "tensor '" + b + "': data_offsets [50, 150] overlap the previous tensor '" + a +
+                 "' [0, 100]");
   BOOST_TEST(error_of(two("[0,100]", "[0,100]")) ==
-             "tensor '" + b + "': data_offsets [0, 100] overlap the previous tensor '" + a + "' [0, 100]");
-  BOOST_TEST(contains(error_of(two("[0,100]", "[150,250]")),
-                      "tensor '" + b + "': data_offsets [150, 250] leave a gap: the previous tensor"));
-  BOOST_TEST(contains(error_of(two("[8,108]", "[108,208]")), "leave a gap: the data buffer starts at 0"));
+             "tensor '" + b + "': data_offsets [0, 100] overlap the previous tensor '" + a +
+                 "' [0, 100]");
+  BOOST_TEST(
+      contains(error_of(two("[0,100]", "[150,250]")),
+               "tensor '" + b + "': data_offsets [150, 250] leave a gap: the previous tensor"));
+  BOOST_TEST(
+      contains(error_of(two("[8,108]", "[108,208]")), "leave a gap: the data buffer starts at 0"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_duplicate_names) {
-  const std::string json = "{\"" + std::string(kQ) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},")" +
-                           std::string(kQ) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
-  BOOST_TEST(error_of(frame(json)) == "tensor '" + std::string(kQ) + "': appears more than once in the header");
+  const std::string json =
+      "{\"" + std::string(kQ) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},")" +
+      std::string(kQ) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
+  BOOST_TEST(error_of(frame(json)) ==
+             "tensor '" + std::string(kQ) + "': appears more than once in the header");
 }
 
 BOOST_AUTO_TEST_CASE(metadata_maps_strings_to_strings) {
@@ -185,13 +202,17 @@ BOOST_AUTO_TEST_CASE(metadata_maps_strings_to_strings) {
   BOOST_TEST(ok->metadata.size() == 2u);
   BOOST_TEST(contains(error_of(frame(R"({"__metadata__":{"format":1}})")),
                       "__metadata__: value of 'format' must be a string"));
-  BOOST_TEST(contains(error_of(frame(R"({"__metadata__":["pt"]})")), "__metadata__: must be an object"));
-  BOOST_TEST(contains(error_of(frame(R"({"__metadata__":{"a":"1","a":"2"}})")), "duplicate key 'a'"));
-  BOOST_TEST(contains(error_of(frame(R"({"__metadata__":{},"__metadata__":{}})")), "more than once"));
+  BOOST_TEST(
+      contains(error_of(frame(R"({"__metadata__":["pt"]})")), "__metadata__: must be an object"));
+  BOOST_TEST(
+      contains(error_of(frame(R"({"__metadata__":{"a":"1","a":"2"}})")), "duplicate key 'a'"));
+  BOOST_TEST(
+      contains(error_of(frame(R"({"__metadata__":{},"__metadata__":{}})")), "more than once"));
 }
 
 BOOST_AUTO_TEST_CASE(error_messages_show_names_safely) {
-  const std::string json = "{\"bad\\u0001name'\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,1]}}";
+  const std::string json =
+      "{\"bad\\u0001name'\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,1]}}";
   BOOST_TEST(contains(error_of(frame(json)), "tensor 'bad?name?'"));
   BOOST_TEST(display_name(std::string(300, 'a')).size() == 203u);
 }

@@ -1,12 +1,12 @@
 // Adapter validation against base dimensions: each rule of ARCHITECTURE §4 with the tensor or
 // field it names, lora_alpha resolution, base-model naming and the quick rank check.
-#include <boost/test/unit_test.hpp>
+#include "schema/adapter/validate.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdlib>
 
 #include "common/model_catalog.hpp"
-#include "schema/adapter/validate.hpp"
 #include "test/unit/adapter/fixtures.hpp"
 
 using namespace loraplane;
@@ -151,10 +151,12 @@ BOOST_AUTO_TEST_CASE(every_a_has_its_b_and_back) {
 
 BOOST_AUTO_TEST_CASE(rank_limit) {
   BOOST_TEST(contains(error_of(validate(toy(128))), "rank 128 exceeds the limit of 64"));
-  BOOST_TEST(contains(error_of(validate(toy(32), std::nullopt, toy_llama(), 16)), "rank 32 exceeds the limit of 16"));
+  BOOST_TEST(contains(error_of(validate(toy(32), std::nullopt, toy_llama(), 16)),
+                      "rank 32 exceeds the limit of 16"));
   BOOST_TEST(validate(toy(16), std::nullopt, toy_llama(), 16).ok());
   auto config = config_of(R"({"peft_type":"LORA","r":128,"lora_alpha":16})");
-  BOOST_TEST(error_of(validate(toy(8), config)) == "adapter_config.json: r: rank 128 exceeds the limit of 64");
+  BOOST_TEST(error_of(validate(toy(8), config)) ==
+             "adapter_config.json: r: rank 128 exceeds the limit of 64");
 }
 
 BOOST_AUTO_TEST_CASE(rank_is_one_across_tensors_and_equal_to_r) {
@@ -167,7 +169,8 @@ BOOST_AUTO_TEST_CASE(rank_is_one_across_tensors_and_equal_to_r) {
                                               lora_name(0, "q_proj", true) + "'");
   auto r8 = config_of(R"({"peft_type":"LORA","r":8,"lora_alpha":16})");
   BOOST_TEST(validate(toy(8), r8).ok());
-  BOOST_TEST(contains(error_of(validate(toy(16), r8)), "rank 16 does not match r = 8 in adapter_config.json"));
+  BOOST_TEST(contains(error_of(validate(toy(16), r8)),
+                      "rank 16 does not match r = 8 in adapter_config.json"));
   auto no_r = config_of(R"({"peft_type":"LORA"})");
   BOOST_TEST(contains(error_of(validate(toy(16), no_r)), "(PEFT's default: r is absent)"));
 }
@@ -175,8 +178,9 @@ BOOST_AUTO_TEST_CASE(rank_is_one_across_tensors_and_equal_to_r) {
 BOOST_AUTO_TEST_CASE(shapes_follow_the_base_dimensions_per_module) {
   // toy-llama: hidden 64, intermediate 128, kv heads 2 x head_dim 16 = 32.
   const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> in_out{
-      {"q_proj", {64, 64}}, {"k_proj", {64, 32}}, {"v_proj", {64, 32}}, {"o_proj", {64, 64}},
-      {"gate_proj", {64, 128}}, {"up_proj", {64, 128}}, {"down_proj", {128, 64}}};
+      {"q_proj", {64, 64}},    {"k_proj", {64, 32}},     {"v_proj", {64, 32}},
+      {"o_proj", {64, 64}},    {"gate_proj", {64, 128}}, {"up_proj", {64, 128}},
+      {"down_proj", {128, 64}}};
   for (const auto& [module, dims] : in_out) {
     const auto [in, out] = dims;
     auto wrong_in = toy(8, all_modules());
@@ -192,10 +196,12 @@ BOOST_AUTO_TEST_CASE(shapes_follow_the_base_dimensions_per_module) {
   }
   auto rank_column = toy();
   find(rank_column, lora_name(0, "q_proj", false))->shape = {64, 4};
-  BOOST_TEST(contains(error_of(validate(rank_column)), "lora_B must be [64, 8] (rank 8 from its lora_A)"));
+  BOOST_TEST(
+      contains(error_of(validate(rank_column)), "lora_B must be [64, 8] (rank 8 from its lora_A)"));
   auto flat = toy();
   find(flat, lora_name(0, "q_proj", true))->shape = {512};
-  BOOST_TEST(contains(error_of(validate(flat)), "lora_A must have shape [r, in] with r >= 1, got [512]"));
+  BOOST_TEST(
+      contains(error_of(validate(flat)), "lora_A must have shape [r, in] with r >= 1, got [512]"));
   auto zero = toy();
   find(zero, lora_name(0, "q_proj", true))->shape = {0, 64};
   BOOST_TEST(contains(error_of(validate(zero)), "r >= 1, got [0, 64]"));
@@ -212,8 +218,9 @@ BOOST_AUTO_TEST_CASE(names_follow_the_llama_layout) {
   };
   const std::string p = "base_model.model.";
   BOOST_TEST(error_of(with_name(p + "model.layers.2.self_attn.q_proj.lora_A.weight")) ==
-             "tensor '" + p + "model.layers.2.self_attn.q_proj.lora_A.weight': layer 2 is out of "
-             "range: base model toy-llama has 2 layers");
+             "tensor '" + p +
+                 "model.layers.2.self_attn.q_proj.lora_A.weight': layer 2 is out of "
+                 "range: base model toy-llama has 2 layers");
   BOOST_TEST(contains(error_of(with_name(p + "model.layers.01.self_attn.q_proj.lora_A.weight")),
                       "LoRA applies to model.layers.<n>"));
   BOOST_TEST(contains(error_of(with_name(p + "model.layers.x.self_attn.q_proj.lora_A.weight")),
@@ -222,13 +229,18 @@ BOOST_AUTO_TEST_CASE(names_follow_the_llama_layout) {
                       "unknown module 'qkv_proj'"));
   BOOST_TEST(contains(error_of(with_name(p + "model.layers.0.mlp.q_proj.lora_A.weight")),
                       "LoRA applies to model.layers.<n>"));
-  BOOST_TEST(contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.extra.lora_A.weight")),
-                      "unknown module 'q_proj.extra'"));
-  BOOST_TEST(contains(error_of(with_name(p + "lm_head.lora_A.weight")), "module 'lm_head' is not supported"));
-  BOOST_TEST(contains(error_of(with_name(p + "model.embed_tokens.lora_embedding_A")), "LoRA on embeddings"));
-  BOOST_TEST(contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.lora_magnitude_vector")),
-                      "DoRA magnitude vectors"));
-  BOOST_TEST(contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.lora_B.bias")), "bias terms"));
+  BOOST_TEST(
+      contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.extra.lora_A.weight")),
+               "unknown module 'q_proj.extra'"));
+  BOOST_TEST(contains(error_of(with_name(p + "lm_head.lora_A.weight")),
+                      "module 'lm_head' is not supported"));
+  BOOST_TEST(contains(error_of(with_name(p + "model.embed_tokens.lora_embedding_A")),
+                      "LoRA on embeddings"));
+  BOOST_TEST(
+      contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.lora_magnitude_vector")),
+               "DoRA magnitude vectors"));
+  BOOST_TEST(contains(error_of(with_name(p + "model.layers.0.self_attn.q_proj.lora_B.bias")),
+                      "bias terms"));
   BOOST_TEST(contains(error_of(with_name(p + "lm_head.weight")), "not a LoRA weight"));
 }
 
@@ -237,7 +249,8 @@ BOOST_AUTO_TEST_CASE(an_adapter_without_lora_tensors_is_rejected) {
 }
 
 BOOST_AUTO_TEST_CASE(target_modules_cover_the_tensors) {
-  auto qv = config_of(R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj","v_proj"]})");
+  auto qv = config_of(
+      R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj","v_proj"]})");
   BOOST_TEST(validate(toy(8, {"q_proj", "v_proj"}), qv).ok());
   BOOST_TEST(error_of(validate(toy(8), qv)) == "tensor '" + lora_name(0, "k_proj", true) +
                                                    "': module k_proj is not in target_modules of "
@@ -261,30 +274,37 @@ BOOST_AUTO_TEST_CASE(lora_alpha_resolution) {
   BOOST_TEST(validate(toy(8), std::nullopt, toy_llama(), 64, 32.0)->lora_alpha == 32.0);
   BOOST_TEST(validate(toy(8), explicit16)->lora_alpha == 16.0);
   BOOST_TEST(validate(toy(8), explicit16, toy_llama(), 64, 16.0)->lora_alpha == 16.0);
-  BOOST_TEST(contains(error_of(validate(toy(8), explicit16, toy_llama(), 64, 32.0)), "contradicts"));
+  BOOST_TEST(
+      contains(error_of(validate(toy(8), explicit16, toy_llama(), 64, 32.0)), "contradicts"));
   BOOST_TEST(validate(toy(8), absent, toy_llama(), 64, 32.0)->lora_alpha == 32.0);
   BOOST_TEST(validate(toy(16), config_of(R"({"peft_type":"LORA","r":16})"))->lora_alpha == 8.0);
-  BOOST_TEST(contains(error_of(validate(toy(8), std::nullopt, toy_llama(), 64, 0.0)), "lora_alpha: must be"));
-  BOOST_TEST(contains(error_of(validate(toy(8), std::nullopt, toy_llama(), 64, std::nan(""))), "lora_alpha"));
+  BOOST_TEST(contains(error_of(validate(toy(8), std::nullopt, toy_llama(), 64, 0.0)),
+                      "lora_alpha: must be"));
+  BOOST_TEST(contains(error_of(validate(toy(8), std::nullopt, toy_llama(), 64, std::nan(""))),
+                      "lora_alpha"));
   auto rs = config_of(R"({"peft_type":"LORA","r":8,"use_rslora":true})");
   BOOST_TEST(validate(toy(8), rs)->use_rslora);
 }
 
 BOOST_AUTO_TEST_CASE(base_model_name_must_name_the_base) {
   const auto b8 = llama_8b();
-  for (const char* same : {"meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct",
-                           "/models/Llama-3.1-8B-Instruct/", "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit",
-                           "meta-llama/Llama-3.1-8B", "llama-3.1-8b-instruct"}) {
+  for (const char* same :
+       {"meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "/models/Llama-3.1-8B-Instruct/", "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit",
+        "meta-llama/Llama-3.1-8B", "llama-3.1-8b-instruct"}) {
     BOOST_TEST(base_model_matches(same, b8), same);
   }
   for (const char* other : {"meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mistral-7B-v0.1",
                             "meta-llama/Meta-Llama-3-8B-Instruct", "", "/"}) {
     BOOST_TEST(!base_model_matches(other, b8), other);
   }
-  auto wrong = config_of(R"({"peft_type":"LORA","r":8,"base_model_name_or_path":"mistralai/Mistral-7B-v0.1"})");
-  BOOST_TEST(contains(error_of(validate(toy(8), wrong)),
-                      "base_model_name_or_path: 'mistralai/Mistral-7B-v0.1' does not name base model toy-llama"));
-  auto right = config_of(R"({"peft_type":"LORA","r":8,"base_model_name_or_path":"loraplane/toy-llama"})");
+  auto wrong = config_of(
+      R"({"peft_type":"LORA","r":8,"base_model_name_or_path":"mistralai/Mistral-7B-v0.1"})");
+  BOOST_TEST(contains(
+      error_of(validate(toy(8), wrong)),
+      "base_model_name_or_path: 'mistralai/Mistral-7B-v0.1' does not name base model toy-llama"));
+  auto right =
+      config_of(R"({"peft_type":"LORA","r":8,"base_model_name_or_path":"loraplane/toy-llama"})");
   BOOST_TEST(validate(toy(8), right).ok());
 }
 
@@ -294,8 +314,8 @@ BOOST_AUTO_TEST_CASE(quick_rank_check_reads_shapes_only) {
   BOOST_TEST(*r16 == 16);
   auto r128 = quick_rank_check(header_of(lora_tensors(llama_8b(), LoraSpec{.rank = 128})), 64);
   BOOST_REQUIRE(!r128.ok());
-  BOOST_TEST(r128.error().message == "tensor '" + lora_name(0, "q_proj", true) +
-                                         "': rank 128 exceeds the limit of 64");
+  BOOST_TEST(r128.error().message ==
+             "tensor '" + lora_name(0, "q_proj", true) + "': rank 128 exceeds the limit of 64");
   auto b_only = toy(8);
   find(b_only, lora_name(1, "o_proj", false))->shape = {64, 100};
   BOOST_TEST(contains(quick_rank_check(header_of(b_only), 64).error().message, "rank 100 exceeds"));

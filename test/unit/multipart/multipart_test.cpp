@@ -1,11 +1,10 @@
 // multipart/form-data parser: framing, headers, limits, and the same result whatever way the
 // body is split into chunks (every split of small bodies, random splits of mutated ones).
 #define BOOST_TEST_MODULE multipart
-#include <boost/test/unit_test.hpp>
-
-#include <random>
-
 #include "common/multipart.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <random>
 
 using namespace loraplane;
 
@@ -95,7 +94,8 @@ Outcome run(std::string_view body, const std::vector<std::size_t>& cuts = {},
 }
 
 std::string part(std::string_view headers, std::string_view data, std::string_view b = kBoundary) {
-  return "--" + std::string(b) + "\r\n" + std::string(headers) + "\r\n\r\n" + std::string(data) + "\r\n";
+  return "--" + std::string(b) + "\r\n" + std::string(headers) + "\r\n\r\n" + std::string(data) +
+         "\r\n";
 }
 
 std::string close(std::string_view b = kBoundary) { return "--" + std::string(b) + "--\r\n"; }
@@ -170,9 +170,9 @@ BOOST_AUTO_TEST_CASE(one_byte_at_a_time) {
 
 BOOST_AUTO_TEST_CASE(boundary_lookalikes_are_data) {
   const std::string b(kBoundary);
-  for (const std::string& data :
-       {"--" + b, "\r\n--" + b.substr(0, 5), "\r\n-" + b, "\r--" + b, "\n--" + b, "x\r\n--" + b.substr(1),
-        std::string("\r\r\r\n\r\n-"), std::string(1, '\r'), std::string(2, '\r')}) {
+  for (const std::string& data : {"--" + b, "\r\n--" + b.substr(0, 5), "\r\n-" + b, "\r--" + b,
+                                  "\n--" + b, "x\r\n--" + b.substr(1), std::string("\r\r\r\n\r\n-"),
+                                  std::string(1, '\r'), std::string(2, '\r')}) {
     const Outcome o = run(file("f", "a", data) + close());
     BOOST_REQUIRE(!o.error);
     BOOST_TEST(o.events.at(1) == "data " + data);
@@ -188,7 +188,8 @@ BOOST_AUTO_TEST_CASE(a_full_boundary_followed_by_other_text_is_malformed) {
 BOOST_AUTO_TEST_CASE(preamble_epilogue_and_padding) {
   const std::string b(kBoundary);
   const std::string body = "This is a preamble.\r\n" + field("a", "1") + "--" + b + " \t \r\n" +
-                           "Content-Disposition: form-data; name=b\r\n\r\n2\r\n--" + b + "--  \r\nepilogue";
+                           "Content-Disposition: form-data; name=b\r\n\r\n2\r\n--" + b +
+                           "--  \r\nepilogue";
   const Outcome o = run(body);
   BOOST_REQUIRE_MESSAGE(!o.error, o);
   BOOST_TEST(o.events.size() == 6u);
@@ -196,21 +197,25 @@ BOOST_AUTO_TEST_CASE(preamble_epilogue_and_padding) {
   BOOST_TEST(!run("\r\n" + field("a", "1") + close()).error);
   MultipartLimits small;
   small.max_preamble = 8;
-  BOOST_TEST(error_contains(run(std::string(20, 'p') + "\r\n" + field("a", "1") + close(), {}, small),
-                            "preamble before the first boundary exceeds 8 bytes"));
+  BOOST_TEST(
+      error_contains(run(std::string(20, 'p') + "\r\n" + field("a", "1") + close(), {}, small),
+                     "preamble before the first boundary exceeds 8 bytes"));
   small.max_epilogue = 4;
   BOOST_TEST(error_contains(run(field("a", "1") + close() + "0123456789", {}, small), "epilogue"));
 }
 
 BOOST_AUTO_TEST_CASE(truncated_bodies_are_reported_by_finish) {
   const std::string b(kBoundary);
-  BOOST_TEST(error_contains(run(field("a", "1") + file("f", "x", "data")), "truncated inside part 'f'"));
+  BOOST_TEST(
+      error_contains(run(field("a", "1") + file("f", "x", "data")), "truncated inside part 'f'"));
   BOOST_TEST(error_contains(run(field("a", "1") + "--" + b), "truncated after a boundary"));
   BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + " "), "truncated after a boundary"));
   BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + "\r"), "truncated after a boundary"));
-  BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + "\r\nContent-Disp"), "truncated inside the headers of part 2"));
-  BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + "\r\nContent-Disposition: form-data; name=f\r\n\r\nda"),
-                            "truncated inside part 'f'"));
+  BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + "\r\nContent-Disp"),
+                            "truncated inside the headers of part 2"));
+  BOOST_TEST(error_contains(
+      run(field("a", "1") + "--" + b + "\r\nContent-Disposition: form-data; name=f\r\n\r\nda"),
+      "truncated inside part 'f'"));
   BOOST_TEST(error_contains(run(field("a", "1") + "--" + b + "-"), "truncated after a boundary"));
   BOOST_TEST(error_contains(run("no boundary at all"), "no boundary line found"));
   BOOST_TEST(error_contains(run(""), "no boundary line found"));
@@ -235,15 +240,20 @@ BOOST_AUTO_TEST_CASE(content_disposition_parameters) {
     const Outcome o = run(part(headers, "v") + close());
     return o.error ? "error: " + *o.error : o.events.at(0);
   };
-  BOOST_TEST(first_event("Content-Disposition: form-data; name=plain") == "begin name=plain filename=- type=");
+  BOOST_TEST(first_event("Content-Disposition: form-data; name=plain") ==
+             "begin name=plain filename=- type=");
   BOOST_TEST(first_event("content-disposition:form-data;NAME=\"q\";Filename=\"a b.bin\"") ==
              "begin name=q filename=\"a b.bin\" type=");
-  BOOST_TEST(first_event("Content-Disposition: form-data; name=\"f\"; filename=\"we\\\"ird\\\\.txt\"") ==
-             "begin name=f filename=\"we\"ird\\.txt\" type=");
-  BOOST_TEST(first_event("Content-Disposition: form-data; name=f; filename=\"\"") == "begin name=f filename=\"\" type=");
-  BOOST_TEST(first_event("Content-Disposition: form-data; name=f; filename*=UTF-8''%E2%82%AC.txt") ==
-             "begin name=f filename=\"\xE2\x82\xAC.txt\" type=");
-  BOOST_TEST(first_event("Content-Disposition: form-data; name=f;\r\nContent-Type: text/plain; charset=utf-8\r\nX-Other: 1") ==
+  BOOST_TEST(
+      first_event("Content-Disposition: form-data; name=\"f\"; filename=\"we\\\"ird\\\\.txt\"") ==
+      "begin name=f filename=\"we\"ird\\.txt\" type=");
+  BOOST_TEST(first_event("Content-Disposition: form-data; name=f; filename=\"\"") ==
+             "begin name=f filename=\"\" type=");
+  BOOST_TEST(
+      first_event("Content-Disposition: form-data; name=f; filename*=UTF-8''%E2%82%AC.txt") ==
+      "begin name=f filename=\"\xE2\x82\xAC.txt\" type=");
+  BOOST_TEST(first_event("Content-Disposition: form-data; name=f;\r\nContent-Type: text/plain; "
+                         "charset=utf-8\r\nX-Other: 1") ==
              "begin name=f filename=- type=text/plain; charset=utf-8");
   BOOST_TEST(first_event("Content-Disposition: FORM-DATA; name=f ; filename = x.bin ") ==
              "begin name=f filename=\"x.bin\" type=");
@@ -254,29 +264,49 @@ BOOST_AUTO_TEST_CASE(malformed_part_headers) {
     const Outcome o = run(part(headers, "v") + close());
     return o.error.value_or("no error");
   };
-  BOOST_TEST(error_of("Content-Type: text/plain").find("no Content-Disposition") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: attachment; name=a").find("must be form-data") != std::string::npos);
+  BOOST_TEST(error_of("Content-Type: text/plain").find("no Content-Disposition") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: attachment; name=a").find("must be form-data") !=
+             std::string::npos);
   BOOST_TEST(error_of("Content-Disposition: form-data").find("has no name") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=\"\"").find("has no name") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a; name=b").find("more than one name") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=\"a").find("unterminated") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name").find("name=value") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a b").find("expected ';'") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a; filename*=latin1''x").find("filename*") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a; filename*=UTF-8''%4").find("filename*") != std::string::npos);
-  BOOST_TEST(error_of(" Content-Disposition: form-data; name=a").find("folded") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data;\r\n name=a").find("folded") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition form-data; name=a").find("malformed part header line") != std::string::npos);
-  BOOST_TEST(error_of("Bad Name: x\r\nContent-Disposition: form-data; name=a").find("malformed") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a\nX: y").find("control character") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a\r\nContent-Disposition: form-data; name=b")
-                 .find("two Content-Disposition") != std::string::npos);
-  BOOST_TEST(error_of("Content-Disposition: form-data; name=a\r\nContent-Type: a\r\nContent-Type: b")
-                 .find("two Content-Type") != std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data; name=\"\"").find("has no name") !=
+             std::string::npos);
+  BOOST_TEST(
+      error_of("Content-Disposition: form-data; name=a; name=b").find("more than one name") !=
+      std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data; name=\"a").find("unterminated") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data; name").find("name=value") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data; name=a b").find("expected ';'") !=
+             std::string::npos);
+  BOOST_TEST(
+      error_of("Content-Disposition: form-data; name=a; filename*=latin1''x").find("filename*") !=
+      std::string::npos);
+  BOOST_TEST(
+      error_of("Content-Disposition: form-data; name=a; filename*=UTF-8''%4").find("filename*") !=
+      std::string::npos);
+  BOOST_TEST(error_of(" Content-Disposition: form-data; name=a").find("folded") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data;\r\n name=a").find("folded") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition form-data; name=a").find("malformed part header line") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Bad Name: x\r\nContent-Disposition: form-data; name=a").find("malformed") !=
+             std::string::npos);
+  BOOST_TEST(error_of("Content-Disposition: form-data; name=a\nX: y").find("control character") !=
+             std::string::npos);
+  BOOST_TEST(
+      error_of("Content-Disposition: form-data; name=a\r\nContent-Disposition: form-data; name=b")
+          .find("two Content-Disposition") != std::string::npos);
+  BOOST_TEST(
+      error_of("Content-Disposition: form-data; name=a\r\nContent-Type: a\r\nContent-Type: b")
+          .find("two Content-Type") != std::string::npos);
   const Outcome empty_headers = run("--" + std::string(kBoundary) + "\r\n\r\nv\r\n" + close());
   BOOST_TEST(error_contains(empty_headers, "no Content-Disposition"));
   BOOST_TEST(error_contains(run("--" + std::string(kBoundary) + "\rX"), "must end in CRLF"));
-  BOOST_TEST(error_contains(run("--" + std::string(kBoundary) + "-X"), "followed by CRLF or \"--\""));
+  BOOST_TEST(
+      error_contains(run("--" + std::string(kBoundary) + "-X"), "followed by CRLF or \"--\""));
 }
 
 BOOST_AUTO_TEST_CASE(header_block_limit) {
@@ -304,7 +334,8 @@ BOOST_AUTO_TEST_CASE(part_count_limit) {
 
 BOOST_AUTO_TEST_CASE(field_size_limit_applies_to_fields_not_files) {
   const std::string big(1024 * 1024 + 1, 'v');
-  BOOST_TEST(error_contains(run(field("config", big) + close()), "form field 'config' exceeds 1048576 bytes"));
+  BOOST_TEST(error_contains(run(field("config", big) + close()),
+                            "form field 'config' exceeds 1048576 bytes"));
   BOOST_TEST(!run(field("config", big.substr(1)) + close()).error);
   // A file part of 8 MiB passes through in the chunks it arrived in: nothing accumulates.
   Recorder rec;
@@ -344,14 +375,19 @@ BOOST_AUTO_TEST_CASE(callback_errors_stop_the_parse) {
 
 BOOST_AUTO_TEST_CASE(boundary_from_content_type_rules) {
   BOOST_TEST(boundary_from_content_type("multipart/form-data; boundary=abc").value_or("") == "abc");
-  BOOST_TEST(boundary_from_content_type("Multipart/Form-Data;BOUNDARY=\"a b:c\"").value_or("") == "a b:c");
-  BOOST_TEST(boundary_from_content_type("multipart/form-data; charset=utf-8; boundary=x-y").value_or("") == "x-y");
-  BOOST_TEST(boundary_from_content_type("multipart/form-data; boundary=" + std::string(70, 'b')).has_value());
-  for (const std::string& bad : std::vector<std::string>{"multipart/form-data", "multipart/mixed; boundary=abc", "application/json",
-        "multipart/form-data; boundary=", "multipart/form-data; boundary=\"abc \"",
-        "multipart/form-data; boundary=" + std::string(71, 'b'), "multipart/form-data; boundary=a\"b",
-        "multipart/form-data; boundary=a; boundary=b", "multipart/form-data; boundary=\"a\rb\"",
-        "multipart/form-data; boundary=a{b"}) {
+  BOOST_TEST(boundary_from_content_type("Multipart/Form-Data;BOUNDARY=\"a b:c\"").value_or("") ==
+             "a b:c");
+  BOOST_TEST(
+      boundary_from_content_type("multipart/form-data; charset=utf-8; boundary=x-y").value_or("") ==
+      "x-y");
+  BOOST_TEST(boundary_from_content_type("multipart/form-data; boundary=" + std::string(70, 'b'))
+                 .has_value());
+  for (const std::string& bad : std::vector<std::string>{
+           "multipart/form-data", "multipart/mixed; boundary=abc", "application/json",
+           "multipart/form-data; boundary=", "multipart/form-data; boundary=\"abc \"",
+           "multipart/form-data; boundary=" + std::string(71, 'b'),
+           "multipart/form-data; boundary=a\"b", "multipart/form-data; boundary=a; boundary=b",
+           "multipart/form-data; boundary=\"a\rb\"", "multipart/form-data; boundary=a{b"}) {
     BOOST_TEST(!boundary_from_content_type(bad).has_value(), bad);
   }
   BOOST_CHECK_THROW(MultipartParser("a\r\nb", {}), std::invalid_argument);
@@ -359,7 +395,8 @@ BOOST_AUTO_TEST_CASE(boundary_from_content_type_rules) {
 }
 
 BOOST_AUTO_TEST_CASE(short_boundaries_work_too) {
-  const std::string body = part("Content-Disposition: form-data; name=a", "--\r\n-x", "x") + close("x");
+  const std::string body =
+      part("Content-Disposition: form-data; name=a", "--\r\n-x", "x") + close("x");
   const Outcome o = run(body, {}, {}, "x");
   BOOST_REQUIRE_MESSAGE(!o.error, o);
   BOOST_TEST(o.events.at(1) == "data --\r\n-x");
@@ -377,9 +414,15 @@ BOOST_AUTO_TEST_CASE(mutated_bodies_are_split_invariant) {
     for (int e = 0; e < edits; ++e) {
       const std::size_t at = rng() % (body.size() + 1);
       switch (rng() % 3) {
-        case 0: body.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        case 1: if (at < body.size()) body.erase(at, 1 + rng() % 8); break;
-        default: if (at < body.size()) body[at] = static_cast<char>(rng()); break;
+        case 0:
+          body.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:
+          if (at < body.size()) body.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          if (at < body.size()) body[at] = static_cast<char>(rng());
+          break;
       }
     }
     const Outcome whole = run(body);
