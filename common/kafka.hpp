@@ -78,6 +78,12 @@ class Cluster {
                                            std::chrono::milliseconds timeout) const = 0;
 };
 
+// Where an acknowledged message was stored.
+struct Delivered {
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
 struct ProducerOptions {
   std::string client_id = "loraplane";
   int max_message_bytes = 2 * 1024 * 1024;
@@ -91,12 +97,20 @@ class Producer {
   static std::unique_ptr<Producer> create(const Cluster& cluster, ProducerOptions options);
 
   using DeliveryCallback = std::function<void(Status)>;
-  // Enqueues a message; `done` runs on librdkafka's delivery thread once the broker has
-  // acknowledged it (acks=all, idempotent) or it failed for good. A full local queue fails
-  // at once with Errc::unavailable. value == nullopt writes a tombstone.
+  // Enqueues a message; `done` runs on librdkafka's delivery thread (or inside flush()) once the
+  // broker has acknowledged it (acks=all, idempotent) or it failed for good: Errc::unavailable
+  // for retryable causes (timeout, broker down), limit_exceeded for an oversized message. A full
+  // local queue or an oversized message fails at once, with `done` called inside produce().
+  // value == nullopt writes a tombstone. Payloads are copied; the views need not outlive the
+  // call.
   virtual void produce(std::string_view topic, std::string_view key,
                        std::optional<std::string_view> value, std::vector<Header> headers,
                        DeliveryCallback done) = 0;
+  // Same, but the report also says where the message landed (to read it back later by offset).
+  using DeliveredCallback = std::function<void(Result<Delivered>)>;
+  virtual void produce_delivered(std::string_view topic, std::string_view key,
+                                 std::optional<std::string_view> value,
+                                 std::vector<Header> headers, DeliveredCallback done) = 0;
   // Waits for all outstanding deliveries; false on timeout.
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
 };
@@ -107,6 +121,11 @@ class Producer {
 // producer before the io_context, since a late delivery posts to it.
 awaitable<Status> produce(Producer& producer, std::string_view topic, std::string_view key,
                           std::optional<std::string_view> value, std::vector<Header> headers = {});
+// Awaitable form of Producer::produce_delivered (same rules).
+awaitable<Result<Delivered>> produce_delivered(Producer& producer, std::string_view topic,
+                                               std::string_view key,
+                                               std::optional<std::string_view> value,
+                                               std::vector<Header> headers = {});
 
 struct ConsumerOptions {
   std::string client_id = "loraplane";

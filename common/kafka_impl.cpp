@@ -139,6 +139,20 @@ const rd_kafka_metadata_topic_t* find_topic(const rd_kafka_metadata_t& md, std::
   return nullptr;
 }
 
+bool log_allowed(std::atomic<std::int64_t>& last_ms, std::atomic<std::int64_t>& suppressed,
+                 std::chrono::milliseconds every, std::int64_t* suppressed_before) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = last_ms.load();
+  if (now - last < every.count() || !last_ms.compare_exchange_strong(last, now)) {
+    ++suppressed;
+    return false;
+  }
+  *suppressed_before = suppressed.exchange(0);
+  return true;
+}
+
 std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -62,6 +63,11 @@ Error to_error(rd_kafka_resp_err_t err, std::string_view context);
 // Broker metadata for all topics (our clusters hold a handful).
 Result<MetadataPtr> fetch_metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout);
 const rd_kafka_metadata_topic_t* find_topic(const rd_kafka_metadata_t& md, std::string_view name);
+
+// True at most once per `every` for the same `last` (a per-site throttle for log lines that a
+// broker outage would otherwise repeat per message); `suppressed` counts the refusals since.
+bool log_allowed(std::atomic<std::int64_t>& last_ms, std::atomic<std::int64_t>& suppressed,
+                 std::chrono::milliseconds every, std::int64_t* suppressed_before);
 
 std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline);
 int to_timeout_ms(std::chrono::milliseconds ms);

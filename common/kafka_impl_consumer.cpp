@@ -33,6 +33,7 @@ constexpr auto kRetryFirst = 100ms;
 constexpr auto kRetryMax = 2s;
 constexpr auto kStartupTimeout = 10s;
 constexpr auto kBrokerCallTimeout = 5s;
+constexpr auto kLogEvery = 1s;  // consumer error events are logged at most this often
 
 using PartitionKey = std::pair<std::string, std::int32_t>;
 
@@ -281,8 +282,12 @@ class ConsumerImpl final : public Consumer {
       update_reached(it->second);
       return;
     }
-    spdlog::warn("kafka consumer {}: {} {}: {}", label_, m.rkt ? rd_kafka_topic_name(m.rkt) : "",
-                 rd_kafka_err2name(m.err), rd_kafka_message_errstr(&m));
+    std::int64_t similar = 0;
+    if (log_allowed(last_error_log_ms_, suppressed_errors_, kLogEvery, &similar)) {
+      spdlog::warn("kafka consumer {}: {} {}: {} ({} more errors not logged)", label_,
+                   m.rkt ? rd_kafka_topic_name(m.rkt) : "", rd_kafka_err2name(m.err),
+                   rd_kafka_message_errstr(&m), similar);
+    }
   }
 
   void add_partitions(const rd_kafka_topic_partition_list_t& list) {
@@ -426,6 +431,9 @@ class ConsumerImpl final : public Consumer {
   bool assigned_ = false;
   bool dirty_ = false;  // offsets stored since the last commit
   Clock::time_point last_commit_ = Clock::now();
+
+  std::atomic<std::int64_t> last_error_log_ms_{-kLogEvery.count()};
+  std::atomic<std::int64_t> suppressed_errors_{0};
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> caught_up_{false};

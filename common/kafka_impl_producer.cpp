@@ -18,6 +18,8 @@ using namespace std::chrono_literals;
 
 constexpr auto kPollInterval = 100ms;
 constexpr auto kCloseFlushMax = 5s;
+// Failed deliveries are counted per message but logged at most this often.
+constexpr auto kLogEvery = 1s;
 
 std::string_view result_label(rd_kafka_resp_err_t err) {
   switch (err) {
@@ -34,17 +36,24 @@ std::string_view result_label(rd_kafka_resp_err_t err) {
   }
 }
 
-void finish(Producer::DeliveryCallback* done, const std::string& topic, rd_kafka_resp_err_t err) {
+void finish(Producer::DeliveredCallback* done, const std::string& topic, rd_kafka_resp_err_t err,
+            Delivered where) {
   produced_counter(topic, result_label(err)).Increment();
   // A full queue is back-pressure the caller handles; it is counted, not logged per message.
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-    spdlog::warn("kafka produce to {} failed: {}", topic, rd_kafka_err2name(err));
+  static std::atomic<std::int64_t> last_log_ms{-kLogEvery.count()};
+  static std::atomic<std::int64_t> suppressed{0};
+  std::int64_t similar = 0;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+      log_allowed(last_log_ms, suppressed, kLogEvery, &similar)) {
+    spdlog::warn("kafka produce to {} failed: {} ({} more failures not logged)", topic,
+                 rd_kafka_err2name(err), similar);
   }
   if (done == nullptr) return;
-  Status status;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) status = to_error(err, "produce to " + topic);
+  Result<Delivered> result =
+      err == RD_KAFKA_RESP_ERR_NO_ERROR ? Result<Delivered>(where)
+                                        : Result<Delivered>(to_error(err, "produce to " + topic));
   try {
-    (*done)(std::move(status));
+    (*done)(std::move(result));
   } catch (const std::exception& e) {
     spdlog::error("kafka delivery callback for {} threw: {}", topic, e.what());
   }
@@ -52,8 +61,8 @@ void finish(Producer::DeliveryCallback* done, const std::string& topic, rd_kafka
 }
 
 void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* /*opaque*/) {
-  finish(static_cast<Producer::DeliveryCallback*>(m->_private), rd_kafka_topic_name(m->rkt),
-         m->err);
+  finish(static_cast<Producer::DeliveredCallback*>(m->_private), rd_kafka_topic_name(m->rkt),
+         m->err, Delivered{m->partition, m->offset});
 }
 
 ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options) {
@@ -100,8 +109,20 @@ class ProducerImpl final : public Producer {
   void produce(std::string_view topic, std::string_view key,
                std::optional<std::string_view> value, std::vector<Header> headers,
                DeliveryCallback done) override {
+    DeliveredCallback report;
+    if (done) {
+      report = [done = std::move(done)](Result<Delivered> r) {
+        done(r.ok() ? Status() : Status(r.error()));
+      };
+    }
+    produce_delivered(topic, key, value, std::move(headers), std::move(report));
+  }
+
+  void produce_delivered(std::string_view topic, std::string_view key,
+                         std::optional<std::string_view> value, std::vector<Header> headers,
+                         DeliveredCallback done) override {
     std::string topic_name(topic);
-    auto* callback = done ? new DeliveryCallback(std::move(done)) : nullptr;
+    auto* callback = done ? new DeliveredCallback(std::move(done)) : nullptr;
     HeadersPtr hdrs;
     if (!headers.empty()) {
       hdrs.reset(rd_kafka_headers_new(headers.size()));
@@ -135,7 +156,7 @@ class ProducerImpl final : public Producer {
     }
     const auto err = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
-    finish(callback, topic_name, err);
+    finish(callback, topic_name, err, Delivered{});
   }
 
   bool flush(std::chrono::milliseconds timeout) override {

@@ -78,6 +78,33 @@ Status produce_sync(Producer& producer, std::string_view topic, std::string_view
   return result ? *result : Status(make_error(Errc::internal, "produce never completed"));
 }
 
+namespace {
+awaitable<void> produce_delivered_into(Producer& producer, std::string topic, std::string key,
+                                       std::optional<std::string> value,
+                                       std::vector<Header> headers,
+                                       std::optional<Result<Delivered>>& out) {
+  out = co_await produce_delivered(producer, topic, key, value, std::move(headers));
+}
+}  // namespace
+
+Result<Delivered> produce_delivered_sync(Producer& producer, std::string_view topic,
+                                         std::string_view key,
+                                         std::optional<std::string_view> value,
+                                         std::vector<Header> headers) {
+  asio::io_context io;
+  std::optional<Result<Delivered>> result;
+  asio::co_spawn(io,
+                 produce_delivered_into(producer, std::string(topic), std::string(key),
+                                        value ? std::optional<std::string>(*value) : std::nullopt,
+                                        std::move(headers), result),
+                 [](std::exception_ptr e) {
+                   if (e) std::rethrow_exception(e);
+                 });
+  io.run();
+  if (!result) return make_error(Errc::internal, "produce never completed");
+  return std::move(*result);
+}
+
 void create_topic(Cluster& cluster, const std::string& name, int partitions,
                   int max_message_bytes) {
   const TopicSpec spec{name, partitions, false, 3600 * 1000, max_message_bytes};
@@ -92,6 +119,11 @@ void check_roundtrip(Cluster& cluster, const std::string& prefix) {
   const auto st = produce_sync(*producer, topic, "tenant-1", "hello",
                                {{"trace-id", "abc"}, {"content-type", "text/plain"}});
   BOOST_REQUIRE_MESSAGE(st.ok(), describe(st));
+  const auto where = produce_delivered_sync(*producer, topic, "tenant-2", "located");
+  BOOST_REQUIRE_MESSAGE(where.ok(), (where.ok() ? std::string() : where.error().message));
+  BOOST_TEST(where->partition >= 0);
+  BOOST_TEST(where->partition < 3);
+  BOOST_TEST(where->offset >= 0);
 
   Seen seen;
   auto consumer = Consumer::start(
@@ -100,8 +132,13 @@ void check_roundtrip(Cluster& cluster, const std::string& prefix) {
         seen.add(m);
         return Handled::done;
       });
-  BOOST_REQUIRE(seen.wait_for(1, kDeliver));
-  const auto m = seen.snapshot().front();
+  BOOST_REQUIRE(seen.wait_for(2, kDeliver));
+  const auto got = seen.snapshot();
+  const auto m = got[0].key == "tenant-1" ? got[0] : got[1];
+  const auto& located = got[0].key == "tenant-2" ? got[0] : got[1];
+  BOOST_TEST(located.value == "located");
+  BOOST_TEST(located.partition == where->partition);
+  BOOST_TEST(located.offset == where->offset);
   BOOST_TEST(m.topic == topic);
   BOOST_TEST(m.key == "tenant-1");
   BOOST_TEST(m.value == "hello");

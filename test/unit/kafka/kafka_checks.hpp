@@ -35,6 +35,12 @@ std::string unique_name(std::string_view stem);
 Status produce_sync(Producer& producer, std::string_view topic, std::string_view key,
                     std::optional<std::string_view> value, std::vector<Header> headers = {});
 
+// Same through produce_delivered: where the message landed, or why it failed.
+Result<Delivered> produce_delivered_sync(Producer& producer, std::string_view topic,
+                                         std::string_view key,
+                                         std::optional<std::string_view> value,
+                                         std::vector<Header> headers = {});
+
 void create_topic(Cluster& cluster, const std::string& name, int partitions,
                   int max_message_bytes = 2 * 1024 * 1024);
 
