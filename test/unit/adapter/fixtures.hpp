@@ -3,6 +3,7 @@
 // files with zeroed data for toy-sized adapters.
 #pragma once
 
+#include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,6 +24,20 @@ struct TensorSpec {
 template <class T>
 std::string why(const Result<T>& result) {
   return result.ok() ? std::string() : result.error().message;
+}
+
+// The message of a result that must fail as invalid input.
+template <class T>
+std::string invalid_message(const Result<T>& result) {
+  BOOST_REQUIRE_MESSAGE(!result.ok(), "expected an error");
+  BOOST_TEST((result.error().code == Errc::invalid_argument));
+  return result.error().message;
+}
+
+inline bool contains(const std::string& text, std::string_view part) {
+  const bool found = text.find(part) != std::string::npos;
+  if (!found) BOOST_TEST_MESSAGE("'" << text << "' does not contain '" << part << "'");
+  return found;
 }
 
 inline std::string le64(std::uint64_t n) {
