@@ -1,5 +1,7 @@
 #include "common/result.hpp"
 
+#include <ostream>
+
 namespace loraplane {
 
 const char* to_string(Errc code) {
@@ -16,5 +18,7 @@ const char* to_string(Errc code) {
   }
   return "internal";
 }
+
+std::ostream& operator<<(std::ostream& out, Errc code) { return out << to_string(code); }
 
 }  // namespace loraplane

@@ -1,6 +1,7 @@
 // Errors as values: Result<T> for expected failures (validation, I/O, not found).
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <variant>
@@ -20,6 +21,7 @@ enum class Errc {
 };
 
 const char* to_string(Errc code);
+std::ostream& operator<<(std::ostream& out, Errc code);  // for test diagnostics
 
 struct Error {
   Errc code = Errc::internal;
