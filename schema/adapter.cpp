@@ -16,6 +16,7 @@ constexpr std::string_view kSourceTypes = "upload, hf";
 constexpr detail::StringRule kShortRule{.max = 256};
 constexpr detail::StringRule kMessageRule{.max = 65536};
 constexpr detail::StringRule kTokenRule{.max = 1024};
+constexpr detail::StringRule kUrlRule{.max = 2048};
 
 bool valid_commit_sha(std::string_view sha) {
   return sha.size() == 40 && std::all_of(sha.begin(), sha.end(), [](char c) {
@@ -88,6 +89,22 @@ void write_adapter(boost::json::object& out, const Adapter& a, bool has_object) 
     put(error, "message", a.error->message);
     out["error"] = std::move(error);
   }
+}
+
+void read_upload_location(ObjectReader& r, UploadLocation& l) {
+  r.string("upload_id", l.upload_id, detail::kIdRule);
+  detail::read_upload_range(r, l.partition, l.first_offset, l.last_offset);
+  r.integer("chunk_count", l.chunk_count, 1);
+}
+
+boost::json::object write_upload_location(const UploadLocation& l) {
+  boost::json::object out;
+  put(out, "upload_id", l.upload_id);
+  out["partition"] = l.partition;
+  out["first_offset"] = l.first_offset;
+  out["last_offset"] = l.last_offset;
+  out["chunk_count"] = l.chunk_count;
+  return out;
 }
 
 }  // namespace
@@ -190,6 +207,15 @@ Result<AdapterState> parse<AdapterState>(std::string_view json, const ParseLimit
     r.string("tenant_id", s.tenant_id, detail::kIdRule);
     r.integer("updated_at", s.updated_at);
     r.optional_string("adapter_config", s.adapter_config, detail::kConfigRule);
+    // Absent in records written before these fields existed: seq 0, not validated, no urls.
+    std::optional<std::uint64_t> seq;
+    r.optional_integer("seq", seq);
+    if (seq) s.seq = *seq;
+    r.optional_boolean("validated", s.validated);
+    r.optional_string_list("storage_urls", s.storage_urls, kUrlRule);
+    r.optional_object("upload_location", [&s](ObjectReader& inner) {
+      read_upload_location(inner, s.upload_location.emplace());
+    });
   });
 }
 
@@ -200,6 +226,10 @@ std::string to_json(const AdapterState& value) {
   put(out, "tenant_id", value.tenant_id);
   out["updated_at"] = value.updated_at;
   detail::put_optional(out, "adapter_config", value.adapter_config);
+  out["seq"] = value.seq;
+  out["validated"] = value.validated;
+  out["storage_urls"] = detail::string_array(value.storage_urls);
+  if (value.upload_location) out["upload_location"] = write_upload_location(*value.upload_location);
   return detail::serialize(out);
 }
 

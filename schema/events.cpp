@@ -10,7 +10,7 @@ namespace {
 using detail::ObjectReader;
 using detail::put;
 
-constexpr std::string_view kJobKinds = "upload, import, delete";
+constexpr std::string_view kJobKinds = "upload, import, delete, stored";
 constexpr std::string_view kLoadEventKinds = "adapter.ready, adapter.deleted";
 constexpr detail::StringRule kSealedRule{.max = 4096};
 constexpr detail::StringRule kUrlRule{.max = 2048};
@@ -23,6 +23,7 @@ void read_job_upload(ObjectReader& r, JobUpload& u) {
   r.optional_string("config", u.config, detail::kConfigRule);
   r.optional_number("lora_alpha", u.lora_alpha);
   if (u.lora_alpha && !(*u.lora_alpha > 0)) r.fail("lora_alpha", "must be greater than 0");
+  if (!r.failed()) detail::read_upload_range(r, u.partition, u.first_offset, u.last_offset);
 }
 
 boost::json::object write_job_upload(const JobUpload& u) {
@@ -33,6 +34,9 @@ boost::json::object write_job_upload(const JobUpload& u) {
   put(out, "sha256", u.sha256);
   detail::put_optional(out, "config", u.config);
   if (u.lora_alpha) out["lora_alpha"] = detail::number(*u.lora_alpha);
+  out["partition"] = u.partition;
+  out["first_offset"] = u.first_offset;
+  out["last_offset"] = u.last_offset;
   return out;
 }
 
@@ -50,14 +54,28 @@ boost::json::object write_job_import(const JobImport& i) {
   return out;
 }
 
-// The payload object matching the kind is required; the other one is refused.
+void read_job_stored(ObjectReader& r, JobStored& s) {
+  r.string("node_id", s.node_id, detail::kIdRule);
+  r.string("blob_url", s.blob_url, kUrlRule);
+}
+
+boost::json::object write_job_stored(const JobStored& s) {
+  boost::json::object out;
+  put(out, "node_id", s.node_id);
+  put(out, "blob_url", s.blob_url);
+  return out;
+}
+
+// The payload object matching the kind is required; the others are refused.
 void read_job_payload(ObjectReader& r, Job& j) {
   const bool is_upload = j.kind == JobKind::upload;
   const bool is_import = j.kind == JobKind::import;
+  const bool is_stored = j.kind == JobKind::stored;
   const auto upload = [&j](ObjectReader& inner) { read_job_upload(inner, j.upload.emplace()); };
   const auto import_fn = [&j](ObjectReader& inner) {
     read_job_import(inner, j.hf_import.emplace());
   };
+  const auto stored = [&j](ObjectReader& inner) { read_job_stored(inner, j.stored.emplace()); };
   const std::string refused = "not allowed for kind " + std::string(to_string(j.kind));
   if (is_upload) {
     r.object("upload", upload);
@@ -68,6 +86,11 @@ void read_job_payload(ObjectReader& r, Job& j) {
     r.object("import", import_fn);
   } else if (r.optional_object("import", import_fn)) {
     r.fail("import", refused);
+  }
+  if (is_stored) {
+    r.object("stored", stored);
+  } else if (r.optional_object("stored", stored)) {
+    r.fail("stored", refused);
   }
 }
 
@@ -102,6 +125,7 @@ std::string to_json(const Job& value) {
   out["created_at"] = value.created_at;
   if (value.upload) out["upload"] = write_job_upload(*value.upload);
   if (value.hf_import) out["import"] = write_job_import(*value.hf_import);
+  if (value.stored) out["stored"] = write_job_stored(*value.stored);
   return detail::serialize(out);
 }
 

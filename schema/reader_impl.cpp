@@ -265,6 +265,27 @@ void ObjectReader::optional_number(std::string_view key, std::optional<double>& 
   if (!failed()) out = n;
 }
 
+void ObjectReader::optional_boolean(std::string_view key, bool& out) {
+  if (failed() || !find(key)) return;
+  boolean(key, out);
+}
+
+void ObjectReader::optional_string_list(std::string_view key, std::vector<std::string>& out,
+                                        const StringRule& rule) {
+  if (failed() || !find(key)) return;
+  string_list(key, out, rule);
+}
+
+void read_upload_range(ObjectReader& r, std::int32_t& partition, std::int64_t& first_offset,
+                       std::int64_t& last_offset) {
+  r.integer("partition", partition);
+  r.integer("first_offset", first_offset);
+  r.integer("last_offset", last_offset);
+  if (!r.failed() && last_offset < first_offset) {
+    r.fail("last_offset", "must not be less than first_offset");
+  }
+}
+
 void ObjectReader::only(std::initializer_list<std::string_view> known) {
   if (failed()) return;
   for (auto field : object_) {

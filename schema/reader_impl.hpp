@@ -100,6 +100,9 @@ class ObjectReader {
                        const StringRule& rule = {}, bool required = false);
   void optional_string(std::string_view key, std::string& out, const StringRule& rule = {});
   void optional_number(std::string_view key, std::optional<double>& out);
+  void optional_boolean(std::string_view key, bool& out);
+  void optional_string_list(std::string_view key, std::vector<std::string>& out,
+                            const StringRule& rule = {});
   template <class I>
   void optional_integer(std::string_view key, std::optional<I>& out, std::int64_t min = 0,
                         std::int64_t max = max_of<I>());
@@ -141,6 +144,11 @@ class ObjectReader {
   std::string path_;
   ErrorSlot& errors_;
 };
+
+// "partition", "first_offset", "last_offset" of a range of loraplane.uploads (all required,
+// non-negative, last_offset >= first_offset).
+void read_upload_range(ObjectReader& r, std::int32_t& partition, std::int64_t& first_offset,
+                       std::int64_t& last_offset);
 
 // Parses `json` within `limits` into a DOM owned by a thread-local parser; the element is
 // valid until the next call on this thread.

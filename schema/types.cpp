@@ -25,7 +25,7 @@ std::string_view name_of(const std::array<std::string_view, N>& names, E value) 
 constexpr std::array<std::string_view, 3> kTierNames = {"shared", "reserved", "dedicated"};
 constexpr std::array<std::string_view, 5> kStatusNames = {"pending", "validating", "ready",
                                                           "failed", "deleting"};
-constexpr std::array<std::string_view, 3> kJobKindNames = {"upload", "import", "delete"};
+constexpr std::array<std::string_view, 4> kJobKindNames = {"upload", "import", "delete", "stored"};
 constexpr std::array<std::string_view, 2> kLoadEventNames = {"adapter.ready", "adapter.deleted"};
 constexpr std::array<std::string_view, 2> kSourceTypeNames = {"upload", "hf"};
 

@@ -25,7 +25,7 @@ enum class AdapterStatus { pending, validating, ready, failed, deleting };
 std::string_view to_string(AdapterStatus status);
 std::optional<AdapterStatus> parse_adapter_status(std::string_view text);
 
-enum class JobKind { upload, import, remove };  // JSON "upload" | "import" | "delete"
+enum class JobKind { upload, import, remove, stored };  // "upload" | "import" | "delete" | "stored"
 std::string_view to_string(JobKind kind);
 std::optional<JobKind> parse_job_kind(std::string_view text);
 
@@ -89,6 +89,11 @@ struct JobUpload {
   std::string sha256;
   std::optional<std::string> config;  // adapter_config.json text, when the client sent one
   std::optional<double> lora_alpha;   // form field for bare uploads
+  // Where the chunks sit in loraplane.uploads (key = upload id, so one partition, in order);
+  // other uploads' chunks may lie between them. first_offset <= last_offset.
+  std::int32_t partition = 0;
+  std::int64_t first_offset = 0;
+  std::int64_t last_offset = 0;
 };
 
 struct JobImport {
@@ -97,8 +102,14 @@ struct JobImport {
   std::optional<std::string> hf_token_sealed;  // encrypted; never the clear token
 };
 
+// A distribute worker's report that its storage node now holds the adapter's bytes.
+struct JobStored {
+  std::string node_id;
+  std::string blob_url;  // where agents fetch the blob from this node
+};
+
 // loraplane.jobs, key = tenant id. kind upload carries `upload`, kind import carries
-// `hf_import` (JSON key "import"), kind delete carries neither.
+// `hf_import` (JSON key "import"), kind stored carries `stored`, kind delete carries none.
 struct Job {
   int version = 1;
   std::string job_id;
@@ -110,6 +121,7 @@ struct Job {
   std::int64_t created_at = 0;
   std::optional<JobUpload> upload;
   std::optional<JobImport> hf_import;
+  std::optional<JobStored> stored;
 };
 
 // Kafka headers of a loraplane.uploads message (key = upload id, value = ≤ 1 MiB of bytes).
@@ -151,6 +163,15 @@ struct Adapter {
   std::optional<AdapterError> error;
 };
 
+// Where a validated upload's bytes are in loraplane.uploads (as in JobUpload).
+struct UploadLocation {
+  std::string upload_id;
+  std::int32_t partition = 0;
+  std::int64_t first_offset = 0;
+  std::int64_t last_offset = 0;
+  std::uint32_t chunk_count = 0;
+};
+
 // loraplane.adapters (compacted), key = adapter id: the adapter object's fields (flattened,
 // without "object") plus the owner and the time of the last change.
 struct AdapterState {
@@ -161,6 +182,12 @@ struct AdapterState {
   // adapter_config.json to serve the weights with, once validated: the uploaded or imported
   // one, or the one the validate worker generated for a bare upload. At most 64 KiB.
   std::optional<std::string> adapter_config;
+  // Per-adapter record sequence, only grows: a reader keeps the record with the highest seq.
+  // 0 in records written before it existed.
+  std::uint64_t seq = 0;
+  bool validated = false;                 // fully validated; bytes not necessarily stored yet
+  std::vector<std::string> storage_urls;  // blob endpoints that hold the adapter
+  std::optional<UploadLocation> upload_location;  // set with validated for uploads
 };
 
 // loraplane.load-events (broadcast), key = adapter id.

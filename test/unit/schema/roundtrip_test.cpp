@@ -93,10 +93,11 @@ BOOST_AUTO_TEST_CASE(health_keeps_role_order) {
 }
 
 BOOST_AUTO_TEST_CASE(job_lora_alpha_keeps_integers_integral) {
-  Job j{1, "j", JobKind::upload, "t", "adp_x", "n", "b", 1, std::nullopt, std::nullopt};
-  j.upload = JobUpload{"u", 1, 10, std::string(testing::kSha256), std::nullopt, 16.0};
+  Job j{1,   "j", JobKind::upload, "t",          "adp_x",     "n",
+        "b", 1,   std::nullopt,    std::nullopt, std::nullopt};
+  j.upload = JobUpload{"u", 1, 10, std::string(testing::kSha256), std::nullopt, 16.0, 0, 7, 7};
   const auto json = to_json(j);
-  BOOST_TEST(json.find("\"lora_alpha\":16}") != std::string::npos);
+  BOOST_TEST(json.find("\"lora_alpha\":16,") != std::string::npos);
   auto back = parse<Job>(json);
   BOOST_REQUIRE(back.ok());
   BOOST_TEST(back->upload->lora_alpha.value() == 16.0);
@@ -111,7 +112,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_ignored_in_events) {
 }
 
 BOOST_AUTO_TEST_CASE(adapter_state_is_flat) {
-  AdapterState s{1, {}, "ten_1", 9, std::nullopt};
+  AdapterState s{1, {}, "ten_1", 9, std::nullopt, 0, false, {}, std::nullopt};
   s.adapter.id = "adp_1";
   s.adapter.name = "n";
   s.adapter.base_model = "b";
@@ -122,6 +123,45 @@ BOOST_AUTO_TEST_CASE(adapter_state_is_flat) {
   BOOST_REQUIRE_MESSAGE(back.ok(), testing::error_of(back));
   BOOST_TEST(back->adapter.id == "adp_1");
   BOOST_TEST(back->updated_at == 9);
+}
+
+// Records written before seq/validated/storage_urls/upload_location existed still parse.
+BOOST_AUTO_TEST_CASE(adapter_state_new_fields_default_when_absent) {
+  auto back = parse<AdapterState>(
+      R"({"version":1,"id":"adp_1","name":"n","base_model":"b","status":"pending",)"
+      R"("source":{"type":"upload"},"size_bytes":0,"sha256":"","rank":0,"target_modules":[],)"
+      R"("created_at":1,"tenant_id":"ten_1","updated_at":2})");
+  BOOST_REQUIRE_MESSAGE(back.ok(), testing::error_of(back));
+  BOOST_TEST(back->seq == 0u);
+  BOOST_TEST(!back->validated);
+  BOOST_TEST(back->storage_urls.empty());
+  BOOST_TEST(!back->upload_location.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(adapter_state_new_fields_round_trip) {
+  AdapterState s{1,
+                 {},
+                 "ten_1",
+                 9,
+                 std::nullopt,
+                 42,
+                 true,
+                 {"http://n1/b"},
+                 UploadLocation{"upl_1", 2, 100, 130, 3}};
+  s.adapter.id = "adp_1";
+  s.adapter.name = "n";
+  s.adapter.base_model = "b";
+  auto back = parse<AdapterState>(to_json(s));
+  BOOST_REQUIRE_MESSAGE(back.ok(), testing::error_of(back));
+  BOOST_TEST(back->seq == 42u);
+  BOOST_TEST(back->validated);
+  BOOST_TEST(back->storage_urls == std::vector<std::string>{"http://n1/b"});
+  BOOST_REQUIRE(back->upload_location.has_value());
+  BOOST_TEST(back->upload_location->upload_id == "upl_1");
+  BOOST_TEST(back->upload_location->partition == 2);
+  BOOST_TEST(back->upload_location->first_offset == 100);
+  BOOST_TEST(back->upload_location->last_offset == 130);
+  BOOST_TEST(back->upload_location->chunk_count == 3u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

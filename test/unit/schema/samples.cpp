@@ -77,13 +77,17 @@ void add_events(std::vector<Sample>& out) {
              "llama-3.1-8b-instruct",
              1'717'000'000,
              std::nullopt,
+             std::nullopt,
              std::nullopt};
   upload.upload = JobUpload{"upl_9c1e",
                             161,
                             167'832'160,
                             std::string(kSha256),
                             R"({"peft_type":"LORA","r":16,"lora_alpha":32})",
-                            32.5};
+                            32.5,
+                            5,
+                            1'204'000,
+                            1'204'391};
   out.push_back(make("Job", "", upload));
   Job imported = upload;
   imported.job_id = "job_2";
@@ -96,14 +100,48 @@ void add_events(std::vector<Sample>& out) {
   removed.kind = JobKind::remove;
   removed.upload.reset();
   out.push_back(make("Job", "delete", removed));
+  Job stored = upload;
+  stored.job_id = "job_4";
+  stored.kind = JobKind::stored;
+  stored.upload.reset();
+  stored.stored = JobStored{"store-1", "http://10.0.0.5:7301/blobs/" + std::string(kSha256)};
+  out.push_back(make("Job", "stored", stored));
   out.push_back(make("UploadChunkHeader", "", UploadChunkHeader{1, "upl_9c1e", 160, 161, true}));
   out.push_back(
       make("UploadChunkHeader", "first", UploadChunkHeader{1, "upl_9c1e", 0, std::nullopt, false}));
   out.push_back(make("AdapterState", "",
-                     AdapterState{1, failed_upload(), "ten_7f3a", 1'717'000'050, std::nullopt}));
-  out.push_back(make(
-      "AdapterState", "ready",
-      AdapterState{1, ready_adapter(), "ten_7f3a", 1'717'000'060, std::string(kAdapterConfig)}));
+                     AdapterState{1,
+                                  failed_upload(),
+                                  "ten_7f3a",
+                                  1'717'000'050,
+                                  std::nullopt,
+                                  3,
+                                  false,
+                                  {},
+                                  std::nullopt}));
+  out.push_back(make("AdapterState", "ready",
+                     AdapterState{1,
+                                  ready_adapter(),
+                                  "ten_7f3a",
+                                  1'717'000'060,
+                                  std::string(kAdapterConfig),
+                                  4,
+                                  true,
+                                  {"http://10.0.0.5:7301", "http://10.0.0.6:7301"},
+                                  std::nullopt}));
+  Adapter validated = failed_upload();
+  validated.status = AdapterStatus::validating;
+  validated.error.reset();
+  out.push_back(make("AdapterState", "validated",
+                     AdapterState{1,
+                                  validated,
+                                  "ten_7f3a",
+                                  1'717'000'055,
+                                  std::string(kAdapterConfig),
+                                  3,
+                                  true,
+                                  {},
+                                  UploadLocation{"upl_9c1e", 5, 1'204'000, 1'204'391, 161}}));
   out.push_back(make("LoadEvent", "",
                      LoadEvent{1,
                                LoadEventKind::adapter_ready,

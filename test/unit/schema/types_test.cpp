@@ -27,6 +27,8 @@ BOOST_AUTO_TEST_CASE(enum_spellings_round_trip) {
   }
   BOOST_TEST(to_string(JobKind::remove) == "delete");
   BOOST_TEST((parse_job_kind("import") == JobKind::import));
+  BOOST_TEST(to_string(JobKind::stored) == "stored");
+  BOOST_TEST((parse_job_kind("stored") == JobKind::stored));
   BOOST_TEST(to_string(LoadEventKind::adapter_deleted) == "adapter.deleted");
   BOOST_TEST((parse_adapter_status("validating") == AdapterStatus::validating));
   BOOST_TEST((parse_source_type("hf") == SourceType::hf));
