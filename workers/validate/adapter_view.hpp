@@ -1,0 +1,73 @@
+// The validate worker's view of adapters and tenant tiers, rebuilt by table readers of the
+// compacted loraplane.adapters and loraplane.tenants topics. Per adapter the record with the
+// highest seq wins, whichever arrives first: the worker puts its own writes into the view as
+// soon as they are acknowledged, and its reader delivers the same records later. A tombstone
+// leaves a marker with the last seq, so a late older record cannot bring the adapter back.
+// Thread-safe: readers apply from their threads while the job handler queries.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "schema/types.hpp"
+
+namespace loraplane::validate {
+
+class AdapterView {
+ public:
+  // One record of loraplane.adapters (nullopt = tombstone). Malformed records are logged and
+  // skipped: a bad record must not stop the reader.
+  void apply(std::string_view adapter_id, std::optional<std::string_view> value);
+  // Keeps `state` unless the view already holds a higher seq (or a tombstone at least as new).
+  void put(const schema::AdapterState& state);
+  void erase(std::string_view adapter_id);
+
+  std::optional<schema::AdapterState> get(std::string_view adapter_id) const;
+  // get(), waiting up to `timeout` for the adapter to appear (the gateway's pending record can
+  // reach the reader after the job reaches the job consumer).
+  std::optional<schema::AdapterState> wait_for(std::string_view adapter_id,
+                                               std::chrono::milliseconds timeout) const;
+  // Another admitted adapter (validating, ready or failed; not pending, not being deleted) of
+  // the tenant with this name on this base model.
+  bool name_taken(std::string_view tenant_id, std::string_view base_model, std::string_view name,
+                  std::string_view except_id) const;
+  // Adapters counted against the tier limit: admitted and not failed (validating, ready).
+  int admitted_count(std::string_view tenant_id, std::string_view except_id) const;
+
+ private:
+  struct Entry {
+    schema::AdapterState state;
+    bool gone = false;  // tombstoned; state.seq is the last seq seen
+  };
+  const Entry* live(std::string_view adapter_id) const;  // locked
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::unordered_map<std::string, Entry> adapters_;
+  std::unordered_map<std::string, std::set<std::string>> by_tenant_;
+};
+
+// Tenant id → tier, from the "tenant/<id>" records of loraplane.tenants ("key/..." records are
+// the gateway's business and ignored here).
+class TenantTiers {
+ public:
+  void apply(std::string_view topic_key, std::optional<std::string_view> value);
+  void put(const schema::TenantRecord& tenant);
+  // The tenant's tier, waiting up to `timeout` for its record; nullopt if it never came.
+  std::optional<schema::Tier> wait_for(std::string_view tenant_id,
+                                       std::chrono::milliseconds timeout) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::unordered_map<std::string, schema::Tier> tiers_;
+};
+
+}  // namespace loraplane::validate

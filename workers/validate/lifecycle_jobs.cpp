@@ -1,0 +1,97 @@
+// The short jobs: delete, stored (a storage node holds the bytes) and import (not built yet).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "workers/validate/job_handler.hpp"
+
+namespace loraplane::validate {
+
+namespace {
+
+schema::LoadEvent load_event(const schema::AdapterState& state, schema::LoadEventKind kind) {
+  schema::LoadEvent event;
+  event.event = kind;
+  event.adapter_id = state.adapter.id;
+  event.tenant_id = state.tenant_id;
+  event.base_model = state.adapter.base_model;
+  event.sha256 = state.adapter.sha256;
+  event.size_bytes = state.adapter.size_bytes;
+  event.rank = state.adapter.rank;
+  event.storage_urls = state.storage_urls;
+  event.at = state.updated_at;
+  return event;
+}
+
+bool has_url(const schema::AdapterState& state, const std::string& url) {
+  return std::find(state.storage_urls.begin(), state.storage_urls.end(), url) !=
+         state.storage_urls.end();
+}
+
+}  // namespace
+
+// deleting (the name is free everywhere), adapter.deleted (agents unload), tombstone. A
+// redelivered job finds the adapter deleting and redoes the last two steps, which repeat
+// harmlessly; once tombstoned there is nothing left to do.
+JobHandler::Outcome JobHandler::remove(const schema::Job& job) {
+  auto state = adapter_of(job);
+  if (!state) return Outcome::ignored;
+  if (state->adapter.status != schema::AdapterStatus::deleting) {
+    auto deleting = next(*state);
+    deleting.adapter.status = schema::AdapterStatus::deleting;
+    if (auto st = writer_.write(deleting); !st) return written(st, "deleting state", Outcome::done);
+    state = std::move(deleting);
+  }
+  // An adapter never measured (an import that failed early) has no sha256: no agent holds it,
+  // and a load event without one would be refused by its readers.
+  if (schema::valid_sha256(state->adapter.sha256)) {
+    auto st = writer_.publish(load_event(*state, schema::LoadEventKind::adapter_deleted));
+    if (!st) return written(st, "adapter.deleted event", Outcome::done);
+  }
+  if (auto st = writer_.tombstone(job.adapter_id); !st)
+    return written(st, "tombstone", Outcome::done);
+  spdlog::info("validate: adapter {} deleted", job.adapter_id);
+  return Outcome::done;
+}
+
+// validating + validated → ready with the url, after publishing adapter.ready (so a crash in
+// between leaves it validating and the redelivered job publishes again); ready → merge the url.
+JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
+  auto state = adapter_of(job);
+  if (!state) return Outcome::ignored;
+  const std::string& url = job.stored->blob_url;
+  const auto status = state->adapter.status;
+  if (status == schema::AdapterStatus::ready) {
+    if (has_url(*state, url)) return Outcome::skipped;
+    auto merged = next(*state);
+    merged.storage_urls.push_back(url);
+    return written(writer_.write(merged), "storage url", Outcome::done);
+  }
+  if (status != schema::AdapterStatus::validating || !state->validated) {
+    // The node drops its reference when it sees this state.
+    spdlog::info("validate: stored job {} for adapter {} in status {}: ignored", job.job_id,
+                 job.adapter_id, schema::to_string(status));
+    return Outcome::ignored;
+  }
+  auto ready = next(*state);
+  ready.adapter.status = schema::AdapterStatus::ready;
+  ready.adapter.error.reset();
+  if (!has_url(ready, url)) ready.storage_urls.push_back(url);
+  auto event = load_event(ready, schema::LoadEventKind::adapter_ready);
+  event.adapter_config = ready.adapter_config;
+  if (auto st = writer_.publish(event); !st) return written(st, "adapter.ready event", Outcome::done);
+  if (auto st = writer_.write(ready); !st) return written(st, "ready state", Outcome::done);
+  spdlog::info("validate: adapter {} ready (stored on {})", job.adapter_id, job.stored->node_id);
+  return Outcome::done;
+}
+
+// Importing from the Hugging Face Hub is not built yet: say so on the adapter rather than leave
+// it pending forever.
+JobHandler::Outcome JobHandler::import(const schema::Job& job) {
+  auto state = adapter_of(job);
+  if (!state) return Outcome::ignored;
+  if (state->adapter.status != schema::AdapterStatus::pending) return Outcome::skipped;
+  return fail(*state, "import_unavailable", "Hugging Face import is not available yet");
+}
+
+}  // namespace loraplane::validate

@@ -1,0 +1,33 @@
+// The validate worker's Prometheus families: jobs by kind and outcome, failures by reason, and
+// how long each job took.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+
+#include <string_view>
+
+namespace loraplane::validate {
+
+class ValidateMetrics {
+ public:
+  // outcome: done | failed | skipped | ignored | retry | malformed
+  void job(std::string_view kind, std::string_view outcome);
+  // reason: an error code written to the adapter (invalid_adapter, adapter_exists, ...) or an
+  // internal cause (kafka, malformed_job, unknown_adapter).
+  void failure(std::string_view reason);
+  void duration(std::string_view kind, double seconds);
+
+ private:
+  friend ValidateMetrics& validate_metrics();
+  ValidateMetrics();
+  prometheus::Family<prometheus::Counter>& jobs_;
+  prometheus::Family<prometheus::Counter>& failures_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+};
+
+// Process-wide: every ValidateWorker of a process shares the families.
+ValidateMetrics& validate_metrics();
+
+}  // namespace loraplane::validate

@@ -1,0 +1,108 @@
+#include "workers/validate/validate_worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "workers/validate/adapter_view.hpp"
+#include "workers/validate/job_handler.hpp"
+#include "workers/validate/state_writer.hpp"
+
+namespace loraplane::validate {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kCatchUpPoll = 200ms;  // how often the starter thread re-checks for stop()
+constexpr auto kFlushOnStop = 5s;
+
+std::optional<std::string_view> value_of(const kafka::Message& m) {
+  if (m.tombstone) return std::nullopt;
+  return std::string_view(m.value);
+}
+
+kafka::ConsumerOptions table_reader(std::string client_id, std::string_view topic) {
+  kafka::ConsumerOptions options;
+  options.client_id = std::move(client_id);
+  options.topics = {std::string(topic)};
+  return options;
+}
+
+}  // namespace
+
+ValidateWorker::ValidateWorker(const kafka::Cluster& cluster, const ModelCatalog& catalog,
+                               ValidateOptions options)
+    : cluster_(cluster),
+      catalog_(catalog),
+      options_(std::move(options)),
+      adapters_(std::make_unique<AdapterView>()),
+      tenants_(std::make_unique<TenantTiers>()) {}
+
+ValidateWorker::~ValidateWorker() { stop(); }
+
+void ValidateWorker::start() {
+  kafka::ProducerOptions producer_options;
+  producer_options.client_id = options_.client_id;
+  producer_ = kafka::Producer::create(cluster_, producer_options);
+  writer_ = std::make_unique<StateWriter>(*producer_, *adapters_, options_.produce_timeout);
+  handler_ = std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_, *tenants_,
+                                          *writer_);
+  adapter_reader_ = kafka::Consumer::start(
+      cluster_, table_reader(options_.client_id + "-adapters", kafka::kAdapters),
+      [this](const kafka::Message& m) {
+        adapters_->apply(m.key, value_of(m));
+        return kafka::Handled::done;
+      });
+  tenant_reader_ = kafka::Consumer::start(
+      cluster_, table_reader(options_.client_id + "-tenants", kafka::kTenants),
+      [this](const kafka::Message& m) {
+        tenants_->apply(m.key, value_of(m));
+        return kafka::Handled::done;
+      });
+  starter_ = std::thread([this] { start_jobs_when_caught_up(); });
+}
+
+// Taking jobs before the view is complete would misjudge uniqueness, quota and redeliveries.
+void ValidateWorker::start_jobs_when_caught_up() {
+  while (!stopping_.load()) {
+    if (adapter_reader_->wait_caught_up(kCatchUpPoll) &&
+        tenant_reader_->wait_caught_up(kCatchUpPoll))
+      break;
+  }
+  std::lock_guard lock(jobs_mutex_);
+  if (stopping_.load()) return;
+  kafka::ConsumerOptions options;
+  options.client_id = options_.client_id;
+  options.group_id = options_.group_id;
+  options.topics = {std::string(kafka::kJobs)};
+  options.session_timeout = options_.session_timeout;
+  try {
+    jobs_ = kafka::Consumer::start(cluster_, std::move(options),
+                                   [this](const kafka::Message& m) { return handler_->handle(m); });
+  } catch (const std::exception& e) {
+    spdlog::error("validate: cannot start the job consumer: {}", e.what());
+    return;
+  }
+  ready_ = true;
+  spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
+               options_.group_id);
+}
+
+void ValidateWorker::stop() {
+  stopping_ = true;
+  if (starter_.joinable()) starter_.join();
+  {
+    std::lock_guard lock(jobs_mutex_);
+    if (jobs_) jobs_->stop();  // waits for the job in hand; its offset is committed if done
+    jobs_.reset();
+  }
+  adapter_reader_.reset();
+  tenant_reader_.reset();
+  if (producer_ && !producer_->flush(kFlushOnStop))
+    spdlog::warn("validate: producer still had undelivered messages at stop");
+  handler_.reset();
+  writer_.reset();
+  producer_.reset();
+  ready_ = false;
+}
+
+}  // namespace loraplane::validate

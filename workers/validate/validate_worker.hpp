@@ -1,0 +1,76 @@
+// The validate worker (docs/lifecycle.md): member of consumer group loraplane-validate on
+// loraplane.jobs, and so the single writer of the adapter state of the tenants whose partitions
+// it owns. Table readers of loraplane.adapters and loraplane.tenants give it every adapter and
+// every tenant's tier; it takes jobs only once both have caught up.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/kafka.hpp"
+#include "common/model_catalog.hpp"
+
+namespace loraplane::validate {
+
+struct ValidateOptions {
+  std::string group_id = "loraplane-validate";
+  std::string client_id = "loraplane-validate";
+  // How long a job waits for its adapter's (or tenant's) record to reach the table readers:
+  // the gateway writes the pending record before the job, but the two topics are read apart.
+  std::chrono::milliseconds state_wait{10000};
+  // read_range gives up on an upload's chunks after this long without a message (then the job
+  // is retried).
+  std::chrono::milliseconds chunk_idle_timeout{30000};
+  // Longest wait for one delivery report (the producer's own delivery timeout is 30 s).
+  std::chrono::milliseconds produce_timeout{35000};
+  // Group failover bound after a crash (ConsumerOptions::session_timeout).
+  std::chrono::milliseconds session_timeout{45000};
+};
+
+class JobHandler;
+class AdapterView;
+class TenantTiers;
+class StateWriter;
+
+class ValidateWorker {
+ public:
+  // `cluster` and `catalog` must outlive the worker.
+  ValidateWorker(const kafka::Cluster& cluster, const ModelCatalog& catalog,
+                 ValidateOptions options);
+  ~ValidateWorker();
+  ValidateWorker(const ValidateWorker&) = delete;
+  ValidateWorker& operator=(const ValidateWorker&) = delete;
+
+  // Starts the table readers and, on a background thread once they have caught up, the job
+  // consumer. Returns at once; throws if the readers cannot start (missing topics).
+  void start();
+  // True once the readers caught up and the job consumer was started.
+  bool ready() const { return ready_.load(); }
+  // Stops taking jobs (the job in hand finishes first), then the readers. Idempotent.
+  void stop();
+
+ private:
+  void start_jobs_when_caught_up();
+
+  const kafka::Cluster& cluster_;
+  const ModelCatalog& catalog_;
+  ValidateOptions options_;
+  std::unique_ptr<AdapterView> adapters_;
+  std::unique_ptr<TenantTiers> tenants_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<StateWriter> writer_;
+  std::unique_ptr<JobHandler> handler_;
+  std::unique_ptr<kafka::Consumer> adapter_reader_;
+  std::unique_ptr<kafka::Consumer> tenant_reader_;
+  std::unique_ptr<kafka::Consumer> jobs_;
+  std::mutex jobs_mutex_;  // guards jobs_ between the starter thread and stop()
+  std::thread starter_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace loraplane::validate
