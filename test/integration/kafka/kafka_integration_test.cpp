@@ -80,6 +80,15 @@ BOOST_AUTO_TEST_CASE(oversized_message_fails_fast) {
   kt::check_producer_size_limit(*c.cluster, c.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(produce_latency) {
+  RealCluster c;
+  const auto topic = c.prefix + ".latency";
+  kt::create_topic(*c.cluster, topic, 1);
+  auto producer = kafka::Producer::create(*c.cluster, {});
+  BOOST_REQUIRE(kt::produce_sync(*producer, topic, "warm", "up").ok());
+  kt::report_produce_latency(*producer, topic);
+}
+
 // The broker enforces the topic's max.message.bytes even when the producer allows more; the
 // delivery fails with limit_exceeded and the producer stays usable.
 BOOST_AUTO_TEST_CASE(topic_size_limit_enforced_by_broker) {

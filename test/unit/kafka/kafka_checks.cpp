@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <numeric>
 #include <random>
 #include <set>
 #include <thread>
@@ -103,6 +105,37 @@ Result<Delivered> produce_delivered_sync(Producer& producer, std::string_view to
   io.run();
   if (!result) return make_error(Errc::internal, "produce never completed");
   return std::move(*result);
+}
+
+namespace {
+awaitable<void> produce_sequentially(Producer& producer, std::string topic, int count,
+                                     std::vector<double>& latencies_us) {
+  for (int i = 0; i < count; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto st = co_await produce(producer, topic, "key", "value");
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (!st.ok()) throw std::runtime_error(st.error().message);
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(took).count());
+  }
+}
+}  // namespace
+
+void report_produce_latency(Producer& producer, const std::string& topic) {
+  constexpr int kCount = 200;
+  asio::io_context io;
+  std::vector<double> us;
+  asio::co_spawn(io, produce_sequentially(producer, topic, kCount, us),
+                 [](std::exception_ptr e) {
+                   if (e) std::rethrow_exception(e);
+                 });
+  io.run();
+  BOOST_REQUIRE_EQUAL(us.size(), std::size_t{kCount});
+  const double mean = std::accumulate(us.begin(), us.end(), 0.0) / kCount;
+  std::sort(us.begin(), us.end());
+  BOOST_TEST_MESSAGE(fmt::format(
+      "awaitable produce latency, {} sequential acks=all messages (linger 5 ms): mean {:.0f} us, "
+      "p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us",
+      kCount, mean, us[kCount / 2], us[kCount * 99 / 100], us.back()));
 }
 
 void create_topic(Cluster& cluster, const std::string& name, int partitions,

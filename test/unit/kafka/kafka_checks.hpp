@@ -44,6 +44,9 @@ Result<Delivered> produce_delivered_sync(Producer& producer, std::string_view to
 void create_topic(Cluster& cluster, const std::string& name, int partitions,
                   int max_message_bytes = 2 * 1024 * 1024);
 
+// Prints (never asserts) the latency of 200 sequential awaitable produces.
+void report_produce_latency(Producer& producer, const std::string& topic);
+
 // The awaitable produce completes ok and a group consumer sees key, value and headers.
 void check_roundtrip(Cluster& cluster, const std::string& prefix);
 // A null value arrives as a tombstone; an empty value does not.

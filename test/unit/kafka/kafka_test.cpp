@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -31,23 +30,6 @@ struct MockCluster {
   std::unique_ptr<kafka::Cluster> cluster = kafka::Cluster::embedded();
   std::string prefix = kt::unique_name("unit");
 };
-
-// Sequential awaitable produces from one coroutine; per-message latency in microseconds.
-loraplane::awaitable<void> produce_sequentially(kafka::Producer& producer, std::string topic,
-                                                int count, std::vector<double>& latencies_us) {
-  for (int i = 0; i < count; ++i) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto st = co_await kafka::produce(producer, topic, "key", "value");
-    const auto took = std::chrono::steady_clock::now() - started;
-    if (!st.ok()) throw std::runtime_error(st.error().message);
-    latencies_us.push_back(std::chrono::duration<double, std::micro>(took).count());
-  }
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v.at(static_cast<std::size_t>(p * static_cast<double>(v.size() - 1)));
-}
 
 }  // namespace
 
@@ -156,18 +138,7 @@ BOOST_AUTO_TEST_CASE(produce_latency_and_metrics) {
   auto producer = kafka::Producer::create(*m.cluster, {});
   BOOST_REQUIRE(kt::produce_sync(*producer, topic, "warm", "up").ok());
 
-  loraplane::asio::io_context io;
-  std::vector<double> latencies;
-  loraplane::asio::co_spawn(io, produce_sequentially(*producer, topic, 200, latencies),
-                            [](std::exception_ptr e) {
-                              if (e) std::rethrow_exception(e);
-                            });
-  io.run();
-  BOOST_REQUIRE_EQUAL(latencies.size(), 200u);
-  const double mean = std::accumulate(latencies.begin(), latencies.end(), 0.0) / 200.0;
-  BOOST_TEST_MESSAGE("mock awaitable produce latency (sequential, linger 5 ms): mean "
-                     << mean << " us, p50 " << percentile(latencies, 0.5) << " us, p99 "
-                     << percentile(latencies, 0.99) << " us");
+  kt::report_produce_latency(*producer, topic);
 
   // Many in flight at once: linger batches them.
   constexpr int kBurst = 1000;
