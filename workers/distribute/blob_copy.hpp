@@ -1,0 +1,30 @@
+// Copies a validated upload from loraplane.uploads into the blob store: a range read of the
+// partition that holds its chunks, streamed into a BlobWriter (memory: the read's small fetch
+// queue and one blob chunk), committed only if size and sha256 match. Blocking.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/kafka.hpp"
+#include "common/result.hpp"
+#include "schema/types.hpp"
+#include "storage/blob_store.hpp"
+
+namespace loraplane::distribute {
+
+struct CopyRequest {
+  schema::UploadLocation location;
+  std::string sha256;
+  std::uint64_t size = 0;
+};
+
+// Chunks of other uploads in the range are skipped, so are repeated indexes (a producer
+// retry). Errors: Errc::corrupt (a missing chunk, wrong count, size or sha256: permanent),
+// Errc::not_found (the range left the log: permanent), Errc::unavailable (retry).
+Result<storage::BlobInfo> copy_upload(const kafka::Cluster& cluster, storage::BlobStore& store,
+                                      const CopyRequest& request,
+                                      std::chrono::milliseconds idle_timeout);
+
+}  // namespace loraplane::distribute

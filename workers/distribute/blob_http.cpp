@@ -1,0 +1,195 @@
+#include "workers/distribute/blob_http.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <string>
+
+#include "common/sha256.hpp"
+#include "workers/distribute/byte_range.hpp"
+#include "workers/distribute/distribute_metrics.hpp"
+
+namespace loraplane::distribute {
+
+namespace {
+
+namespace beast = http::beast;
+namespace bhttp = beast::http;
+using http::Status;
+
+// Counts one response in progress; refuses beyond the bound.
+class ActiveSlot {
+ public:
+  explicit ActiveSlot(BlobService& svc) : svc_(svc) {
+    acquired_ = ++svc_.active <= svc_.options.max_active_responses;
+    if (acquired_) {
+      distribute_metrics().active_responses.Increment();
+    } else {
+      --svc_.active;
+    }
+  }
+  ~ActiveSlot() {
+    if (!acquired_) return;
+    --svc_.active;
+    distribute_metrics().active_responses.Decrement();
+  }
+  ActiveSlot(const ActiveSlot&) = delete;
+  ActiveSlot& operator=(const ActiveSlot&) = delete;
+  bool acquired() const { return acquired_; }
+
+ private:
+  BlobService& svc_;
+  bool acquired_ = false;
+};
+
+http::Response unavailable(std::string_view message) {
+  auto res = http::error_response(Status::service_unavailable, "server_error", "busy", message);
+  res.set(bhttp::field::retry_after, "1");
+  return res;
+}
+
+struct PieceRead {
+  std::string bytes;
+  Status status = Status::ok;  // ok, not_found or internal_server_error
+};
+
+// One piece [offset, offset + length) that lies within one chunk, so the store hands it over
+// in one sink call and at most one chunk is in memory.
+struct ReadPiece {
+  storage::BlobStore* store;
+  std::string sha;
+  std::uint64_t offset;
+  std::uint64_t length;
+  PieceRead operator()() const {
+    PieceRead out;
+    out.bytes.reserve(length);
+    auto st = store->read(sha, offset, length, [&out](std::string_view piece) {
+      out.bytes.append(piece);
+      return loraplane::Status{};
+    });
+    if (!st) {
+      out.status = st.error().code == Errc::not_found ? Status::not_found
+                                                      : Status::internal_server_error;
+      spdlog::warn("blob {} read at {}+{} failed: {}", sha, offset, length, st.error().message);
+    }
+    return out;
+  }
+};
+
+struct StatBlob {
+  storage::BlobStore* store;
+  std::string sha;
+  std::optional<storage::BlobInfo> operator()() const { return store->stat(sha); }
+};
+
+bhttp::response<bhttp::empty_body> blob_head(const storage::BlobInfo& info,
+                                             const RangeRequest& range,
+                                             const std::string& request_id) {
+  bool partial = range.kind == RangeKind::partial;
+  bhttp::response<bhttp::empty_body> res{partial ? Status::partial_content : Status::ok, 11};
+  res.set(bhttp::field::content_type, "application/octet-stream");
+  res.set(bhttp::field::accept_ranges, "bytes");
+  res.set(bhttp::field::etag, "\"" + info.sha256 + "\"");
+  res.set("x-content-sha256", info.sha256);
+  res.set("x-request-id", request_id);
+  if (partial) res.set(bhttp::field::content_range, content_range(range, info.size));
+  res.content_length(range.range.length);
+  res.keep_alive(false);
+  return res;
+}
+
+// Stops the connection so the server's own write of the handler's return value fails and
+// nothing is appended to what was sent.
+void end_stream(beast::tcp_stream& stream, tcp::socket::shutdown_type how) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(how, ignored);
+}
+
+awaitable<bool> write_body(BlobService& svc, beast::tcp_stream& stream,
+                           const storage::BlobInfo& info, ByteRange range) {
+  const std::uint64_t end = range.offset + range.length;
+  for (std::uint64_t pos = range.offset; pos < end;) {
+    const std::uint64_t chunk_left = info.chunk_size - pos % info.chunk_size;
+    const std::uint64_t length = std::min(end - pos, chunk_left);
+    auto piece = co_await run_blocking(svc.pool, svc.gate,
+                                       ReadPiece{&svc.store, info.sha256, pos, length});
+    if (!piece || piece->status != Status::ok || piece->bytes.size() != length) co_return false;
+    stream.expires_after(svc.options.write_timeout);
+    auto [ec, n] =
+        co_await asio::async_write(stream, asio::buffer(piece->bytes), use_nothrow_awaitable);
+    if (ec) co_return false;
+    distribute_metrics().served_bytes.Increment(static_cast<double>(n));
+    pos += length;
+  }
+  co_return true;
+}
+
+// GCC 12 at -O2 reports -Wmismatched-new-delete on coroutine frames that Asio allocates and
+// frees with its own matching operators (a false positive after inlining).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+awaitable<http::Response> serve_blob(std::shared_ptr<BlobService> svc, http::StreamContext& ctx) {
+  const auto& req = ctx.parser.get();
+  std::string sha;
+  for (const auto& [name, value] : ctx.params)
+    if (name == "sha256") sha = value;
+  if (sha.size() != 64 || !is_sha256_hex(sha) ||
+      sha.find_first_of("ABCDEF") != std::string::npos)
+    co_return http::error_response(Status::bad_request, "invalid_request_error", "invalid_sha256",
+                                   "blob name must be 64 lowercase hex digits (sha256)", "sha256");
+  ActiveSlot slot(*svc);
+  if (!slot.acquired()) {
+    distribute_metrics().busy.Increment();
+    co_return unavailable("too many blob downloads in progress; retry later");
+  }
+  auto info = co_await run_blocking(svc->pool, svc->gate, StatBlob{&svc->store, sha});
+  if (!info) co_return unavailable("storage node is shutting down");
+  if (!*info)
+    co_return http::error_response(Status::not_found, "invalid_request_error", "blob_not_found",
+                                   "no blob " + sha + " on this storage node");
+  const storage::BlobInfo blob = **info;
+  const std::string etag = "\"" + blob.sha256 + "\"";
+  if (auto inm = req.find(bhttp::field::if_none_match);
+      inm != req.end() && (inm->value() == etag || inm->value() == "*")) {
+    http::Response res{Status::not_modified, 11};
+    res.set(bhttp::field::etag, etag);
+    co_return res;
+  }
+  RangeRequest range{RangeKind::whole, {0, blob.size}};
+  if (auto header = req.find(bhttp::field::range); header != req.end())
+    range = parse_range(header->value(), blob.size);
+  if (range.kind == RangeKind::unsatisfiable) {
+    auto res = http::error_response(Status::range_not_satisfiable, "invalid_request_error",
+                                    "range_not_satisfiable",
+                                    "range outside blob of " + std::to_string(blob.size) +
+                                        " bytes");
+    res.set(bhttp::field::content_range, content_range(range, blob.size));
+    co_return res;
+  }
+  auto head = blob_head(blob, range, ctx.request_id);
+  bhttp::response_serializer<bhttp::empty_body> serializer{head};
+  ctx.stream.expires_after(svc->options.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write_header(ctx.stream, serializer, use_nothrow_awaitable);
+  (void)n;
+  bool sent = !ec;
+  if (sent && req.method() == bhttp::verb::get)
+    sent = co_await write_body(*svc, ctx.stream, blob, range.range);
+  // A failed body cannot be signalled any more: reset so the client sees a short read.
+  end_stream(ctx.stream, sent ? tcp::socket::shutdown_send : tcp::socket::shutdown_both);
+  co_return http::Response{head.result(), 11};  // labels the route's metrics only
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+void add_blob_routes(http::Router& router, std::shared_ptr<BlobService> service) {
+  auto handler = [service](http::StreamContext& ctx) { return serve_blob(service, ctx); };
+  router.add_stream(http::Verb::get, std::string(kBlobRoute), handler);
+  router.add_stream(http::Verb::head, std::string(kBlobRoute), handler);
+}
+
+}  // namespace loraplane::distribute
