@@ -48,8 +48,7 @@ int dtype_bytes(std::string_view dtype) {
   if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
   if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
   if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
-  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" ||
-      dtype == "F8_E5M2")
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2")
     return 1;
   return 0;
 }
@@ -149,7 +148,8 @@ Result<int> check_config(std::string_view text, int max_lora_rank) {
   if (config["r"].get_int64().get(r) || r < 1)
     return make_error(Errc::invalid_argument, "adapter_config.json: r must be a positive integer");
   std::vector<std::string> problems;
-  if (auto m = field(config, "modules_to_save"); m && !(m->is_array() && m->get_array().size() == 0))
+  if (auto m = field(config, "modules_to_save");
+      m && !(m->is_array() && m->get_array().size() == 0))
     problems.emplace_back("vLLM only supports modules_to_save being None.");
   if (auto d = field(config, "use_dora"); d && d->is_bool() && d->get_bool().value())
     problems.emplace_back("vLLM does not yet support DoRA.");
@@ -174,8 +174,8 @@ Result<AdapterFiles> read_adapter_dir(const std::string& lora_name, const std::s
   const fs::path dir = expand_home(lora_path);
   std::error_code ec;
   auto not_found = [&] {
-    return make_error(Errc::not_found, "Loading lora " + lora_name +
-                                           " failed: No adapter found for " + lora_path);
+    return make_error(Errc::not_found,
+                      "Loading lora " + lora_name + " failed: No adapter found for " + lora_path);
   };
   if (!fs::is_directory(dir, ec) || !fs::is_regular_file(dir / "adapter_config.json", ec))
     return not_found();

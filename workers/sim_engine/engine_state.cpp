@@ -60,8 +60,7 @@ awaitable<void> sleep_for(std::chrono::nanoseconds duration) {
 }
 
 double unix_seconds_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::int64_t unix_time_now() {

@@ -6,8 +6,9 @@ Generation::Generation(std::shared_ptr<EngineState> state, std::optional<LoraKey
                        TextPlan plan, const asio::any_io_executor& executor)
     : state_(std::move(state)), lora_(std::move(lora)), plan_(std::move(plan)), timer_(executor) {}
 
-awaitable<Result<std::unique_ptr<Generation>>> Generation::start(
-    std::shared_ptr<EngineState> state, std::optional<LoraKey> lora, TextPlan plan) {
+awaitable<Result<std::unique_ptr<Generation>>> Generation::start(std::shared_ptr<EngineState> state,
+                                                                 std::optional<LoraKey> lora,
+                                                                 TextPlan plan) {
   auto executor = co_await asio::this_coro::executor;
   auto admitted = co_await state->scheduler.admit(lora);
   if (!admitted) co_return admitted.error();

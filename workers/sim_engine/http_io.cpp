@@ -25,8 +25,8 @@ awaitable<Result<std::string>> read_body(http::StreamContext& ctx, std::size_t m
       expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     ctx.stream.expires_after(timeout);
-    auto [ec, n] = co_await asio::async_write(ctx.stream, asio::buffer(kContinue),
-                                              use_nothrow_awaitable);
+    auto [ec, n] =
+        co_await asio::async_write(ctx.stream, asio::buffer(kContinue), use_nothrow_awaitable);
     (void)n;
     if (ec) co_return make_error(Errc::io, ec.message());
   }

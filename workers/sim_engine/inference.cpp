@@ -46,23 +46,20 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
   }
   const std::uint32_t input = req.prompt_tokens;
   if (input >= o.max_model_len)
-    return bad_request("This model's maximum context length is " +
-                       std::to_string(o.max_model_len) + " tokens. However, your request has " +
-                       std::to_string(input) +
+    return bad_request("This model's maximum context length is " + std::to_string(o.max_model_len) +
+                       " tokens. However, your request has " + std::to_string(input) +
                        " input tokens. Please reduce the length of the input messages.");
   const std::uint32_t room = o.max_model_len - input;
   if (req.max_tokens && *req.max_tokens > room)
-    return bad_request("'max_tokens' or 'max_completion_tokens' is too large: " +
-                           std::to_string(*req.max_tokens) +
-                           ". This model's maximum context length is " +
-                           std::to_string(o.max_model_len) + " tokens and your request has " +
-                           std::to_string(input) + " input tokens (" +
-                           std::to_string(*req.max_tokens) + " > " +
-                           std::to_string(o.max_model_len) + " - " + std::to_string(input) + ").",
-                       "max_tokens");
-  p.max_tokens = req.max_tokens.value_or(req.api == Api::completion
-                                             ? std::min(o.default_max_tokens, room)
-                                             : room);
+    return bad_request(
+        "'max_tokens' or 'max_completion_tokens' is too large: " + std::to_string(*req.max_tokens) +
+            ". This model's maximum context length is " + std::to_string(o.max_model_len) +
+            " tokens and your request has " + std::to_string(input) + " input tokens (" +
+            std::to_string(*req.max_tokens) + " > " + std::to_string(o.max_model_len) + " - " +
+            std::to_string(input) + ").",
+        "max_tokens");
+  p.max_tokens = req.max_tokens.value_or(
+      req.api == Api::completion ? std::min(o.default_max_tokens, room) : room);
   p.request = std::move(req);
   return p;
 }
@@ -70,12 +67,12 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
 http::Response start_error(EngineState& st, const Error& error, std::string_view model) {
   if (error.code == Errc::not_found) return model_not_found(model);
   if (error.code == Errc::limit_exceeded) ++st.counters.rejected_queue_full;
-  auto res = vllm_error(Status::service_unavailable, "ServiceUnavailableError",
-                        error.code == Errc::limit_exceeded
-                            ? "The engine's waiting queue is full (" +
-                                  std::to_string(st.options.max_waiting) +
-                                  " requests); retry later."
-                            : std::string("The engine is shutting down."));
+  auto res =
+      vllm_error(Status::service_unavailable, "ServiceUnavailableError",
+                 error.code == Errc::limit_exceeded
+                     ? "The engine's waiting queue is full (" +
+                           std::to_string(st.options.max_waiting) + " requests); retry later."
+                     : std::string("The engine is shutting down."));
   res.set(http::beast::http::field::retry_after, "1");
   return res;
 }
@@ -125,7 +122,8 @@ awaitable<bool> respond_stream(Generation& gen, const Prepared& p, const Respons
   }
   if (!gen.done() && !co_await sse.event(stream_chunk(p, head, "", "abort", usage_now())))
     co_return false;
-  const std::string_view object = req.api == Api::chat ? "chat.completion.chunk" : "text_completion";
+  const std::string_view object =
+      req.api == Api::chat ? "chat.completion.chunk" : "text_completion";
   if (req.include_usage &&
       !co_await sse.event(usage_chunk(head, object, Usage{req.prompt_tokens, gen.emitted()})))
     co_return false;
@@ -144,9 +142,9 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
   auto& st = *state;
   auto body = co_await read_body(ctx, st.options.max_body_bytes, std::chrono::seconds(60));
   if (!body)
-    co_return vllm_error(body.error().code == Errc::limit_exceeded ? Status::payload_too_large
-                                                                   : Status::bad_request,
-                         "BadRequestError", body.error().message);
+    co_return vllm_error(
+        body.error().code == Errc::limit_exceeded ? Status::payload_too_large : Status::bad_request,
+        "BadRequestError", body.error().message);
   auto parsed = api == Api::chat ? parse_chat_request(*body, st.options.max_body_bytes)
                                  : parse_completion_request(*body, st.options.max_body_bytes);
   if (!parsed) co_return bad_request(parsed.error().message);

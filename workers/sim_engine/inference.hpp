@@ -17,7 +17,6 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
 // POST /v1/chat/completions and POST /v1/completions.
 awaitable<http::Response> chat_completions(std::shared_ptr<EngineState> state,
                                            http::StreamContext& ctx);
-awaitable<http::Response> completions(std::shared_ptr<EngineState> state,
-                                      http::StreamContext& ctx);
+awaitable<http::Response> completions(std::shared_ptr<EngineState> state, http::StreamContext& ctx);
 
 }  // namespace loraplane::sim_engine

@@ -54,7 +54,8 @@ Status parse_common(object body, InferenceRequest& req) {
     if (!req.stream) return bad("Stream options can only be defined when `stream=True`.");
     object options;
     if (o->get_object().get(options)) return bad("stream_options: Input should be an object");
-    if (auto u = field(options, "include_usage")) req.include_usage = u->is_bool() && u->get_bool().value();
+    if (auto u = field(options, "include_usage"))
+      req.include_usage = u->is_bool() && u->get_bool().value();
     if (auto c = field(options, "continuous_usage_stats"))
       req.continuous_usage = c->is_bool() && c->get_bool().value();
   }

@@ -11,8 +11,7 @@ Result<simdjson::dom::element> parse_json(std::string_view text, std::size_t max
   thread_local simdjson::dom::parser parser;
   const std::size_t capacity = std::max<std::size_t>(text.size(), 64);
   if (parser.capacity() < capacity || parser.max_depth() != kMaxJsonDepth) {
-    if (parser.allocate(std::max(capacity, parser.capacity()), kMaxJsonDepth) !=
-        simdjson::SUCCESS)
+    if (parser.allocate(std::max(capacity, parser.capacity()), kMaxJsonDepth) != simdjson::SUCCESS)
       return make_error(Errc::internal, "out of memory for the JSON parser");
   }
   simdjson::dom::element root;

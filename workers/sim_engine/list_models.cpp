@@ -50,8 +50,9 @@ awaitable<http::Response> list_models(StatePtr state, http::RequestContext&) {
   const auto now = unix_time_now();
   const auto& o = st.options;
   json::array data;
-  data.push_back(card(st, o.base_model, o.base_model_root.empty() ? o.base_model : o.base_model_root,
-                      nullptr, o.max_model_len, now));
+  data.push_back(card(st, o.base_model,
+                      o.base_model_root.empty() ? o.base_model : o.base_model_root, nullptr,
+                      o.max_model_len, now));
   for (const auto& adapter : st.registry.all())
     data.push_back(card(st, adapter.name, adapter.path, json::value(o.base_model), nullptr, now));
   json::object body;

@@ -35,11 +35,13 @@ std::variant<LoadRequest, http::Response> parse(std::string_view body) {
   std::string_view s;
   auto name = field(o, "lora_name");
   if (!name) return validation_error("lora_name", "missing", "Field required");
-  if (name->get_string().get(s)) return validation_error("lora_name", "string_type", "Input should be a valid string");
+  if (name->get_string().get(s))
+    return validation_error("lora_name", "string_type", "Input should be a valid string");
   req.name = std::string(s);
   auto path = field(o, "lora_path");
   if (!path) return validation_error("lora_path", "missing", "Field required");
-  if (path->get_string().get(s)) return validation_error("lora_path", "string_type", "Input should be a valid string");
+  if (path->get_string().get(s))
+    return validation_error("lora_path", "string_type", "Input should be a valid string");
   req.path = std::string(s);
   if (auto inplace = field(o, "load_inplace")) {
     if (inplace->get_bool().get(req.load_inplace))
@@ -59,6 +61,14 @@ http::Response load_failed(const Error& error) {
                     std::string(kEngineCallFailed) + error.message);
 }
 
+http::Response too_many(EngineState& st) {
+  ++st.counters.adapter_load_failures;
+  return vllm_error(http::Status::bad_request, "BadRequestError",
+                    "The engine simulator holds at most " +
+                        std::to_string(st.options.max_adapters) +
+                        " adapters (max_adapters); unload one first.");
+}
+
 }  // namespace
 
 awaitable<http::Response> load_lora_adapter(StatePtr state, http::RequestContext& rc) {
@@ -76,19 +86,15 @@ awaitable<http::Response> load_lora_adapter(StatePtr state, http::RequestContext
                          "The lora adapter '" + req.name +
                              "' has already been loaded. If you want to load the adapter in "
                              "place, set 'load_inplace' to True.");
-  if (!exists && st.registry.size() >= st.options.max_adapters) {
-    ++st.counters.adapter_load_failures;
-    co_return vllm_error(http::Status::bad_request, "BadRequestError",
-                         "The engine simulator holds at most " +
-                             std::to_string(st.options.max_adapters) +
-                             " adapters (max_adapters); unload one first.");
-  }
+  if (!exists && st.registry.size() >= st.options.max_adapters) co_return too_many(st);
   auto files = read_adapter_dir(req.name, req.path, st.options.max_lora_rank);
   if (!files) {
     ++st.counters.adapter_load_failures;
     co_return load_failed(files.error());
   }
   co_await sleep_for(load_cost(st.options, files->bytes));
+  // other names may have been loaded meanwhile
+  if (!exists && st.registry.size() >= st.options.max_adapters) co_return too_many(st);
   const auto& record = st.registry.put(req.name, req.path, files->bytes, files->rank);
   st.cache.insert(record.id, record.bytes);
   ++st.counters.adapter_loads;

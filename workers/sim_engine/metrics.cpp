@@ -2,10 +2,11 @@
 // number format of vLLM's PrometheusStatLogger as prometheus_client prints them:
 // vllm/v1/metrics/loggers.py), then loraplane_sim_* (what the simulator's cost model did), then
 // the process-wide loraplane_* registry (HTTP metrics).
+#include "common/metrics.hpp"
+
 #include <charconv>
 #include <cmath>
 
-#include "common/metrics.hpp"
 #include "workers/sim_engine/handlers.hpp"
 
 namespace loraplane::sim_engine {
@@ -16,10 +17,14 @@ std::string escape_label(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -29,7 +34,8 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-void sample(std::string& out, std::string_view name, std::string_view labels, std::string_view value) {
+void sample(std::string& out, std::string_view name, std::string_view labels,
+            std::string_view value) {
   out.append(name).append("{").append(labels).append("} ").append(value).append("\n");
 }
 
@@ -58,7 +64,8 @@ std::string go_float(double d) {
 
 std::string render_vllm_metrics(const EngineState& st) {
   std::string out;
-  const std::string engine = "engine=\"0\",model_name=\"" + escape_label(st.options.base_model) + "\"";
+  const std::string engine =
+      "engine=\"0\",model_name=\"" + escape_label(st.options.base_model) + "\"";
   auto gauge = [&](std::string_view name, std::string_view help, double value) {
     family(out, name, "gauge", help);
     sample(out, name, engine, go_float(value));
@@ -100,18 +107,32 @@ std::string render_sim_metrics(const EngineState& st) {
   };
   const auto& c = st.counters;
   counter("loraplane_sim_adapter_loads_total",
-          "Adapter loads from disk into host memory: load API calls and reloads after a host-memory eviction", c.adapter_loads);
-  counter("loraplane_sim_adapter_load_failures_total", "Load API calls answered with an error", c.adapter_load_failures);
-  counter("loraplane_sim_adapter_unloads_total", "Adapters removed through the unload API", c.adapter_unloads);
-  counter("loraplane_sim_adapter_swaps_total", "Adapters copied from host memory into a GPU slot", c.swaps);
-  counter("loraplane_sim_gpu_evictions_total", "Idle adapters that lost their GPU slot to another", c.gpu_evictions);
-  counter("loraplane_sim_cpu_evictions_total", "Idle adapters dropped from host memory (max_cpu_loras)", c.cpu_evictions);
-  counter("loraplane_sim_requests_rejected_total", "Requests answered 503 because the waiting queue was full", c.rejected_queue_full);
-  counter("loraplane_sim_client_disconnects_total", "Streams the client closed before the end", c.client_disconnects);
-  family(out, "loraplane_sim_adapters", "gauge", "Adapters by where their weights are: registered (loaded through the API), cpu (host memory, GPU ones included), gpu");
-  sample(out, "loraplane_sim_adapters", model + ",tier=\"registered\"", std::to_string(st.registry.size()));
-  sample(out, "loraplane_sim_adapters", model + ",tier=\"cpu\"", std::to_string(st.cache.cpu_count()));
-  sample(out, "loraplane_sim_adapters", model + ",tier=\"gpu\"", std::to_string(st.cache.gpu_count()));
+          "Adapter loads from disk into host memory: load API calls and reloads after a "
+          "host-memory eviction",
+          c.adapter_loads);
+  counter("loraplane_sim_adapter_load_failures_total", "Load API calls answered with an error",
+          c.adapter_load_failures);
+  counter("loraplane_sim_adapter_unloads_total", "Adapters removed through the unload API",
+          c.adapter_unloads);
+  counter("loraplane_sim_adapter_swaps_total", "Adapters copied from host memory into a GPU slot",
+          c.swaps);
+  counter("loraplane_sim_gpu_evictions_total", "Idle adapters that lost their GPU slot to another",
+          c.gpu_evictions);
+  counter("loraplane_sim_cpu_evictions_total",
+          "Idle adapters dropped from host memory (max_cpu_loras)", c.cpu_evictions);
+  counter("loraplane_sim_requests_rejected_total",
+          "Requests answered 503 because the waiting queue was full", c.rejected_queue_full);
+  counter("loraplane_sim_client_disconnects_total", "Streams the client closed before the end",
+          c.client_disconnects);
+  family(out, "loraplane_sim_adapters", "gauge",
+         "Adapters by where their weights are: registered (loaded through the API), cpu (host "
+         "memory, GPU ones included), gpu");
+  sample(out, "loraplane_sim_adapters", model + ",tier=\"registered\"",
+         std::to_string(st.registry.size()));
+  sample(out, "loraplane_sim_adapters", model + ",tier=\"cpu\"",
+         std::to_string(st.cache.cpu_count()));
+  sample(out, "loraplane_sim_adapters", model + ",tier=\"gpu\"",
+         std::to_string(st.cache.gpu_count()));
   return out;
 }
 
@@ -119,7 +140,8 @@ awaitable<http::Response> metrics(StatePtr state, http::RequestContext&) {
   state->record_lora_info();
   std::string body = render_vllm_metrics(*state) + render_sim_metrics(*state);
   if (state->options.process_metrics) body += loraplane::metrics::serialize();
-  co_return http::text_response(http::Status::ok, std::move(body), "text/plain; version=0.0.4; charset=utf-8");
+  co_return http::text_response(http::Status::ok, std::move(body),
+                                "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace loraplane::sim_engine

@@ -9,12 +9,12 @@
 // - 50 ms fixed: per-load overhead of opening the directory, parsing adapter_config.json,
 //   building the LoRA model object and its punica buffers, independent of size.
 // - host → GPU at 4 × the disk bandwidth (8 GB/s): a PCIe 4.0 x16 copy, many small tensors.
+#include "workers/sim_engine/options.hpp"
+
 #include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
-
-#include "workers/sim_engine/options.hpp"
 
 namespace loraplane::sim_engine {
 
@@ -44,8 +44,8 @@ Status validate(const SimEngineOptions& o) {
   if (o.base_model.empty() || o.base_model.size() > 256) return bad("base model: 1-256 bytes");
   if (o.max_loras == 0) return bad("max_loras must be at least 1");
   if (o.cpu_slots() < o.max_loras)
-    return bad("max_cpu_loras (" + std::to_string(o.max_cpu_loras) +
-               ") must be >= max_loras (" + std::to_string(o.max_loras) + ")");
+    return bad("max_cpu_loras (" + std::to_string(o.max_cpu_loras) + ") must be >= max_loras (" +
+               std::to_string(o.max_loras) + ")");
   constexpr std::array kRanks{1, 8, 16, 32, 64, 128, 256, 320, 512};
   bool rank_ok = false;
   for (int r : kRanks) rank_ok = rank_ok || r == o.max_lora_rank;

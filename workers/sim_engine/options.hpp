@@ -29,20 +29,20 @@ struct SimEngineOptions {
   std::uint32_t max_model_len = 8192;
 
   // vLLM's LoRA flags.
-  std::size_t max_loras = 8;       // --max-loras: adapters on the GPU at once (LRU)
-  std::size_t max_cpu_loras = 0;   // --max-cpu-loras: adapters in host memory; 0 = max_loras
-  int max_lora_rank = 64;          // --max-lora-rank
+  std::size_t max_loras = 8;        // --max-loras: adapters on the GPU at once (LRU)
+  std::size_t max_cpu_loras = 0;    // --max-cpu-loras: adapters in host memory; 0 = max_loras
+  int max_lora_rank = 64;           // --max-lora-rank
   std::size_t max_adapters = 1024;  // registered adapters (not a vLLM flag: our bound)
 
   // Batching.
-  std::size_t max_num_seqs = 256;   // --max-num-seqs: requests running at once
-  std::size_t max_waiting = 1024;   // waiting requests beyond which we answer 503
+  std::size_t max_num_seqs = 256;         // --max-num-seqs: requests running at once
+  std::size_t max_waiting = 1024;         // waiting requests beyond which we answer 503
   std::uint32_t default_max_tokens = 16;  // /v1/completions default, as vLLM
 
   // Costs.
-  Millis ttft{0};        // admission (adapter on the GPU) to first token
-  Millis itl{0};         // between tokens
-  Millis load_fixed{0};  // per adapter load from disk, on top of bytes / load_bandwidth
+  Millis ttft{0};               // admission (adapter on the GPU) to first token
+  Millis itl{0};                // between tokens
+  Millis load_fixed{0};         // per adapter load from disk, on top of bytes / load_bandwidth
   double load_bandwidth = 2e9;  // bytes/s disk → host memory; <= 0: no per-byte cost
   double swap_bandwidth = 0;    // bytes/s host → GPU; 0: 4 × load_bandwidth
 

@@ -42,11 +42,11 @@ void SimEngine::start() {
     health::register_role(impl_->health_role);
     health::set_ready(impl_->health_role, true);
   }
-  spdlog::info("sim-engine {} listening on http://{}:{} (max_loras {}, max_cpu_loras {}, "
-               "max_num_seqs {}, ttft {} ms, itl {} ms)",
-               st.options.base_model, st.options.host, port(), st.options.max_loras,
-               st.options.cpu_slots(), st.options.max_num_seqs, st.options.ttft.count(),
-               st.options.itl.count());
+  spdlog::info(
+      "sim-engine {} listening on http://{}:{} (max_loras {}, max_cpu_loras {}, "
+      "max_num_seqs {}, ttft {} ms, itl {} ms)",
+      st.options.base_model, st.options.host, port(), st.options.max_loras, st.options.cpu_slots(),
+      st.options.max_num_seqs, st.options.ttft.count(), st.options.itl.count());
 }
 
 std::uint16_t SimEngine::port() const { return impl_->server ? impl_->server->port() : 0; }

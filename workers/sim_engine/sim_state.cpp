@@ -15,9 +15,12 @@ namespace json = boost::json;
 const char* tier_name(std::optional<LoraCache::Tier> tier) {
   if (!tier) return "disk";
   switch (*tier) {
-    case LoraCache::Tier::gpu: return "gpu";
-    case LoraCache::Tier::cpu: return "cpu";
-    case LoraCache::Tier::disk: return "disk";
+    case LoraCache::Tier::gpu:
+      return "gpu";
+    case LoraCache::Tier::cpu:
+      return "cpu";
+    case LoraCache::Tier::disk:
+      return "disk";
   }
   return "disk";
 }

@@ -37,8 +37,8 @@ void fnv1a(std::uint64_t& h, std::string_view bytes) {
 
 }  // namespace
 
-std::uint64_t text_seed(std::uint64_t engine_seed, std::string_view model,
-                        std::string_view prompt, std::optional<std::int64_t> request_seed) {
+std::uint64_t text_seed(std::uint64_t engine_seed, std::string_view model, std::string_view prompt,
+                        std::optional<std::int64_t> request_seed) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   fnv1a(h, std::to_string(engine_seed));
   fnv1a(h, model);

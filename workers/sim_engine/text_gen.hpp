@@ -16,8 +16,8 @@ struct TextPlan {
   std::string finish_reason;        // "length" when max_tokens cut it, else "stop"
 };
 
-std::uint64_t text_seed(std::uint64_t engine_seed, std::string_view model,
-                        std::string_view prompt, std::optional<std::int64_t> request_seed);
+std::uint64_t text_seed(std::uint64_t engine_seed, std::string_view model, std::string_view prompt,
+                        std::optional<std::int64_t> request_seed);
 
 // The text the model "wants" to say is 8–63 tokens; max_tokens cuts it (finish "length").
 // With ignore_eos (vLLM's extra parameter, as benchmarks use it) it runs to max_tokens.

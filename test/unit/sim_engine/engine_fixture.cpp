@@ -1,7 +1,6 @@
 #include "test/unit/sim_engine/engine_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -64,8 +63,8 @@ std::string EngineFixture::load(const std::string& name, int rank) const {
   return path;
 }
 
-HttpResult EngineFixture::chat(const std::string& model, const std::string& prompt,
-                               int max_tokens, bool stream, bool include_usage) const {
+HttpResult EngineFixture::chat(const std::string& model, const std::string& prompt, int max_tokens,
+                               bool stream, bool include_usage) const {
   json::object body{{"model", model},
                     {"messages", json::array{json::object{{"role", "user"}, {"content", prompt}}}},
                     {"max_tokens", max_tokens}};
@@ -91,11 +90,15 @@ std::string adapter_safetensors(int rank) {
   for (int layer = 0; layer < 2; ++layer) {
     const std::string prefix =
         "base_model.model.model.layers." + std::to_string(layer) + ".self_attn.q_proj.";
-    header[prefix + "lora_A.weight"] = json::object{
-        {"dtype", "F16"}, {"shape", json::array{rank, 64}}, {"data_offsets", json::array{at, at + tensor_bytes}}};
+    header[prefix + "lora_A.weight"] =
+        json::object{{"dtype", "F16"},
+                     {"shape", json::array{rank, 64}},
+                     {"data_offsets", json::array{at, at + tensor_bytes}}};
     at += tensor_bytes;
-    header[prefix + "lora_B.weight"] = json::object{
-        {"dtype", "F16"}, {"shape", json::array{64, rank}}, {"data_offsets", json::array{at, at + tensor_bytes}}};
+    header[prefix + "lora_B.weight"] =
+        json::object{{"dtype", "F16"},
+                     {"shape", json::array{64, rank}},
+                     {"data_offsets", json::array{at, at + tensor_bytes}}};
     at += tensor_bytes;
   }
   std::string text = json::serialize(header);

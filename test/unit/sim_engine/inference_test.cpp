@@ -1,8 +1,7 @@
 // Chat and text completions without streaming: vLLM's body shapes, its 404 for unknown models,
 // and output that is a deterministic function of (seed, model, prompt).
-#include <boost/test/unit_test.hpp>
-
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 
 #include "test/unit/sim_engine/engine_fixture.hpp"
 
@@ -14,9 +13,8 @@ namespace {
 
 std::string content_of(const HttpResult& res) {
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
-  return std::string(json::parse(res.body)
-                         .at("choices").as_array()[0]
-                         .at("message").at("content").as_string());
+  return std::string(
+      json::parse(res.body).at("choices").as_array()[0].at("message").at("content").as_string());
 }
 
 }  // namespace
@@ -96,7 +94,8 @@ BOOST_AUTO_TEST_CASE(adapter_requests_answer_with_the_adapter_name) {
 
 BOOST_AUTO_TEST_CASE(text_completion_shape_and_default_max_tokens) {
   EngineFixture e;
-  auto res = e.post_json("/v1/completions", {{"model", "toy-llama"}, {"prompt", "once upon a time"}});
+  auto res =
+      e.post_json("/v1/completions", {{"model", "toy-llama"}, {"prompt", "once upon a time"}});
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
   auto body = json::parse(res.body).as_object();
   BOOST_TEST(std::string(body.at("id").as_string()).rfind("cmpl-", 0) == 0u);
@@ -106,7 +105,8 @@ BOOST_AUTO_TEST_CASE(text_completion_shape_and_default_max_tokens) {
   BOOST_TEST(body.at("usage").at("prompt_tokens").as_int64() == 4);
   BOOST_TEST(body.at("usage").at("completion_tokens").as_int64() <= 16);
   // ignore_eos runs exactly to max_tokens
-  res = e.post_json("/v1/completions", {{"prompt", "x"}, {"max_tokens", 100}, {"ignore_eos", true}});
+  res =
+      e.post_json("/v1/completions", {{"prompt", "x"}, {"max_tokens", 100}, {"ignore_eos", true}});
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
   BOOST_TEST(json::parse(res.body).at("usage").at("completion_tokens").as_int64() == 100);
 }
@@ -115,10 +115,10 @@ BOOST_AUTO_TEST_CASE(invalid_requests_are_400) {
   EngineFixture e;
   BOOST_TEST(e.post("/v1/chat/completions", "{").status == 400);
   BOOST_TEST(e.post_json("/v1/chat/completions", {{"model", "toy-llama"}}).status == 400);
-  auto res = e.post_json(
-      "/v1/chat/completions",
-      {{"messages", json::array{json::object{{"role", "user"}, {"content", "x"}}}},
-       {"stream_options", json::object{{"include_usage", true}}}});
+  auto res =
+      e.post_json("/v1/chat/completions",
+                  {{"messages", json::array{json::object{{"role", "user"}, {"content", "x"}}}},
+                   {"stream_options", json::object{{"include_usage", true}}}});
   BOOST_TEST(res.status == 400);
   BOOST_TEST(json::parse(res.body).at("error").at("message").as_string() ==
              "Stream options can only be defined when `stream=True`.");

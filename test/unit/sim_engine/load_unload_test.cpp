@@ -1,6 +1,5 @@
 // Runtime LoRA API of the simulator against vLLM's exact answers (serving_models.py).
 #include <boost/test/unit_test.hpp>
-
 #include <filesystem>
 
 #include "test/unit/sim_engine/engine_fixture.hpp"
@@ -81,14 +80,15 @@ BOOST_AUTO_TEST_CASE(missing_and_empty_fields_are_400) {
 BOOST_AUTO_TEST_CASE(missing_directory_or_config_is_404) {
   EngineFixture e;
   const std::string nowhere = e.dir() + "/nowhere";
-  check_error(load(e, "ghost", nowhere), 404, "NotFoundError",
-              "Call to add_lora method failed: Loading lora ghost failed: No adapter found for " +
-                  nowhere);
+  check_error(
+      load(e, "ghost", nowhere), 404, "NotFoundError",
+      "Call to add_lora method failed: Loading lora ghost failed: No adapter found for " + nowhere);
   auto path = e.make_adapter("noconfig");
   std::filesystem::remove(path + "/adapter_config.json");
   check_error(load(e, "noconfig", path), 404, "NotFoundError",
               "Call to add_lora method failed: Loading lora noconfig failed: No adapter found "
-              "for " + path);
+              "for " +
+                  path);
   BOOST_TEST(json::parse(e.get("/v1/models").body).at("data").as_array().size() == 1u);
 }
 
@@ -96,7 +96,8 @@ BOOST_AUTO_TEST_CASE(corrupt_or_refused_adapters_are_400) {
   EngineFixture e;
   const std::string prefix = "Call to add_lora method failed: ";
   auto path = e.make_adapter("bad");
-  write_file(path + "/adapter_model.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
+  write_file(path + "/adapter_model.safetensors",
+             std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
   check_error(load(e, "bad", path), 400, "BadRequestError",
               prefix + "Error while deserializing header: HeaderTooLarge");
 
@@ -114,8 +115,9 @@ BOOST_AUTO_TEST_CASE(corrupt_or_refused_adapters_are_400) {
               prefix + "LoRA rank 128 is greater than max_lora_rank 64.");
 
   auto dora = e.make_adapter("dora");
-  write_file(dora + "/adapter_config.json",
-             R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj"],"use_dora":true})");
+  write_file(
+      dora + "/adapter_config.json",
+      R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj"],"use_dora":true})");
   check_error(load(e, "dora", dora), 400, "BadRequestError",
               prefix + "vLLM does not yet support DoRA.");
 
@@ -153,6 +155,20 @@ BOOST_AUTO_TEST_CASE(models_lists_base_then_adapters_with_parent) {
     BOOST_TEST(card.at("parent").as_string() == "toy-llama");
     BOOST_TEST(card.at("permission").as_array().size() == 1u);
   }
+}
+
+BOOST_AUTO_TEST_CASE(registered_adapters_are_bounded) {
+  auto options = test_options();
+  options.max_adapters = 2;
+  EngineFixture e(options);
+  e.load("a");
+  e.load("b");
+  auto res = load(e, "c", e.make_adapter("c"));
+  BOOST_TEST(res.status == 400);
+  BOOST_TEST(error_of(res).at("message").as_string() ==
+             "The engine simulator holds at most 2 adapters (max_adapters); unload one first.");
+  BOOST_TEST(unload(e, "a").status == 200);
+  BOOST_TEST(load(e, "c", e.dir() + "/c").status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(health_is_200) {

@@ -23,9 +23,12 @@ std::string where(const LoraCache& cache, std::uint64_t id) {
   auto tier = cache.tier(id);
   if (!tier) return "unknown";
   switch (*tier) {
-    case LoraCache::Tier::gpu: return "gpu";
-    case LoraCache::Tier::cpu: return "cpu";
-    case LoraCache::Tier::disk: return "disk";
+    case LoraCache::Tier::gpu:
+      return "gpu";
+    case LoraCache::Tier::cpu:
+      return "cpu";
+    case LoraCache::Tier::disk:
+      return "disk";
   }
   return "?";
 }

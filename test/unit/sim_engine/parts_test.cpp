@@ -1,7 +1,6 @@
 // The simulator's pieces on their own: profiles and option checks, the text generator, request
 // parsing, and /metrics number formatting.
 #include <boost/test/unit_test.hpp>
-
 #include <stdexcept>
 
 #include "workers/sim_engine/handlers.hpp"

@@ -1,10 +1,9 @@
 // Server-Sent Events as vLLM frames them, and the batch seen from outside: lora_requests_info
 // during a slow stream, a disconnect freeing the slot, the bounded waiting queue.
-#include <boost/test/unit_test.hpp>
-
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include "test/unit/sim_engine/engine_fixture.hpp"
 
@@ -21,12 +20,12 @@ SimEngineOptions slow_options(double itl_ms) {
 }
 
 std::string long_stream_body(const std::string& model, int tokens) {
-  return json::serialize(json::object{
-      {"model", model},
-      {"messages", json::array{json::object{{"role", "user"}, {"content", "go on"}}}},
-      {"max_tokens", tokens},
-      {"ignore_eos", true},
-      {"stream", true}});
+  return json::serialize(
+      json::object{{"model", model},
+                   {"messages", json::array{json::object{{"role", "user"}, {"content", "go on"}}}},
+                   {"max_tokens", tokens},
+                   {"ignore_eos", true},
+                   {"stream", true}});
 }
 
 }  // namespace
@@ -57,7 +56,8 @@ BOOST_AUTO_TEST_CASE(chat_stream_frames_chunks_usage_and_done) {
     text += choice.at("delta").at("content").as_string();
     BOOST_TEST(choice.at("finish_reason").is_null() == (i < 6));
   }
-  BOOST_TEST(json::parse(events[6]).at("choices").at(0).at("finish_reason").as_string() == "length");
+  BOOST_TEST(json::parse(events[6]).at("choices").at(0).at("finish_reason").as_string() ==
+             "length");
   BOOST_TEST(text == whole.at("choices").at(0).at("message").at("content").as_string());
   auto usage_chunk = json::parse(events[7]).as_object();
   BOOST_TEST(usage_chunk.at("choices").as_array().empty());
@@ -72,7 +72,8 @@ BOOST_AUTO_TEST_CASE(chat_stream_frames_chunks_usage_and_done) {
 
 BOOST_AUTO_TEST_CASE(completion_stream_frames) {
   EngineFixture e;
-  auto res = e.post_json("/v1/completions", {{"prompt", "a b"}, {"max_tokens", 3}, {"stream", true}});
+  auto res =
+      e.post_json("/v1/completions", {{"prompt", "a b"}, {"max_tokens", 3}, {"stream", true}});
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
   auto events = sse_events(res.body);
   BOOST_REQUIRE(events.size() == 4u);
@@ -114,21 +115,47 @@ BOOST_AUTO_TEST_CASE(client_disconnect_mid_stream_frees_the_slot) {
     tcp::socket socket(io);
     socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), e.port()));
     auto body = long_stream_body("toy-llama", 2000);  // 40 s if nobody stopped it
-    std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                          "application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string request =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        "application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     asio::write(socket, asio::buffer(request));
     asio::streambuf received;
     asio::read_until(socket, received, "data: ");
     BOOST_TEST(metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 1);
   }  // socket closed mid-stream
-  BOOST_TEST(eventually([&] {
-    return metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 0;
-  }));
+  BOOST_TEST(eventually(
+      [&] { return metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 0; }));
   // the one batch place is free again
   auto res = e.chat("toy-llama", "next", 2);
   BOOST_TEST(res.status == 200);
   BOOST_TEST(metric_value(e.get("/metrics").body, "loraplane_sim_client_disconnects_total") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(max_loras_limits_the_adapters_in_the_batch) {
+  auto options = slow_options(20);
+  options.max_loras = 1;
+  EngineFixture e(options);
+  e.load("a");
+  e.load("b");
+  std::thread first([&] { e.post("/v1/chat/completions", long_stream_body("a", 50)); });
+  BOOST_REQUIRE(eventually([&] {
+    return latest_lora_info(e.get("/metrics").body).labels["running_lora_adapters"] == "a";
+  }));
+  HttpResult base_result, b_result;
+  std::thread second([&] { b_result = e.chat("b", "wait your turn", 2); });
+  // "b" cannot join a batch that already holds max_loras = 1 adapter; the base model can.
+  bool b_waited = eventually([&] {
+    auto info = latest_lora_info(e.get("/metrics").body);
+    return info.labels["waiting_lora_adapters"] == "b" &&
+           info.labels["running_lora_adapters"] == "a";
+  });
+  base_result = e.chat("toy-llama", "no adapter", 2);
+  first.join();
+  second.join();
+  BOOST_TEST(b_waited);
+  BOOST_TEST(base_result.status == 200);
+  BOOST_TEST(b_result.status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(full_waiting_queue_is_503_with_retry_after) {
