@@ -1,7 +1,8 @@
 // vLLM references: vllm/lora/worker_manager.py (_load_adapter: FileNotFoundError → "Loading lora
 // <name> failed: No adapter found for <path>"), vllm/lora/peft_helper.py (required fields,
 // DoRA, modules_to_save, bias, rank), vllm/lora/models.py ("<dir> doesn't contain tensors"),
-// and safetensors' SafeTensorError variants ("Error while deserializing header: <variant>").
+// and the safetensors reader ("Error while deserializing header: ..."; the detail after the
+// colon is schema/adapter's message, not safetensors' variant name).
 #include "workers/sim_engine/adapter_files.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "schema/adapter/safetensors.hpp"
 #include "workers/sim_engine/json_input.hpp"
 
 namespace loraplane::sim_engine {
@@ -22,11 +24,11 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 // The format allows 100 MB of header; we read at most this much on the I/O thread.
-constexpr std::uint64_t kMaxHeaderBytes = 16 * 1024 * 1024;
+constexpr std::uint64_t kMaxHeaderBytes = adapter::kDefaultMaxHeaderBytes;
 
-Error header_error(std::string_view variant) {
+Error header_error(std::string_view detail) {
   return make_error(Errc::invalid_argument,
-                    "Error while deserializing header: " + std::string(variant));
+                    "Error while deserializing header: " + std::string(detail));
 }
 
 std::string expand_home(const std::string& path) {
@@ -44,85 +46,25 @@ std::optional<std::string> read_small_file(const fs::path& path, std::size_t max
   return data;
 }
 
-int dtype_bytes(std::string_view dtype) {
-  if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
-  if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
-  if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
-  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2")
-    return 1;
-  return 0;
-}
-
-struct Span {
-  std::uint64_t begin, end;
-  std::string name;
-};
-
-// One tensor entry: {"dtype", "shape", "data_offsets"}; its byte span must match its shape.
-Result<Span> tensor_span(std::string_view name, simdjson::dom::element info) {
-  simdjson::dom::object object;
-  std::string_view dtype;
-  simdjson::dom::array shape, offsets;
-  if (info.get_object().get(object) || object["dtype"].get_string().get(dtype) ||
-      object["shape"].get_array().get(shape) || object["data_offsets"].get_array().get(offsets) ||
-      offsets.size() != 2)
-    return header_error("InvalidHeaderDeserialization");
-  const int width = dtype_bytes(dtype);
-  if (width == 0) return header_error("InvalidHeaderDeserialization");
-  std::uint64_t elements = 1;
-  for (auto dim : shape) {
-    std::uint64_t d = 0;
-    if (dim.get_uint64().get(d) || (d != 0 && elements > UINT64_MAX / d / 8))
-      return header_error("ValidationOverflow");
-    elements *= d;
-  }
-  std::uint64_t begin = 0, end = 0;
-  if (offsets.at(0).get_uint64().get(begin) || offsets.at(1).get_uint64().get(end) || end < begin)
-    return header_error("InvalidOffset(\"" + std::string(name) + "\")");
-  if (end - begin != elements * static_cast<std::uint64_t>(width))
-    return header_error("TensorInvalidInfo");
-  return Span{begin, end, std::string(name)};
-}
-
-// Offsets must tile the data buffer from 0 with no gap, and the buffer must end the file.
-Status check_layout(std::vector<Span> spans, std::uint64_t data_bytes) {
-  std::sort(spans.begin(), spans.end(),
-            [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  std::uint64_t at = 0;
-  for (const auto& span : spans) {
-    if (span.begin != at) return header_error("InvalidOffset(\"" + span.name + "\")");
-    at = span.end;
-  }
-  if (at != data_bytes) return header_error("MetadataIncompleteBuffer");
-  return {};
-}
-
 }  // namespace
 
 Status check_safetensors(const std::string& path, std::uint64_t file_size) {
-  if (file_size < 8) return header_error("HeaderTooSmall");
   std::ifstream in(path, std::ios::binary);
-  unsigned char prefix[8] = {};
-  if (!in.read(reinterpret_cast<char*>(prefix), 8)) return header_error("HeaderTooSmall");
+  std::string bytes(adapter::kLengthPrefixBytes, '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    return header_error("HeaderTooSmall");
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];
-  if (n > kMaxHeaderBytes) return header_error("HeaderTooLarge");
-  if (8 + n > file_size) return header_error("InvalidHeaderLength");
-  std::string header(n, '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(n)))
-    return header_error("InvalidHeaderLength");
-  if (header.empty() || header[0] != '{') return header_error("InvalidHeaderStart");
-  auto root = parse_json(header, kMaxHeaderBytes);
-  simdjson::dom::object object;
-  if (!root || root->get_object().get(object)) return header_error("InvalidHeaderDeserialization");
-  std::vector<Span> spans;
-  for (auto [key, value] : object) {
-    if (key == "__metadata__") continue;
-    auto span = tensor_span(key, value);
-    if (!span) return span.error();
-    spans.push_back(std::move(*span));
-  }
-  return check_layout(std::move(spans), file_size - 8 - n);
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  // Read no more than the header the parser accepts; it rejects larger lengths by itself.
+  const std::uint64_t want = std::min({n, kMaxHeaderBytes, file_size - bytes.size()});
+  bytes.resize(bytes.size() + want);
+  in.read(bytes.data() + adapter::kLengthPrefixBytes, static_cast<std::streamsize>(want));
+  bytes.resize(adapter::kLengthPrefixBytes + static_cast<std::size_t>(in.gcount()));
+  auto header = adapter::parse_safetensors_header(bytes, kMaxHeaderBytes);
+  if (!header) return header_error(header.error().message);
+  if (auto size = adapter::check_file_size(*header, file_size); !size)
+    return header_error(size.error().message);
+  return {};
 }
 
 namespace {

@@ -22,8 +22,8 @@ struct AdapterFiles {
 Result<AdapterFiles> read_adapter_dir(const std::string& lora_name, const std::string& lora_path,
                                       int max_lora_rank);
 
-// The safetensors header checks of the reference reader, failing with safetensors' own error
-// names, on the file at `path` of `file_size` bytes. Exposed for tests.
+// The safetensors header and size checks (schema/adapter) on the file at `path` of `file_size`
+// bytes, failing with "Error while deserializing header: <why>". Exposed for tests.
 Status check_safetensors(const std::string& path, std::uint64_t file_size);
 
 }  // namespace loraplane::sim_engine
