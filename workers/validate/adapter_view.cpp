@@ -78,8 +78,8 @@ std::optional<schema::AdapterState> AdapterView::get(std::string_view adapter_id
   return entry->state;
 }
 
-std::optional<schema::AdapterState> AdapterView::wait_for(
-    std::string_view adapter_id, std::chrono::milliseconds timeout) const {
+std::optional<schema::AdapterState> AdapterView::wait_for(std::string_view adapter_id,
+                                                          std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
   const Entry* entry = nullptr;
   changed_.wait_for(lock, timeout, [&] {

@@ -48,8 +48,9 @@ std::string_view JobHandler::label(Outcome outcome) {
 kafka::Handled JobHandler::handle(const kafka::Message& message) {
   const auto start = std::chrono::steady_clock::now();
   auto& metrics = validate_metrics();
-  auto job = message.tombstone ? Result<schema::Job>(make_error(Errc::invalid_argument, "null value"))
-                               : schema::parse<schema::Job>(message.value);
+  auto job = message.tombstone
+                 ? Result<schema::Job>(make_error(Errc::invalid_argument, "null value"))
+                 : schema::parse<schema::Job>(message.value);
   if (job && job->tenant_id != message.key)
     job = make_error(Errc::invalid_argument, "tenant_id differs from the message key");
   if (!job) {
@@ -63,8 +64,8 @@ kafka::Handled JobHandler::handle(const kafka::Message& message) {
   const Outcome outcome = dispatch(job.value());
   const auto kind = schema::to_string(job->kind);
   metrics.job(kind, label(outcome));
-  metrics.duration(kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                             .count());
+  metrics.duration(kind,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return outcome == Outcome::retry ? kafka::Handled::retry : kafka::Handled::done;
 }
 

@@ -25,8 +25,12 @@ class JobHandler {
   JobHandler(const kafka::Cluster& cluster, const ModelCatalog& catalog,
              const ValidateOptions& options, AdapterView& adapters, TenantTiers& tenants,
              StateWriter& writer)
-      : cluster_(cluster), catalog_(catalog), options_(options), adapters_(adapters),
-        tenants_(tenants), writer_(writer) {}
+      : cluster_(cluster),
+        catalog_(catalog),
+        options_(options),
+        adapters_(adapters),
+        tenants_(tenants),
+        writer_(writer) {}
 
   kafka::Handled handle(const kafka::Message& message);
 

@@ -79,7 +79,8 @@ JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   if (!has_url(ready, url)) ready.storage_urls.push_back(url);
   auto event = load_event(ready, schema::LoadEventKind::adapter_ready);
   event.adapter_config = ready.adapter_config;
-  if (auto st = writer_.publish(event); !st) return written(st, "adapter.ready event", Outcome::done);
+  if (auto st = writer_.publish(event); !st)
+    return written(st, "adapter.ready event", Outcome::done);
   if (auto st = writer_.write(ready); !st) return written(st, "ready state", Outcome::done);
   spdlog::info("validate: adapter {} ready (stored on {})", job.adapter_id, job.stored->node_id);
   return Outcome::done;

@@ -78,8 +78,7 @@ JobHandler::Outcome JobHandler::validate_upload(const schema::Job& job,
   auto received = read_upload(cluster_, *job.upload, options_.chunk_idle_timeout);
   if (!received) {
     const auto& error = received.error();
-    if (error.code == Errc::invalid_argument)
-      return fail(state, "invalid_adapter", error.message);
+    if (error.code == Errc::invalid_argument) return fail(state, "invalid_adapter", error.message);
     if (error.code == Errc::not_found) return fail(state, "upload_expired", error.message);
     spdlog::warn("validate: reading upload {} of adapter {} failed, the job will be retried: {}",
                  job.upload->upload_id, job.adapter_id, error.message);
@@ -92,8 +91,7 @@ JobHandler::Outcome JobHandler::validate_upload(const schema::Job& job,
   return validated(job, state, received.value(), summary.value(), *base);
 }
 
-JobHandler::Outcome JobHandler::validated(const schema::Job& job,
-                                          const schema::AdapterState& state,
+JobHandler::Outcome JobHandler::validated(const schema::Job& job, const schema::AdapterState& state,
                                           const ReceivedUpload& received,
                                           const adapter::AdapterSummary& summary,
                                           const BaseModel& base) {
@@ -108,11 +106,10 @@ JobHandler::Outcome JobHandler::validated(const schema::Job& job,
   out.validated = true;
   // What the agent writes next to the weights: vLLM reads r, alpha and modules from it.
   out.adapter_config = adapter::render_adapter_config(adapter::VllmAdapterConfig{
-      summary.rank, summary.lora_alpha, summary.target_modules, base.hf_repo,
-      summary.use_rslora});
+      summary.rank, summary.lora_alpha, summary.target_modules, base.hf_repo, summary.use_rslora});
   const auto& u = *job.upload;
-  out.upload_location =
-      schema::UploadLocation{u.upload_id, u.partition, u.first_offset, u.last_offset, u.chunk_count};
+  out.upload_location = schema::UploadLocation{u.upload_id, u.partition, u.first_offset,
+                                               u.last_offset, u.chunk_count};
   if (auto st = writer_.write(out); !st) return written(st, "validated state", Outcome::done);
   spdlog::info("validate: adapter {} validated (rank {}, {} bytes)", a.id, a.rank, a.size_bytes);
   return Outcome::done;

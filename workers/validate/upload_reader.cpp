@@ -33,8 +33,8 @@ Status ChunkAssembler::accept(const kafka::Message& message) {
     return invalid("upload: " + at(message) + " has index " + std::to_string(header->index) +
                    " after the last chunk");
   if (header->index > next_index_)
-    return invalid("upload: chunk " + std::to_string(next_index_) + " is missing (" +
-                   at(message) + " has index " + std::to_string(header->index) + ")");
+    return invalid("upload: chunk " + std::to_string(next_index_) + " is missing (" + at(message) +
+                   " has index " + std::to_string(header->index) + ")");
   return take(message, header.value());
 }
 

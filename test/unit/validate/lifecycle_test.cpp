@@ -1,0 +1,166 @@
+// After validation: stored → ready, delete, redelivered jobs, import and poison messages.
+#include <boost/test/unit_test.hpp>
+#include <future>
+
+#include "common/kafka.hpp"
+#include "test/unit/validate/adapters.hpp"
+#include "test/unit/validate/harness.hpp"
+
+using namespace loraplane;
+using namespace loraplane::validate::testing;
+using schema::AdapterStatus;
+
+namespace {
+
+struct Validated {
+  std::string tenant;
+  Sent sent;
+  schema::AdapterState state;
+};
+
+Validated validated_adapter(const std::string& name) {
+  auto& h = Harness::get();
+  Validated v;
+  v.tenant = unique_id("ten_");
+  h.put_tenant(v.tenant, schema::Tier::reserved);
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(16));
+  v.sent = h.upload(v.tenant, name, spec);
+  v.state = h.wait_state(v.sent.adapter_id, [](const auto& s) {
+    return s.validated || s.adapter.status == AdapterStatus::failed;
+  });
+  BOOST_TEST_REQUIRE(v.state.validated);
+  return v;
+}
+
+schema::Job stored_job(const Validated& v, const std::string& node, const std::string& url) {
+  auto job = Harness::get().job_for(v.sent, schema::JobKind::stored);
+  job.stored = schema::JobStored{node, url};
+  return job;
+}
+
+// Jobs of one tenant are handled in order: once a later import job's adapter has failed, every
+// earlier job of that tenant has been handled.
+void wait_for_earlier_jobs(const std::string& tenant) {
+  auto& h = Harness::get();
+  auto marker = h.import(tenant, unique_id("marker-"));
+  h.wait_status(marker.adapter_id, AdapterStatus::failed);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(a_redelivered_upload_job_changes_nothing) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("redelivered");
+  const auto before = h.history(v.sent.adapter_id);
+  h.send_job(v.sent.job);  // the very same job again, as after a crash before the commit
+  wait_for_earlier_jobs(v.tenant);
+  const auto after = h.history(v.sent.adapter_id);
+  BOOST_TEST(after.size() == before.size());
+  BOOST_TEST(h.wait_state(v.sent.adapter_id, [](const auto&) { return true; }).seq == v.state.seq);
+}
+
+BOOST_AUTO_TEST_CASE(stored_makes_it_ready_and_announces_it_once) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("stored");
+  const std::string url1 = "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256;
+  const std::string url2 = "http://127.0.0.1:7002/blobs/" + v.state.adapter.sha256;
+  h.send_job(stored_job(v, "node-1", url1));
+  auto ready = h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  BOOST_TEST(ready.storage_urls == std::vector<std::string>{url1},
+             boost::test_tools::per_element());
+  BOOST_TEST(ready.validated);
+  BOOST_TEST((ready.adapter_config == v.state.adapter_config));
+
+  auto events = h.wait_events(v.sent.adapter_id, 1);
+  BOOST_REQUIRE(events.size() == 1u);
+  const auto& e = events[0];
+  BOOST_TEST((e.event == schema::LoadEventKind::adapter_ready));
+  BOOST_TEST(e.tenant_id == v.tenant);
+  BOOST_TEST(e.base_model == "toy-llama");
+  BOOST_TEST(e.sha256 == v.state.adapter.sha256);
+  BOOST_TEST(e.size_bytes == v.state.adapter.size_bytes);
+  BOOST_TEST(e.rank == 16);
+  BOOST_TEST(e.storage_urls == std::vector<std::string>{url1}, boost::test_tools::per_element());
+  BOOST_TEST((e.adapter_config == v.state.adapter_config));
+
+  // A second node only adds its url; a repeat of the first report changes nothing.
+  h.send_job(stored_job(v, "node-2", url2));
+  h.send_job(stored_job(v, "node-1", url1));
+  wait_for_earlier_jobs(v.tenant);
+  auto merged = h.wait_state(v.sent.adapter_id, [](const auto&) { return true; });
+  BOOST_TEST((merged.adapter.status == AdapterStatus::ready));
+  BOOST_TEST(merged.storage_urls == (std::vector<std::string>{url1, url2}),
+             boost::test_tools::per_element());
+  BOOST_TEST(merged.seq == ready.seq + 1);
+  BOOST_TEST(h.events(v.sent.adapter_id).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stored_for_a_failed_adapter_is_ignored) {
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::shared);
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(128));
+  auto sent = h.upload(tenant, "failed-then-stored", spec);
+  auto failed = h.wait_status(sent.adapter_id, AdapterStatus::failed);
+  auto job = h.job_for(sent, schema::JobKind::stored);
+  job.stored = schema::JobStored{"node-1", "http://127.0.0.1:7001/blobs/x"};
+  h.send_job(job);
+  wait_for_earlier_jobs(tenant);
+  auto after = h.wait_state(sent.adapter_id, [](const auto&) { return true; });
+  BOOST_TEST(after.seq == failed.seq);
+  BOOST_TEST(h.events(sent.adapter_id).empty());
+}
+
+BOOST_AUTO_TEST_CASE(delete_writes_deleting_announces_and_tombstones_then_frees_the_name) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("to-delete");
+  h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
+  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  h.send_job(h.job_for(v.sent, schema::JobKind::remove));
+  auto deleting = h.wait_status(v.sent.adapter_id, AdapterStatus::deleting);
+  BOOST_TEST(deleting.adapter.name == "to-delete");
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  auto events = h.wait_events(v.sent.adapter_id, 2);
+  BOOST_TEST((events.back().event == schema::LoadEventKind::adapter_deleted));
+  BOOST_TEST(events.back().sha256 == v.state.adapter.sha256);
+
+  // A redelivered delete of a tombstoned adapter does nothing.
+  h.send_job(h.job_for(v.sent, schema::JobKind::remove));
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(8));
+  auto again = h.upload(v.tenant, "to-delete", spec);
+  auto s = h.wait_state(again.adapter_id, [](const auto& st) {
+    return st.validated || st.adapter.status == AdapterStatus::failed;
+  });
+  BOOST_TEST(s.validated);
+  BOOST_TEST(h.events(v.sent.adapter_id).size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(import_fails_clearly_until_it_exists) {
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::shared);
+  auto sent = h.import(tenant, "from-hub");
+  auto s = h.wait_status(sent.adapter_id, AdapterStatus::failed);
+  BOOST_REQUIRE(s.adapter.error.has_value());
+  BOOST_TEST(s.adapter.error->code == "import_unavailable");
+  BOOST_TEST(s.adapter.error->message == "Hugging Face import is not available yet");
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_job_does_not_block_the_tenant) {
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::shared);
+  auto producer = kafka::Producer::create(h.cluster(), {});
+  std::promise<Status> done;
+  producer->produce(kafka::kJobs, tenant, std::string_view("{not a job"), {},
+                    [&done](Status st) { done.set_value(st); });
+  BOOST_TEST_REQUIRE(done.get_future().get().ok());
+  wait_for_earlier_jobs(tenant);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
