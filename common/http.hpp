@@ -117,6 +117,7 @@ Response error_response(Status status, std::string_view type, std::optional<std:
                         std::string_view message, std::optional<std::string_view> param = std::nullopt);
 // `plus_is_space`: form/query encoding, where '+' stands for a space.
 std::string percent_decode(std::string_view in, bool plus_is_space = false);
-std::string_view bearer_token(const Request& request);
+using RequestHeader = beast::http::request_header<>;  // of any request, whatever its body
+std::string_view bearer_token(const RequestHeader& request);
 
 }  // namespace loraplane::http

@@ -150,7 +150,7 @@ Response error_response(Status status, std::string_view type, std::optional<std:
   return json_response(status, boost::json::serialize(body));
 }
 
-std::string_view bearer_token(const Request& request) {
+std::string_view bearer_token(const RequestHeader& request) {
   auto it = request.find(beast::http::field::authorization);
   if (it == request.end()) return {};
   std::string_view value = it->value();

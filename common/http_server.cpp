@@ -168,7 +168,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
       if (match.stream_handler) {
         StreamContext ctx{stream, buffer, header, std::move(match.params), request_id};
         res = co_await (*match.stream_handler)(ctx);
-        keep_alive = keep_alive && header.is_done();
+        keep_alive = false;  // the handler may have answered before reading the whole body
       } else if (match.handler) {
         bool body_read = false;
         res = co_await run_buffered(*st, stream, buffer, header, *match.handler,

@@ -5,7 +5,8 @@
 
 namespace loraplane::gateway {
 
-std::optional<http::Response> GatewayContext::require_admin(const http::Request& request) const {
+std::optional<http::Response> GatewayContext::require_admin(
+    const http::RequestHeader& request) const {
   auto token = http::bearer_token(request);
   // Compare hashes so the comparison takes the same time whatever the presented length.
   if (admin_token_sha256.empty() || token.empty() ||
@@ -15,7 +16,7 @@ std::optional<http::Response> GatewayContext::require_admin(const http::Request&
 }
 
 std::optional<schema::TenantRecord> GatewayContext::authenticate(
-    const http::Request& request) const {
+    const http::RequestHeader& request) const {
   auto token = http::bearer_token(request);
   if (token.empty()) return std::nullopt;
   return tenants.authenticate(token);

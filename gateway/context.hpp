@@ -10,12 +10,14 @@
 #include "common/http.hpp"
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
+#include "gateway/adapter_directory.hpp"
 #include "gateway/tenant_directory.hpp"
 
 namespace loraplane::gateway {
 
 struct GatewayContext {
   TenantDirectory& tenants;
+  AdapterDirectory& adapters;
   kafka::Producer& producer;
   std::string admin_token_sha256;  // empty: admin API disabled
   std::function<std::int64_t()> now_seconds;
@@ -23,9 +25,9 @@ struct GatewayContext {
   std::int64_t started_at = 0;
 
   // nullopt when the request carries the admin token; otherwise the 401 to send.
-  std::optional<http::Response> require_admin(const http::Request& request) const;
+  std::optional<http::Response> require_admin(const http::RequestHeader& request) const;
   // The caller's tenant, or the 401 to send.
-  std::optional<schema::TenantRecord> authenticate(const http::Request& request) const;
+  std::optional<schema::TenantRecord> authenticate(const http::RequestHeader& request) const;
 };
 
 }  // namespace loraplane::gateway

@@ -8,6 +8,7 @@
 #include "common/http.hpp"
 #include "common/ops_routes.hpp"
 #include "common/sha256.hpp"
+#include "gateway/adapters/handlers.hpp"
 #include "gateway/admin/handlers.hpp"
 #include "gateway/context.hpp"
 #include "gateway/inference/handlers.hpp"
@@ -30,9 +31,11 @@ struct Gateway::Impl {
   const kafka::Cluster& cluster;
   GatewayOptions options;
   TenantDirectory tenants;
+  AdapterDirectory adapters;
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<GatewayContext> context;
   std::unique_ptr<kafka::Consumer> tenant_reader;
+  std::unique_ptr<kafka::Consumer> adapter_reader;
   std::unique_ptr<http::Server> server;
   asio::steady_timer ready_timer{io};
   bool stopped = false;
@@ -44,12 +47,13 @@ struct Gateway::Impl {
     http::Router router;
     http::add_ops_routes(router);
     admin::add_routes(router, *context);
+    adapters::add_routes(router, *context);
     inference::add_routes(router, *context);
     return router;
   }
 
   void wait_ready() {
-    if (tenant_reader->caught_up()) {
+    if (tenant_reader->caught_up() && adapter_reader->caught_up()) {
       health::set_ready(kRole, true);
       spdlog::info("gateway ready: {} tenants loaded", tenants.tenant_count());
       return;
@@ -73,7 +77,7 @@ void Gateway::start() {
   producer_options.client_id = "loraplane-gateway";
   d.producer = kafka::Producer::create(d.cluster, producer_options);
   d.context = std::make_unique<GatewayContext>(GatewayContext{
-      d.tenants, *d.producer,
+      d.tenants, d.adapters, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
       unix_now, d.options.catalog, unix_now()});
 
@@ -82,6 +86,13 @@ void Gateway::start() {
   reader_options.topics = {std::string(kafka::kTenants)};
   d.tenant_reader = kafka::Consumer::start(d.cluster, reader_options, [&d](const kafka::Message& m) {
     d.tenants.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value));
+    return kafka::Handled::done;
+  });
+
+  reader_options.client_id = "loraplane-gateway-adapters";
+  reader_options.topics = {std::string(kafka::kAdapters)};
+  d.adapter_reader = kafka::Consumer::start(d.cluster, reader_options, [&d](const kafka::Message& m) {
+    d.adapters.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value));
     return kafka::Handled::done;
   });
 
@@ -105,6 +116,7 @@ void Gateway::stop() {
   if (d.server) d.server->stop();
   d.ready_timer.cancel();
   if (d.tenant_reader) d.tenant_reader->stop();
+  if (d.adapter_reader) d.adapter_reader->stop();
   if (d.producer && !d.producer->flush(std::chrono::seconds(10)))
     spdlog::warn("gateway: producer flush timed out; undelivered messages were reported failed");
   health::set_ready(kRole, false);

@@ -1,0 +1,122 @@
+#include "gateway/adapter_directory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "common/sha256.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::gateway {
+
+std::string new_adapter_id(std::int64_t now_ms) {
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string time_part(9, '0');
+  auto v = static_cast<std::uint64_t>(now_ms);
+  for (int i = 8; i >= 0; --i) {
+    time_part[static_cast<std::size_t>(i)] = kAlphabet[v % 62];
+    v /= 62;
+  }
+  return "adp_" + time_part + random_base62(12);
+}
+
+void AdapterDirectory::apply(std::string_view adapter_id, std::optional<std::string_view> value) {
+  if (!value) {
+    std::unique_lock lock(mutex_);
+    auto it = adapters_.find(std::string(adapter_id));
+    if (it == adapters_.end()) return;
+    auto tenant = by_tenant_.find(it->second.tenant_id);
+    if (tenant != by_tenant_.end()) tenant->second.erase(it->first);
+    hidden_.erase(it->first);
+    adapters_.erase(it);
+    return;
+  }
+  auto parsed = schema::parse<schema::AdapterState>(*value);
+  if (!parsed) {
+    spdlog::warn("adapters: skipping malformed record {}: {}", adapter_id, parsed.error().message);
+    return;
+  }
+  put(parsed.value());
+}
+
+void AdapterDirectory::put(const schema::AdapterState& state) {
+  std::unique_lock lock(mutex_);
+  auto& slot = adapters_[state.adapter.id];
+  if (!slot.adapter.id.empty() && slot.seq > state.seq) return;  // stale
+  slot = state;
+  by_tenant_[state.tenant_id][state.adapter.id] = true;
+}
+
+void AdapterDirectory::hide(std::string_view adapter_id) {
+  std::unique_lock lock(mutex_);
+  hidden_[std::string(adapter_id)] = true;
+}
+
+bool AdapterDirectory::visible(const schema::AdapterState& s) {
+  return s.adapter.status != schema::AdapterStatus::deleting;
+}
+
+std::optional<schema::AdapterState> AdapterDirectory::lookup(std::string_view adapter_id) const {
+  auto it = adapters_.find(std::string(adapter_id));
+  if (it == adapters_.end() || !visible(it->second) || hidden_.contains(it->first))
+    return std::nullopt;
+  return it->second;
+}
+
+std::optional<schema::AdapterState> AdapterDirectory::get(std::string_view tenant_id,
+                                                          std::string_view adapter_id) const {
+  std::shared_lock lock(mutex_);
+  auto found = lookup(adapter_id);
+  if (!found || found->tenant_id != tenant_id) return std::nullopt;
+  return found;
+}
+
+std::optional<schema::AdapterState> AdapterDirectory::find_by_name(
+    std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return std::nullopt;
+  for (const auto& [id, unused] : tenant->second) {
+    auto found = lookup(id);
+    if (found && found->adapter.base_model == base_model && found->adapter.name == name)
+      return found;
+  }
+  return std::nullopt;
+}
+
+std::vector<schema::AdapterState> AdapterDirectory::list(std::string_view tenant_id,
+                                                         std::size_t limit,
+                                                         std::string_view after,
+                                                         bool& has_more) const {
+  std::vector<schema::AdapterState> out;
+  has_more = false;
+  std::shared_lock lock(mutex_);
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return out;
+  auto it = after.empty() ? tenant->second.begin() : tenant->second.upper_bound(after);
+  for (; it != tenant->second.end(); ++it) {
+    auto found = lookup(it->first);
+    if (!found) continue;
+    if (out.size() == limit) {
+      has_more = true;
+      break;
+    }
+    out.push_back(std::move(*found));
+  }
+  return out;
+}
+
+int AdapterDirectory::count(std::string_view tenant_id) const {
+  std::shared_lock lock(mutex_);
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return 0;
+  int n = 0;
+  for (const auto& [id, unused] : tenant->second) {
+    auto found = lookup(id);
+    if (found && found->adapter.status != schema::AdapterStatus::failed) ++n;
+  }
+  return n;
+}
+
+}  // namespace loraplane::gateway

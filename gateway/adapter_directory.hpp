@@ -1,0 +1,52 @@
+// The gateway's view of adapters, rebuilt from the compacted loraplane.adapters topic and kept
+// per tenant: every lookup takes the caller's tenant id, so another tenant's adapter is as
+// invisible as a missing one. Records carry a per-adapter seq; an older record never replaces
+// a newer one (the gateway writes through its own records before the reader sees them).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "schema/types.hpp"
+
+namespace loraplane::gateway {
+
+// "adp_" + 9 base62 digits of the creation time in ms + 12 random: ids sort by creation time.
+std::string new_adapter_id(std::int64_t now_ms);
+
+class AdapterDirectory {
+ public:
+  void apply(std::string_view adapter_id, std::optional<std::string_view> value);
+  void put(const schema::AdapterState& state);
+  // Hides an adapter this gateway just asked to delete, until the worker's records arrive.
+  void hide(std::string_view adapter_id);
+
+  // The tenant's adapter, unless missing, another tenant's, hidden or being deleted.
+  std::optional<schema::AdapterState> get(std::string_view tenant_id,
+                                          std::string_view adapter_id) const;
+  std::optional<schema::AdapterState> find_by_name(std::string_view tenant_id,
+                                                   std::string_view base_model,
+                                                   std::string_view name) const;
+  // Newest first; `after` is the id of the last item of the previous page.
+  std::vector<schema::AdapterState> list(std::string_view tenant_id, std::size_t limit,
+                                         std::string_view after, bool& has_more) const;
+  // Adapters that count against the tier limit: not failed, not being deleted.
+  int count(std::string_view tenant_id) const;
+
+ private:
+  static bool visible(const schema::AdapterState& s);
+  std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, schema::AdapterState> adapters_;
+  std::unordered_map<std::string, std::map<std::string, bool, std::greater<>>> by_tenant_;
+  std::unordered_map<std::string, bool> hidden_;
+};
+
+}  // namespace loraplane::gateway

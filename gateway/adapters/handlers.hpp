@@ -1,0 +1,33 @@
+// Adapters API handlers (§5): upload (streamed), list, get, delete. Every lookup is scoped to
+// the caller's tenant.
+#pragma once
+
+#include "common/http.hpp"
+#include "gateway/context.hpp"
+
+namespace loraplane::gateway::adapters {
+
+// POST /v1/adapters/upload (multipart: name, base_model, file, config?, lora_alpha?) → 202.
+awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc);
+// GET /v1/adapters?limit=&after= → {"object":"list","data":[...],"has_more"}.
+awaitable<http::Response> list(GatewayContext& ctx, http::RequestContext& rc);
+// GET /v1/adapters/{id}
+awaitable<http::Response> get(GatewayContext& ctx, http::RequestContext& rc);
+// DELETE /v1/adapters/{id} → {"id","object":"adapter.deleted","deleted":true}.
+awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc);
+
+// Checks shared by upload and import: name syntax (400), base model known (404
+// model_not_found) and chat (400), name free for this tenant and base (409 adapter_exists),
+// tier adapter count (403 adapter_limit_reached). nullopt when all pass.
+std::optional<http::Response> check_new_adapter(const GatewayContext& ctx,
+                                                const schema::TenantRecord& tenant,
+                                                std::string_view name,
+                                                std::string_view base_model);
+
+// 403 adapter_limit_reached when the tenant has its tier's number of adapters.
+std::optional<http::Response> check_quota(const GatewayContext& ctx,
+                                          const schema::TenantRecord& tenant);
+
+void add_routes(http::Router& router, GatewayContext& ctx);
+
+}  // namespace loraplane::gateway::adapters

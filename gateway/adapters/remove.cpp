@@ -1,0 +1,34 @@
+#include <spdlog/spdlog.h>
+
+#include "common/sha256.hpp"
+#include "gateway/adapters/handlers.hpp"
+#include "gateway/errors.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::gateway::adapters {
+
+awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc) {
+  auto tenant = ctx.authenticate(rc.request);
+  if (!tenant) co_return errors::invalid_api_key();
+  auto state = ctx.adapters.get(tenant->id, rc.param("id"));
+  if (!state) co_return errors::not_found("adapter_not_found", "no such adapter");
+
+  schema::Job job;
+  job.job_id = "job_" + random_base62(20);
+  job.kind = schema::JobKind::remove;
+  job.tenant_id = tenant->id;
+  job.adapter_id = state->adapter.id;
+  job.name = state->adapter.name;
+  job.base_model = state->adapter.base_model;
+  job.created_at = ctx.now_seconds();
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  if (!sent) co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  ctx.adapters.hide(state->adapter.id);  // the name is free on this gateway at once
+  spdlog::info("adapter {} of tenant {}: delete queued", state->adapter.id, tenant->id);
+
+  schema::AdapterDeleted body;
+  body.id = state->adapter.id;
+  co_return http::json_response(http::Status::ok, schema::to_json(body));
+}
+
+}  // namespace loraplane::gateway::adapters

@@ -1,0 +1,213 @@
+// POST /v1/adapters/upload: streams the multipart file part into loraplane.uploads while it
+// arrives (sha256 and safetensors header checked on the fly, size limit enforced as bytes
+// come), then records the adapter as pending and queues the validate job. 202 only after every
+// chunk, the state record and the job are acknowledged by Kafka.
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "common/sha256.hpp"
+#include "gateway/adapters/chunk_sender.hpp"
+#include "gateway/adapters/handlers.hpp"
+#include "gateway/adapters/upload_session.hpp"
+#include "gateway/adapter_directory.hpp"
+#include "gateway/errors.hpp"
+#include "schema/adapter/adapter_config.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::gateway::adapters {
+
+namespace {
+
+namespace bhttp = http::beast::http;
+constexpr std::size_t kReadBuffer = 256 * 1024;
+constexpr std::size_t kChunksInFlight = 8;
+constexpr std::uint64_t kFormOverhead = 1024 * 1024;  // fields and part headers
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+http::Response invalid_adapter(std::string message, std::string_view param = "file") {
+  return http::error_response(http::Status::unprocessable_entity, "invalid_request_error",
+                              "invalid_adapter", message, param);
+}
+
+// Checks that need the whole body: file present, header complete and matching the size,
+// lora_alpha a number, config parsable.
+std::optional<http::Response> final_checks(UploadSession& session, std::optional<double>& alpha) {
+  const auto& f = session.fields();
+  if (!f.name) return errors::invalid_request("missing form field 'name'", "name");
+  if (!f.base_model) return errors::invalid_request("missing form field 'base_model'", "base_model");
+  if (!session.file_seen()) return errors::invalid_request("missing file part 'file'", "file");
+  using State = adapter::HeaderReader::State;
+  if (session.header().state() == State::need_more)
+    return invalid_adapter("adapter_model.safetensors: file ends inside its header (" +
+                           std::to_string(session.file_bytes()) + " bytes)");
+  if (auto st = adapter::check_file_size(session.header().header(), session.file_bytes()); !st)
+    return invalid_adapter("adapter_model.safetensors: " + st.error().message);
+  if (f.lora_alpha) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(f.lora_alpha->data(), f.lora_alpha->data() + f.lora_alpha->size(), value);
+    if (ec != std::errc() || end != f.lora_alpha->data() + f.lora_alpha->size() || !(value > 0))
+      return errors::invalid_request("lora_alpha: must be a positive number", "lora_alpha");
+    alpha = value;
+  }
+  if (f.config) {
+    auto config = adapter::parse_adapter_config(*f.config);
+    if (!config) return invalid_adapter("adapter_config.json: " + config.error().message, "config");
+  }
+  return std::nullopt;
+}
+
+// Reads the body through the multipart parser, sending chunks as they fill. Returns the error
+// response that ended it early, or nullopt when the whole body was read and sent.
+awaitable<std::optional<http::Response>> stream_body(http::StreamContext& sc,
+                                                     MultipartParser& parser,
+                                                     UploadSession& session, ChunkSender& sender) {
+  bhttp::request_parser<bhttp::buffer_body> body(std::move(sc.parser));
+  body.body_limit(boost::none);  // the session enforces the tier's file limit
+  std::vector<char> buf(kReadBuffer);
+  while (!body.is_done()) {
+    body.get().body().data = buf.data();
+    body.get().body().size = buf.size();
+    sc.stream.expires_after(std::chrono::seconds(60));
+    auto [ec, n] = co_await bhttp::async_read(sc.stream, sc.buffer, body, use_nothrow_awaitable);
+    (void)n;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return errors::invalid_request("request body incomplete: " + ec.message());
+    std::size_t got = buf.size() - body.get().body().size;
+    if (auto st = parser.feed({buf.data(), got}); !st) {
+      if (session.error()) co_return *session.error();
+      co_return errors::invalid_request("malformed multipart body: " + st.error().message);
+    }
+    // Keep one chunk back: the last one is sent with last=true once the body has ended.
+    while (session.ready_chunks().size() > 1) {
+      auto chunk = std::move(session.ready_chunks().front());
+      session.ready_chunks().pop_front();
+      if (auto st = co_await sender.send(std::move(chunk), false); !st)
+        co_return errors::unavailable("upload store unavailable: " + st.error().message);
+    }
+  }
+  if (auto st = parser.finish(); !st)
+    co_return errors::invalid_request("malformed multipart body: " + st.error().message);
+  session.finish_file();
+  co_return std::nullopt;
+}
+
+schema::AdapterState pending_state(const schema::TenantRecord& tenant, UploadSession& session,
+                                   const std::string& id, std::string sha256,
+                                   std::int64_t created_ms) {
+  schema::AdapterState state;
+  state.seq = 1;
+  state.tenant_id = tenant.id;
+  state.updated_at = created_ms / 1000;
+  auto& a = state.adapter;
+  a.id = id;
+  a.name = *session.fields().name;
+  a.base_model = *session.fields().base_model;
+  a.status = schema::AdapterStatus::pending;
+  a.source.type = schema::SourceType::upload;
+  a.size_bytes = session.file_bytes();
+  a.sha256 = std::move(sha256);
+  a.rank = 0;
+  a.created_at = created_ms / 1000;
+  return state;
+}
+
+}  // namespace
+
+awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
+  const auto& req = sc.parser.get();
+  auto tenant = ctx.authenticate(req);
+  if (!tenant) co_return errors::invalid_api_key();
+  auto boundary = boundary_from_content_type(req[bhttp::field::content_type]);
+  if (!boundary)
+    co_return errors::invalid_request("Content-Type must be multipart/form-data with a boundary");
+  auto tier = schema::limits(tenant->tier);
+  if (auto len = sc.parser.content_length(); len && *len > tier.max_adapter_bytes + kFormOverhead)
+    co_return http::error_response(
+        http::Status::payload_too_large, "invalid_request_error", "adapter_too_large",
+        "adapter file exceeds the limit of " + std::to_string(tier.max_adapter_bytes / 1000000) +
+            " MB for this tenant's tier",
+        "file");
+  if (auto full = check_quota(ctx, *tenant)) co_return std::move(*full);
+
+  UploadSession session(tier.max_adapter_bytes, tier.max_rank);
+  session.set_field_check([&ctx, &tenant](const UploadFields& f) {
+    return check_new_adapter(ctx, *tenant, *f.name, *f.base_model);
+  });
+  MultipartParser parser(*boundary, session.callbacks());
+  if (http::beast::iequals(req[bhttp::field::expect], "100-continue")) {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+    co_await bhttp::async_write(sc.stream, cont, use_nothrow_awaitable);
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::string upload_id = "upl_" + random_base62(20);
+  ChunkSender sender(ctx.producer, upload_id, co_await asio::this_coro::executor, kChunksInFlight);
+  auto early = co_await stream_body(sc, parser, session, sender);
+  if (early) {
+    co_await sender.wait_all();
+    co_return std::move(*early);
+  }
+  std::optional<double> alpha;
+  if (!session.fields_checked() && session.fields().name && session.fields().base_model) {
+    session.mark_fields_checked();
+    if (auto rejected = check_new_adapter(ctx, *tenant, *session.fields().name,
+                                          *session.fields().base_model))
+      early = std::move(rejected);
+  }
+  if (!early) early = final_checks(session, alpha);
+  if (!early && !session.ready_chunks().empty()) {
+    auto st = co_await sender.send(std::move(session.ready_chunks().front()), true);
+    session.ready_chunks().clear();
+    if (!st) early = errors::unavailable("upload store unavailable: " + st.error().message);
+  }
+  auto delivered = co_await sender.wait_all();
+  if (early) co_return std::move(*early);
+  if (!delivered) co_return errors::unavailable("upload store unavailable: " + delivered.error().message);
+
+  auto created_ms = now_ms();
+  std::string adapter_id = new_adapter_id(created_ms);
+  auto sha = session.sha256_hex();
+  auto state = pending_state(*tenant, session, adapter_id, sha, created_ms);
+  schema::Job job;
+  job.job_id = "job_" + random_base62(20);
+  job.kind = schema::JobKind::upload;
+  job.tenant_id = tenant->id;
+  job.adapter_id = adapter_id;
+  job.name = state.adapter.name;
+  job.base_model = state.adapter.base_model;
+  job.created_at = created_ms / 1000;
+  schema::JobUpload u;
+  u.upload_id = upload_id;
+  u.chunk_count = sender.sent();
+  u.size_bytes = session.file_bytes();
+  u.sha256 = sha;
+  u.partition = sender.partition();
+  u.first_offset = sender.first_offset();
+  u.last_offset = sender.last_offset();
+  u.config = session.fields().config;
+  u.lora_alpha = alpha;
+  job.upload = std::move(u);
+
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, adapter_id,
+                                      schema::to_json(state));
+  if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  if (!sent) co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  ctx.adapters.put(state);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("upload {} for tenant {}: adapter {} ({} bytes, {} chunks, {:.0f} MB/s)", upload_id,
+               tenant->id, adapter_id, session.file_bytes(), sender.sent(),
+               seconds > 0 ? session.file_bytes() / seconds / 1e6 : 0.0);
+  co_return http::json_response(http::Status::accepted, schema::to_json(state.adapter));
+}
+
+}  // namespace loraplane::gateway::adapters
