@@ -250,3 +250,126 @@ BOOST_AUTO_TEST_CASE(gateways_share_tenants_and_revocations) {
                               json::serialize(json::object{{"name", name}}), bearer(kAdminToken));
   BOOST_TEST(dup.status == 409);
 }
+
+namespace {
+
+// A valid toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros.
+std::string toy_adapter(int rank) {
+  auto bytes = static_cast<std::uint64_t>(rank) * 64 * 2;
+  std::string prefix = "base_model.model.model.layers.0.self_attn.q_proj.";
+  std::string header = "{\"" + prefix + "lora_A.weight\":{\"dtype\":\"F16\",\"shape\":[" +
+                       std::to_string(rank) + ",64],\"data_offsets\":[0," +
+                       std::to_string(bytes) + "]},\"" + prefix +
+                       "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[64," + std::to_string(rank) +
+                       "],\"data_offsets\":[" + std::to_string(bytes) + "," +
+                       std::to_string(2 * bytes) + "]}}";
+  std::string out(8, '\0');
+  std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + header + std::string(2 * bytes, '\0');
+}
+
+lt::HttpResult upload(std::uint16_t port, const std::string& key,
+                      const std::vector<std::pair<std::string, std::string>>& fields,
+                      const std::string& file) {
+  const std::string boundary = "----loraplane-test-boundary";
+  std::string body;
+  for (const auto& [name, value] : fields)
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
+            value + "\r\n";
+  body += "--" + boundary +
+          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"adapter_model.safetensors\""
+          "\r\nContent-Type: application/octet-stream\r\n\r\n" +
+          file + "\r\n--" + boundary + "--\r\n";
+  auto headers = bearer(key);
+  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
+  return lt::http_request(port, "POST", "/v1/adapters/upload", body, headers);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(upload_checks_and_tenant_scoped_reads) {
+  Running up;
+  std::string key(create_tenant(up.port, "acme", "shared")["api_key"].as_string());
+  std::string other(create_tenant(up.port, "rival", "shared")["api_key"].as_string());
+  auto fields = [](std::string name, std::string base) {
+    return std::vector<std::pair<std::string, std::string>>{{"name", name}, {"base_model", base}};
+  };
+
+  auto ok = upload(up.port, key, fields("my-v1", "toy-llama"), toy_adapter(8));
+  BOOST_TEST_REQUIRE(ok.status == 202, ok.body);
+  auto adapter = parse_object(ok.body);
+  std::string id(adapter["id"].as_string());
+  BOOST_TEST(id.starts_with("adp_"));
+  BOOST_TEST(adapter["status"].as_string() == "pending");
+  BOOST_TEST(adapter["size_bytes"].as_int64() == static_cast<std::int64_t>(toy_adapter(8).size()));
+
+  BOOST_TEST(upload(up.port, "pk-prov-nope", fields("x", "toy-llama"), toy_adapter(8)).status == 401);
+  auto bad_name = upload(up.port, key, fields("no spaces", "toy-llama"), toy_adapter(8));
+  BOOST_TEST(bad_name.status == 400);
+  auto unknown_base = upload(up.port, key, fields("x", "gpt-17"), toy_adapter(8));
+  BOOST_TEST(unknown_base.status == 404);
+  BOOST_TEST(error_code_of(unknown_base) == "model_not_found");
+  auto embedding = upload(up.port, key, fields("x", "bge-m3"), toy_adapter(8));
+  BOOST_TEST(embedding.status == 400);
+  auto dup = upload(up.port, key, fields("my-v1", "toy-llama"), toy_adapter(8));
+  BOOST_TEST(dup.status == 409);
+  BOOST_TEST(error_code_of(dup) == "adapter_exists");
+  auto rank = upload(up.port, key, fields("big", "toy-llama"), toy_adapter(128));
+  BOOST_TEST(rank.status == 422);
+  BOOST_TEST(rank.body.find("rank 128") != std::string::npos);
+  auto truncated_file = toy_adapter(8);
+  truncated_file.resize(truncated_file.size() - 10);
+  auto truncated = upload(up.port, key, fields("cut", "toy-llama"), truncated_file);
+  BOOST_TEST(truncated.status == 422);
+  BOOST_TEST(error_code_of(truncated) == "invalid_adapter");
+  // Same name under another tenant is fine: names are per tenant.
+  BOOST_TEST(upload(up.port, other, fields("my-v1", "toy-llama"), toy_adapter(4)).status == 202);
+
+  auto get = lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(key));
+  BOOST_TEST(get.status == 200);
+  auto list = parse_object(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key)).body);
+  BOOST_TEST(list["data"].as_array().size() == 1u);
+  // The other tenant sees nothing of it, exactly as if it did not exist.
+  auto foreign = lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(other));
+  auto missing = lt::http_request(up.port, "GET", "/v1/adapters/adp_000000000nothing", {},
+                                  bearer(other));
+  BOOST_TEST(foreign.status == 404);
+  BOOST_TEST(foreign.body == missing.body);
+  BOOST_TEST(lt::http_request(up.port, "DELETE", "/v1/adapters/" + id, {}, bearer(other)).status ==
+             404);
+
+  auto deleted = lt::http_request(up.port, "DELETE", "/v1/adapters/" + id, {}, bearer(key));
+  BOOST_TEST(deleted.status == 200);
+  BOOST_TEST(parse_object(deleted.body)["deleted"].as_bool());
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(key)).status == 404);
+  // The name is free again at once.
+  BOOST_TEST(upload(up.port, key, fields("my-v1", "toy-llama"), toy_adapter(8)).status == 202);
+}
+
+BOOST_AUTO_TEST_CASE(adapter_list_pages_newest_first) {
+  Running up;
+  std::string key(create_tenant(up.port, "pager", "shared")["api_key"].as_string());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto r = upload(up.port, key, {{"name", "a" + std::to_string(i)}, {"base_model", "toy-llama"}},
+                    toy_adapter(4));
+    BOOST_TEST_REQUIRE(r.status == 202, r.body);
+    ids.emplace_back(parse_object(r.body)["id"].as_string());
+  }
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 5; ++page) {
+    auto r = lt::http_request(up.port, "GET",
+                              "/v1/adapters?limit=2" + (after.empty() ? "" : "&after=" + after), {},
+                              bearer(key));
+    BOOST_TEST_REQUIRE(r.status == 200);
+    auto body = parse_object(r.body);
+    for (auto& a : body["data"].as_array()) seen.emplace_back(a.as_object()["id"].as_string());
+    if (!body["has_more"].as_bool()) break;
+    after = seen.back();
+  }
+  std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
+  BOOST_TEST(seen == newest_first, boost::test_tools::per_element());
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters?limit=0", {}, bearer(key)).status == 400);
+}
