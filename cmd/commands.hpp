@@ -14,8 +14,18 @@ struct UpOptions {
   std::string models;  // base-model catalog (ops/models.json)
 };
 
+struct WorkerOptions {
+  std::string kafka;
+  std::string data_dir = "loraplane-data";
+  std::string node_id = "storage-0";
+  std::uint16_t port = 0;
+  std::string models;
+};
+
 void init(const std::string& log_level, bool log_json);
 // Runs until SIGINT/SIGTERM; returns the process exit code.
 int run_up(const UpOptions& options, bool all_roles);
+// `worker --role validate|distribute` against a real cluster, until SIGINT/SIGTERM.
+int run_worker(const std::string& role, const WorkerOptions& options);
 
 }  // namespace loraplane::cmd

@@ -6,6 +6,7 @@
 
 #include "cmd/commands.hpp"
 #include "common/model_catalog.hpp"
+#include "workers/sim_engine/cli.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"loraplane: bring-your-own LoRA adapters for a fleet of vLLM engines"};
@@ -38,16 +39,38 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--role", role, "validate|distribute|agent")
       ->required()
       ->check(CLI::IsMember({"validate", "distribute", "agent"}));
+  loraplane::cmd::WorkerOptions worker;
+  worker_cmd->add_option("--kafka", worker.kafka, "bootstrap servers")->required();
+  worker_cmd->add_option("--data-dir", worker.data_dir, "storage node data (distribute)")
+      ->capture_default_str();
+  worker_cmd->add_option("--node-id", worker.node_id, "storage node id (distribute)")
+      ->capture_default_str();
+  worker_cmd->add_option("--port", worker.port, "blob server port (distribute; 0 = any free)")
+      ->capture_default_str();
+  worker.models = loraplane::default_catalog_path(argv[0]);
+  worker_cmd->add_option("--models", worker.models, "base-model catalog")->capture_default_str();
+
+  loraplane::sim_engine::SimEngineFlags sim;
   auto* sim_cmd = app.add_subcommand("sim-engine", "run a vLLM-compatible engine simulator");
+  loraplane::sim_engine::add_flags(*sim_cmd, sim);
   auto* import_cmd = app.add_subcommand("import", "batch-import adapters from a manifest");
   auto* admin_cmd = app.add_subcommand("admin", "administer tenants and keys");
-  for (auto* later : {sim_cmd, import_cmd, admin_cmd}) later->allow_extras();
+  for (auto* later : {import_cmd, admin_cmd}) later->allow_extras();
 
   CLI11_PARSE(app, argc, argv);
   loraplane::cmd::init(log_level, log_json);
 
   if (*up_cmd) return loraplane::cmd::run_up(up, /*all_roles=*/true);
   if (*gw_cmd) return loraplane::cmd::run_up(gw, /*all_roles=*/false);
+  if (*sim_cmd) {
+    try {
+      return loraplane::sim_engine::run(loraplane::sim_engine::to_options(sim));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loraplane sim-engine: %s\n", e.what());
+      return 2;
+    }
+  }
+  if (*worker_cmd && role != "agent") return loraplane::cmd::run_worker(role, worker);
   std::string name = (*worker_cmd) ? "worker --role " + role : app.get_subcommands().front()->get_name();
   std::fprintf(stderr,
                "loraplane %s: not available in this build yet; see the project issues "

@@ -15,6 +15,9 @@
 #include "common/model_catalog.hpp"
 #include "common/sha256.hpp"
 #include "gateway/gateway.hpp"
+#include "storage/db.hpp"
+#include "workers/distribute/distribute_worker.hpp"
+#include "workers/validate/validate_worker.hpp"
 
 namespace loraplane::cmd {
 
@@ -43,14 +46,16 @@ std::string admin_token(const std::filesystem::path& data_dir) {
   return token;
 }
 
-void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port) {
+void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port,
+                               const validate::ValidateWorker* validate) {
+  if (validate && validate->ready()) health::set_ready("validate", true);
   if (health::all_ready()) {
     spdlog::info("loraplane ready on http://127.0.0.1:{}", port);
     return;
   }
   timer.expires_after(std::chrono::milliseconds(20));
-  timer.async_wait([&timer, port](boost::system::error_code ec) {
-    if (!ec) report_ready_when_healthy(timer, port);
+  timer.async_wait([&timer, port, validate](boost::system::error_code ec) {
+    if (!ec) report_ready_when_healthy(timer, port, validate);
   });
 }
 
@@ -93,16 +98,42 @@ int run_up(const UpOptions& options, bool all_roles) {
     spdlog::error("gateway failed to start on {}:{}: {}", options.host, options.port, e.what());
     return 1;
   }
-  (void)all_roles;  // workers, agents and engines join `up` as their roles land
+  // `up` also runs a validate worker and one storage node; `gateway` runs the gateway alone.
+  std::unique_ptr<storage::Db> db;
+  std::unique_ptr<distribute::DistributeWorker> storage_node;
+  std::unique_ptr<validate::ValidateWorker> validate;
+  if (all_roles) {
+    auto opened = storage::Db::open((data_dir / "storage").string());
+    if (!opened) {
+      spdlog::error("storage: {}", opened.error().message);
+      return 1;
+    }
+    db = std::move(opened.value());
+    distribute::DistributeOptions storage_options;
+    storage_options.node_id = "storage-0";
+    storage_node = std::make_unique<distribute::DistributeWorker>(io, *cluster, *db, storage_options);
+    validate = std::make_unique<validate::ValidateWorker>(*cluster, gw_options.catalog,
+                                                         validate::ValidateOptions{});
+    try {
+      storage_node->start();
+      health::register_role("validate");
+      validate->start();
+    } catch (const std::exception& e) {
+      spdlog::error("workers failed to start: {}", e.what());
+      return 1;
+    }
+  }
 
   asio::steady_timer ready_timer(io);
-  report_ready_when_healthy(ready_timer, gw.port());
+  report_ready_when_healthy(ready_timer, gw.port(), validate.get());
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: draining", signo);
     ready_timer.cancel();
     gw.stop();
+    if (validate) validate->stop();
+    if (storage_node) storage_node->stop();
     io.stop();
   });
   io.run();

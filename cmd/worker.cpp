@@ -1,0 +1,60 @@
+// `loraplane worker --role validate|distribute`: one worker role in its own process.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "cmd/commands.hpp"
+#include "common/asio.hpp"
+#include "common/health.hpp"
+#include "common/kafka.hpp"
+#include "common/model_catalog.hpp"
+#include "storage/db.hpp"
+#include "workers/distribute/distribute_worker.hpp"
+#include "workers/validate/validate_worker.hpp"
+
+namespace loraplane::cmd {
+
+int run_worker(const std::string& role, const WorkerOptions& options) {
+  auto cluster = kafka::Cluster::external(options.kafka);
+  if (auto st = cluster->ensure_topics(kafka::default_topics(), std::chrono::seconds(30)); !st) {
+    spdlog::error("kafka topics: {}", st.error().message);
+    return 1;
+  }
+  asio::io_context io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  if (role == "validate") {
+    auto catalog = ModelCatalog::load(options.models);
+    if (!catalog) {
+      spdlog::error("{}", catalog.error().message);
+      return 1;
+    }
+    validate::ValidateWorker worker(*cluster, catalog.value(), validate::ValidateOptions{});
+    worker.start();
+    spdlog::info("validate worker started");
+    signals.async_wait([&](boost::system::error_code, int) { io.stop(); });
+    io.run();
+    worker.stop();
+    return 0;
+  }
+  std::filesystem::create_directories(options.data_dir);
+  auto db = storage::Db::open((std::filesystem::path(options.data_dir) / "storage").string());
+  if (!db) {
+    spdlog::error("storage: {}", db.error().message);
+    return 1;
+  }
+  distribute::DistributeOptions node;
+  node.node_id = options.node_id;
+  node.port = options.port;
+  distribute::DistributeWorker worker(io, *cluster, *db.value(), node);
+  worker.start();
+  spdlog::info("storage node {} serving blobs on http://127.0.0.1:{}", options.node_id,
+               worker.port());
+  signals.async_wait([&](boost::system::error_code, int) {
+    worker.stop();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace loraplane::cmd
