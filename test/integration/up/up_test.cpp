@@ -253,20 +253,21 @@ BOOST_AUTO_TEST_CASE(gateways_share_tenants_and_revocations) {
 
 namespace {
 
-// A valid toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros.
-std::string toy_adapter(int rank) {
-  auto bytes = static_cast<std::uint64_t>(rank) * 64 * 2;
+// A toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros; valid when in_dim is 64.
+std::string toy_adapter(int rank, int in_dim = 64) {
+  auto b_bytes = static_cast<std::uint64_t>(rank) * 64 * 2;
+  auto a_bytes = static_cast<std::uint64_t>(rank) * static_cast<std::uint64_t>(in_dim) * 2;
   std::string prefix = "base_model.model.model.layers.0.self_attn.q_proj.";
   std::string header = "{\"" + prefix + "lora_A.weight\":{\"dtype\":\"F16\",\"shape\":[" +
-                       std::to_string(rank) + ",64],\"data_offsets\":[0," +
-                       std::to_string(bytes) + "]},\"" + prefix +
+                       std::to_string(rank) + "," + std::to_string(in_dim) +
+                       "],\"data_offsets\":[0," + std::to_string(a_bytes) + "]},\"" + prefix +
                        "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[64," + std::to_string(rank) +
-                       "],\"data_offsets\":[" + std::to_string(bytes) + "," +
-                       std::to_string(2 * bytes) + "]}}";
+                       "],\"data_offsets\":[" + std::to_string(a_bytes) + "," +
+                       std::to_string(a_bytes + b_bytes) + "]}}";
   std::string out(8, '\0');
   std::uint64_t n = header.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return out + header + std::string(2 * bytes, '\0');
+  for (std::size_t i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + header + std::string(a_bytes + b_bytes, '\0');
 }
 
 lt::HttpResult upload(std::uint16_t port, const std::string& key,
@@ -372,4 +373,38 @@ BOOST_AUTO_TEST_CASE(adapter_list_pages_newest_first) {
   std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
   BOOST_TEST(seen == newest_first, boost::test_tools::per_element());
   BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters?limit=0", {}, bearer(key)).status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(uploads_end_ready_or_failed_through_the_pipeline) {
+  Running up;
+  std::string key(create_tenant(up.port, "pipeline", "shared")["api_key"].as_string());
+  auto good = upload(up.port, key, {{"name", "good"}, {"base_model", "toy-llama"}}, toy_adapter(16));
+  BOOST_TEST_REQUIRE(good.status == 202, good.body);
+  // Passes the gateway's header checks, fails the worker's shape check against toy-llama.
+  auto bad = upload(up.port, key, {{"name", "bad"}, {"base_model", "toy-llama"}},
+                    toy_adapter(8, 32));
+  BOOST_TEST_REQUIRE(bad.status == 202, bad.body);
+  std::string good_id(parse_object(good.body)["id"].as_string());
+  std::string bad_id(parse_object(bad.body)["id"].as_string());
+
+  auto settle = [&](const std::string& id) {
+    json::object last;
+    for (int i = 0; i < 600; ++i) {
+      last = parse_object(lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(key)).body);
+      auto status = last["status"].as_string();
+      if (status == "ready" || status == "failed") break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return last;
+  };
+  auto ready = settle(good_id);
+  BOOST_TEST(ready["status"].as_string() == "ready");
+  BOOST_TEST(ready["rank"].as_int64() == 16);
+  BOOST_TEST(ready["target_modules"].as_array().size() == 1u);
+  auto failed = settle(bad_id);
+  BOOST_TEST_REQUIRE(failed["status"].as_string() == "failed");
+  auto& error = failed["error"].as_object();
+  BOOST_TEST(error["code"].as_string() == "invalid_adapter");
+  BOOST_TEST(std::string(error["message"].as_string()).find("q_proj.lora_A.weight") !=
+             std::string::npos);
 }
