@@ -12,7 +12,8 @@ Status produce_and_wait(kafka::Producer& producer, std::string_view topic, std::
   // Shared: a report that arrives after we gave up must still find a live promise.
   auto done = std::make_shared<std::promise<Status>>();
   auto future = done->get_future();
-  producer.produce(topic, key, value, {}, [done](Status status) { done->set_value(status); });
+  producer.produce(topic, key, value, {},
+                   [done](const Status& status) { done->set_value(status); });
   if (future.wait_for(timeout) != std::future_status::ready)
     return make_error(Errc::unavailable, "no delivery report from " + std::string(topic) +
                                              " within " + std::to_string(timeout.count()) + " ms");

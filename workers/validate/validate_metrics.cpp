@@ -9,8 +9,9 @@ namespace loraplane::validate {
 namespace {
 
 // Jobs range from a delete (one round trip) to re-reading and hashing 500 MB of chunks.
-const prometheus::Histogram::BucketBoundaries kDurationBuckets{
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+prometheus::Histogram::BucketBoundaries duration_buckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+}
 
 }  // namespace
 
@@ -37,7 +38,7 @@ void ValidateMetrics::failure(std::string_view reason) {
 }
 
 void ValidateMetrics::duration(std::string_view kind, double seconds) {
-  duration_.Add({{"kind", std::string(kind)}}, kDurationBuckets).Observe(seconds);
+  duration_.Add({{"kind", std::string(kind)}}, duration_buckets()).Observe(seconds);
 }
 
 ValidateMetrics& validate_metrics() {

@@ -120,7 +120,7 @@ Harness::~Harness() {
 }
 
 void Harness::produce(std::string_view topic, const std::string& key,
-                      std::optional<std::string> value, std::vector<kafka::Header> headers,
+                      const std::optional<std::string>& value, std::vector<kafka::Header> headers,
                       kafka::Delivered* where) {
   std::promise<Result<kafka::Delivered>> done;
   auto future = done.get_future();
@@ -166,8 +166,8 @@ Sent Harness::upload(const std::string& tenant_id, const std::string& name, cons
     header.last = i + 1 == u.chunk_count;
     if (header.last) header.count = u.chunk_count;
     const auto chunk = spec.bytes.substr(i * spec.chunk_bytes, spec.chunk_bytes);
-    const int copies = std::count(spec.repeat.begin(), spec.repeat.end(), i) + 1;
-    for (int c = 0; c < copies; ++c) {
+    const auto copies = std::count(spec.repeat.begin(), spec.repeat.end(), i) + 1;
+    for (std::ptrdiff_t c = 0; c < copies; ++c) {
       kafka::Delivered where;
       produce(kafka::kUploads, u.upload_id, chunk, schema::to_headers(header), &where);
       if (i == 0 && c == 0) u.first_offset = where.offset;

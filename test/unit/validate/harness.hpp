@@ -70,8 +70,9 @@ class Harness {
 
  private:
   Harness();
-  void produce(std::string_view topic, const std::string& key, std::optional<std::string> value,
-               std::vector<kafka::Header> headers = {}, kafka::Delivered* where = nullptr);
+  void produce(std::string_view topic, const std::string& key,
+               const std::optional<std::string>& value, std::vector<kafka::Header> headers = {},
+               kafka::Delivered* where = nullptr);
   bool wait(const std::function<bool()>& done);
 
   std::unique_ptr<kafka::Cluster> cluster_;

@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_job_does_not_block_the_tenant) {
   auto producer = kafka::Producer::create(h.cluster(), {});
   std::promise<Status> done;
   producer->produce(kafka::kJobs, tenant, std::string_view("{not a job"), {},
-                    [&done](Status st) { done.set_value(st); });
+                    [&done](const Status& st) { done.set_value(st); });
   BOOST_TEST_REQUIRE(done.get_future().get().ok());
   wait_for_earlier_jobs(tenant);
 }

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(many_chunks_with_a_config_and_a_repeated_chunk) {
   const auto tenant = new_tenant();
   UploadSpec spec;
   spec.bytes = file_of(toy_tensors(64, adapter::testing::all_modules(), "F32"));
-  spec.chunk_bytes = 64 * 1024;
+  spec.chunk_bytes = std::size_t{64} * 1024;
   spec.repeat = {3};
   spec.config = R"({"peft_type":"LORA","r":64,"lora_alpha":128,"target_modules":)"
                 R"(["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"],)"
