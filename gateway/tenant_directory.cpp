@@ -32,33 +32,29 @@ NewApiKey generate_api_key(std::string tenant_id, std::int64_t now) {
   return out;
 }
 
+template <class Record, class Map>
+void TenantDirectory::apply_record(Map& map, std::string_view topic_key, std::string_view id,
+                                   std::optional<std::string_view> value) {
+  if (!value) {
+    std::unique_lock lock(mutex_);
+    map.erase(std::string(id));
+    return;
+  }
+  auto parsed = schema::parse<Record>(*value);
+  if (!parsed) {
+    spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
+    return;
+  }
+  put(parsed.value());
+}
+
 void TenantDirectory::apply(std::string_view topic_key, std::optional<std::string_view> value) {
   if (topic_key.starts_with(kTenantPrefix)) {
-    auto id = std::string(topic_key.substr(kTenantPrefix.size()));
-    if (!value) {
-      std::unique_lock lock(mutex_);
-      tenants_.erase(id);
-      return;
-    }
-    auto parsed = schema::parse<schema::TenantRecord>(*value);
-    if (!parsed) {
-      spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
-      return;
-    }
-    put(parsed.value());
+    apply_record<schema::TenantRecord>(tenants_, topic_key,
+                                       topic_key.substr(kTenantPrefix.size()), value);
   } else if (topic_key.starts_with(kKeyPrefix)) {
-    auto prefix = std::string(topic_key.substr(kKeyPrefix.size()));
-    if (!value) {
-      std::unique_lock lock(mutex_);
-      keys_.erase(prefix);
-      return;
-    }
-    auto parsed = schema::parse<schema::ApiKeyRecord>(*value);
-    if (!parsed) {
-      spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
-      return;
-    }
-    put(parsed.value());
+    apply_record<schema::ApiKeyRecord>(keys_, topic_key, topic_key.substr(kKeyPrefix.size()),
+                                       value);
   } else {
     spdlog::warn("tenants: skipping record with unknown key kind");
   }

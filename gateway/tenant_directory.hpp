@@ -44,6 +44,11 @@ class TenantDirectory {
   std::size_t tenant_count() const;
 
  private:
+  // Puts a parsed record or, for a tombstone, erases `id` from `map`.
+  template <class Record, class Map>
+  void apply_record(Map& map, std::string_view topic_key, std::string_view id,
+                    std::optional<std::string_view> value);
+
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, schema::TenantRecord> tenants_;
   std::unordered_map<std::string, schema::ApiKeyRecord> keys_;  // by prefix
