@@ -115,8 +115,10 @@ awaitable<bool> write_body(BlobService& svc, beast::tcp_stream& stream,
   for (std::uint64_t pos = range.offset; pos < end;) {
     const std::uint64_t chunk_left = info.chunk_size - pos % info.chunk_size;
     const std::uint64_t length = std::min(end - pos, chunk_left);
-    auto piece = co_await run_blocking(svc.pool, svc.gate,
-                                       ReadPiece{&svc.store, info.sha256, pos, length});
+    // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries
+    // twice.
+    ReadPiece read{&svc.store, info.sha256, pos, length};
+    auto piece = co_await run_blocking(svc.pool, svc.gate, std::move(read));
     if (!piece || piece->status != Status::ok || piece->bytes.size() != length) co_return false;
     stream.expires_after(svc.options.write_timeout);
     auto [ec, n] =
@@ -128,47 +130,56 @@ awaitable<bool> write_body(BlobService& svc, beast::tcp_stream& stream,
   co_return true;
 }
 
+// What serve_blob did: answered with a body it wrote itself (`sent`), or has `response` for
+// the server (or, for HEAD, for write_head_only) to send.
+struct BlobAnswer {
+  http::Response response;
+  bool sent = false;
+};
+
 // GCC 12 at -O2 reports -Wmismatched-new-delete on coroutine frames that Asio allocates and
 // frees with its own matching operators (a false positive after inlining).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-awaitable<http::Response> serve_blob(std::shared_ptr<BlobService> svc, http::StreamContext& ctx) {
+awaitable<BlobAnswer> answer_blob(std::shared_ptr<BlobService> svc, http::StreamContext& ctx) {
   const auto& req = ctx.parser.get();
   std::string sha;
   for (const auto& [name, value] : ctx.params)
     if (name == "sha256") sha = value;
-  if (sha.size() != 64 || !is_sha256_hex(sha) ||
-      sha.find_first_of("ABCDEF") != std::string::npos)
-    co_return http::error_response(Status::bad_request, "invalid_request_error", "invalid_sha256",
-                                   "blob name must be 64 lowercase hex digits (sha256)", "sha256");
+  if (sha.size() != 64 || !is_sha256_hex(sha) || sha.find_first_of("ABCDEF") != std::string::npos)
+    co_return BlobAnswer{http::error_response(Status::bad_request, "invalid_request_error",
+                                              "invalid_sha256",
+                                              "blob name must be 64 lowercase hex digits (sha256)",
+                                              "sha256")};
   ActiveSlot slot(*svc);
   if (!slot.acquired()) {
     distribute_metrics().busy.Increment();
-    co_return unavailable("too many blob downloads in progress; retry later");
+    co_return BlobAnswer{unavailable("too many blob downloads in progress; retry later")};
   }
-  auto info = co_await run_blocking(svc->pool, svc->gate, StatBlob{&svc->store, sha});
-  if (!info) co_return unavailable("storage node is shutting down");
+  StatBlob stat{&svc->store, sha};  // named: see write_body
+  auto info = co_await run_blocking(svc->pool, svc->gate, std::move(stat));
+  if (!info) co_return BlobAnswer{unavailable("storage node is shutting down")};
   if (!*info)
-    co_return http::error_response(Status::not_found, "invalid_request_error", "blob_not_found",
-                                   "no blob " + sha + " on this storage node");
+    co_return BlobAnswer{http::error_response(Status::not_found, "invalid_request_error",
+                                              "blob_not_found",
+                                              "no blob " + sha + " on this storage node")};
   const storage::BlobInfo blob = **info;
   const std::string etag = "\"" + blob.sha256 + "\"";
   if (auto inm = req.find(bhttp::field::if_none_match);
       inm != req.end() && (inm->value() == etag || inm->value() == "*")) {
     http::Response res{Status::not_modified, 11};
     res.set(bhttp::field::etag, etag);
-    co_return res;
+    co_return BlobAnswer{std::move(res)};
   }
   RangeRequest range{RangeKind::whole, {0, blob.size}};
   if (auto header = req.find(bhttp::field::range); header != req.end())
     range = parse_range(header->value(), blob.size);
   if (range.kind == RangeKind::unsatisfiable) {
-    auto res = http::error_response(Status::range_not_satisfiable, "invalid_request_error",
-                                    "range_not_satisfiable",
-                                    "range outside blob of " + std::to_string(blob.size) +
-                                        " bytes");
+    auto res = http::error_response(
+        Status::range_not_satisfiable, "invalid_request_error", "range_not_satisfiable",
+        "range outside blob of " + std::to_string(blob.size) + " bytes");
     res.set(bhttp::field::content_range, content_range(range, blob.size));
-    co_return res;
+    co_return BlobAnswer{std::move(res)};
   }
   auto head = blob_head(blob, range, ctx.request_id);
   bhttp::response_serializer<bhttp::empty_body> serializer{head};
@@ -180,7 +191,29 @@ awaitable<http::Response> serve_blob(std::shared_ptr<BlobService> svc, http::Str
     sent = co_await write_body(*svc, ctx.stream, blob, range.range);
   // A failed body cannot be signalled any more: reset so the client sees a short read.
   end_stream(ctx.stream, sent ? tcp::socket::shutdown_send : tcp::socket::shutdown_both);
-  co_return http::Response{head.result(), 11};  // labels the route's metrics only
+  co_return BlobAnswer{http::Response{head.result(), 11}, true};
+}
+
+// A HEAD answer carries the GET answer's header (Content-Length included) and no body, which
+// the server's own write of a string body would send.
+awaitable<void> write_head_only(http::StreamContext& ctx, const http::Response& res) {
+  bhttp::response<bhttp::empty_body> head{bhttp::response_header<>(res.base())};
+  head.set("x-request-id", ctx.request_id);
+  head.keep_alive(false);
+  bhttp::response_serializer<bhttp::empty_body> serializer{head};
+  ctx.stream.expires_after(std::chrono::seconds(30));
+  auto [ec, n] = co_await bhttp::async_write_header(ctx.stream, serializer, use_nothrow_awaitable);
+  (void)ec;
+  (void)n;
+  end_stream(ctx.stream, tcp::socket::shutdown_send);
+}
+
+awaitable<http::Response> serve_blob(std::shared_ptr<BlobService> svc, http::StreamContext& ctx) {
+  const bool is_head = ctx.parser.get().method() == bhttp::verb::head;
+  auto answering = answer_blob(std::move(svc), ctx);
+  auto answer = co_await std::move(answering);
+  if (!answer.sent && is_head) co_await write_head_only(ctx, answer.response);
+  co_return std::move(answer.response);
 }
 #pragma GCC diagnostic pop
 

@@ -84,13 +84,15 @@ struct BlockingInitiation {
 }  // namespace detail
 
 // Runs fn() on `pool` and resumes on the caller's executor with its value; nullopt when the
-// gate is closed or fn threw (logged).
-template <class Fn>
-awaitable<std::optional<std::invoke_result_t<Fn&>>> run_blocking(asio::thread_pool& pool,
-                                                                  BlockingGate& gate, Fn fn) {
-  using Value = std::invoke_result_t<Fn&>;
+// gate is closed or fn threw (logged). Pass a named function object (std::move(f)): GCC 12
+// destroys a temporary with a non-trivial destructor in a co_await expression twice, so `fn`
+// is taken by reference and copied into the operation only here.
+template <class Fn, class F = std::decay_t<Fn>>
+awaitable<std::optional<std::invoke_result_t<F&>>> run_blocking(asio::thread_pool& pool,
+                                                                BlockingGate& gate, Fn&& fn) {
+  using Value = std::invoke_result_t<F&>;
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::optional<Value>)>(
-      detail::BlockingInitiation{&pool, &gate}, asio::use_awaitable, std::move(fn));
+      detail::BlockingInitiation{&pool, &gate}, asio::use_awaitable, F(std::forward<Fn>(fn)));
 }
 
 }  // namespace loraplane::distribute

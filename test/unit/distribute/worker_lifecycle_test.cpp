@@ -1,0 +1,149 @@
+// The worker through an adapter's life: release on delete, restart without repeated work,
+// references of vanished adapters dropped, corrupt uploads given up, unreferenced blobs
+// collected.
+#include <boost/test/unit_test.hpp>
+
+#include "common/sha256.hpp"
+#include "test/unit/distribute/distribute_fixture.hpp"
+#include "workers/distribute/ref_index.hpp"
+
+using namespace loraplane;
+using namespace loraplane::distribute;
+using namespace loraplane::distribute::test;
+
+namespace {
+
+constexpr std::size_t kSize = 1024 * 1024 + 4321;
+
+Upload store_one(Fixture& f, const std::string& adapter_id, std::uint64_t seed) {
+  auto upload = f.produce_upload("upl_" + adapter_id, make_bytes(kSize, seed));
+  f.produce_state(Fixture::validated_state(adapter_id, upload, 3));
+  BOOST_REQUIRE(Fixture::wait_for([&] { return !f.stored_jobs(adapter_id).empty(); }));
+  return upload;
+}
+
+// Writes a blob straight into the store, as a copy that died before its reference would.
+void put_blob(storage::Db& db, const std::string& bytes) {
+  auto writer = db.blobs().begin_write(sha256_hex(bytes), bytes.size());
+  BOOST_TEST_REQUIRE(writer.ok());
+  BOOST_TEST_REQUIRE((*writer)->append(bytes).ok());
+  BOOST_TEST_REQUIRE((*writer)->commit().ok());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(worker_lifecycle)
+
+BOOST_AUTO_TEST_CASE(deleting_releases_the_blob) {
+  Fixture f;
+  f.start_worker();
+  auto upload = store_one(f, "adp_del1", 11);
+  const auto target = Fixture::blob_target(upload.sha256);
+  BOOST_TEST(f.get(target).status == 200);
+
+  auto deleting = Fixture::validated_state("adp_del1", upload, 5);
+  deleting.adapter.status = schema::AdapterStatus::deleting;
+  f.produce_state(deleting);
+  BOOST_TEST(Fixture::wait_for([&] { return f.get(target).status == 404; }));
+  BOOST_TEST(f.db().blobs().ref_count(upload.sha256) == 0u);
+  BOOST_TEST(!f.db().blobs().stat(upload.sha256).has_value());
+  BOOST_TEST(f.worker().stats().removed == 1u);
+  f.produce_tombstone("adp_del1");  // nothing left to release
+  BOOST_TEST(f.stored_jobs("adp_del1").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(two_adapters_share_a_blob_until_both_are_gone) {
+  Fixture f;
+  f.start_worker();
+  auto upload = store_one(f, "adp_share1", 12);
+  f.produce_state(Fixture::validated_state("adp_share2", upload, 3));
+  BOOST_REQUIRE(Fixture::wait_for([&] { return !f.stored_jobs("adp_share2").empty(); }));
+  BOOST_TEST(f.db().blobs().ref_count(upload.sha256) == 2u);
+  BOOST_TEST(f.worker().stats().copied == 1u);
+  BOOST_TEST(f.worker().stats().reused == 1u);
+
+  f.produce_tombstone("adp_share1");
+  BOOST_TEST(Fixture::wait_for([&] { return f.db().blobs().ref_count(upload.sha256) == 1u; }));
+  BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
+  f.produce_tombstone("adp_share2");
+  BOOST_TEST(Fixture::wait_for(
+      [&] { return f.get(Fixture::blob_target(upload.sha256)).status == 404; }));
+}
+
+BOOST_AUTO_TEST_CASE(restart_repeats_no_work_and_drops_refs_of_vanished_adapters) {
+  Fixture f;
+  auto options = Fixture::default_options();
+  options.advertised_url = "http://storage-a.example:7301/";
+  auto& first = f.start_worker(options);
+  auto kept = store_one(f, "adp_keep1", 21);
+  auto gone = store_one(f, "adp_gone1", 22);
+  const std::string url = "http://storage-a.example:7301/internal/v1/blobs/" + kept.sha256;
+  BOOST_TEST(f.stored_jobs("adp_keep1").front().stored->blob_url == url);
+  BOOST_TEST(Fixture::wait_for([&] { return first.stats().reported == 2u; }));
+  auto ready = Fixture::validated_state("adp_keep1", kept, 4);  // as the validate worker writes
+  ready.adapter.status = schema::AdapterStatus::ready;
+  ready.storage_urls = {url};
+  f.produce_state(ready);
+  f.stop_worker();
+
+  // While the node is down: one adapter is deleted, and the Db holds a reference for an
+  // adapter whose records were compacted away entirely.
+  auto deleting = Fixture::validated_state("adp_gone1", gone, 5);
+  deleting.adapter.status = schema::AdapterStatus::deleting;
+  f.produce_state(deleting);
+  const auto ghost_bytes = make_bytes(5000, 23);
+  const auto ghost_sha = sha256_hex(ghost_bytes);
+  put_blob(f.db(), ghost_bytes);
+  BOOST_TEST_REQUIRE(f.db().blobs().add_ref(ghost_sha, "adp_ghost1").ok());
+  BOOST_TEST_REQUIRE(
+      f.db().put(storage::Table::meta, std::string(kRefKeyPrefix) + "adp_ghost1", ghost_sha).ok());
+
+  auto& second = f.start_worker(options);  // ready: caught up and reconciled once
+  auto stats = second.stats();
+  BOOST_TEST(stats.copied == 0u);
+  BOOST_TEST(stats.reported == 0u);
+  BOOST_TEST(stats.removed == 2u);
+  BOOST_TEST(f.stored_jobs("adp_keep1").size() == 1u);
+  auto res = f.get(Fixture::blob_target(kept.sha256));
+  BOOST_TEST(res.status == 200);
+  BOOST_TEST((res.body == kept.bytes));
+  BOOST_TEST(f.db().blobs().ref_count(kept.sha256) == 1u);
+  BOOST_TEST(f.get(Fixture::blob_target(gone.sha256)).status == 404);
+  BOOST_TEST(f.get(Fixture::blob_target(ghost_sha)).status == 404);
+  auto meta = f.db().get(storage::Table::meta, std::string(kRefKeyPrefix) + "adp_ghost1");
+  BOOST_TEST_REQUIRE(meta.ok());
+  BOOST_TEST(!meta->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_upload_is_given_up_until_a_newer_record) {
+  Fixture f;
+  auto& worker = f.start_worker();
+  auto upload = f.produce_upload("upl_bad1", make_bytes(kSize, 31));
+  auto wrong = Fixture::validated_state("adp_bad1", upload, 3);
+  wrong.adapter.sha256 = sha256_hex("other bytes");
+  f.produce_state(wrong);
+  BOOST_TEST_REQUIRE(Fixture::wait_for([&] { return worker.stats().gave_up == 1u; }));
+  BOOST_TEST(f.stored_jobs("adp_bad1").empty());
+  BOOST_TEST(f.get(Fixture::blob_target(wrong.adapter.sha256)).status == 404);
+  BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 404);
+
+  f.produce_state(Fixture::validated_state("adp_bad1", upload, 4));
+  BOOST_TEST(Fixture::wait_for([&] { return !f.stored_jobs("adp_bad1").empty(); }));
+  BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(gc_collects_unreferenced_blobs) {
+  Fixture f;
+  const auto orphan = make_bytes(3000, 41);
+  put_blob(f.db(), orphan);
+  auto options = Fixture::default_options();
+  options.gc_interval = std::chrono::seconds(1);
+  options.gc_min_age_seconds = 0;
+  f.start_worker(options);
+  auto kept = store_one(f, "adp_gc1", 42);
+  BOOST_TEST(Fixture::wait_for(
+      [&] { return f.get(Fixture::blob_target(sha256_hex(orphan))).status == 404; }));
+  BOOST_TEST(f.get(Fixture::blob_target(kept.sha256)).status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
