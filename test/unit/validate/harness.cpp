@@ -80,7 +80,7 @@ Harness& Harness::get() {
 
 void Harness::destroy() { instance().reset(); }
 
-Harness::Harness() : cluster_(kafka::Cluster::embedded()), catalog_(test_catalog()) {
+Harness::Harness() : cluster_(TestCluster::make()), catalog_(test_catalog()) {
   auto st = cluster_->ensure_topics(kafka::default_topics(), 10s);
   if (!st) throw std::runtime_error("ensure_topics: " + st.error().message);
   producer_ = kafka::Producer::create(*cluster_, {});
@@ -103,12 +103,23 @@ Harness::Harness() : cluster_(kafka::Cluster::embedded()), catalog_(test_catalog
         changed_.notify_all();
         return kafka::Handled::done;
       });
-  worker_ = std::make_unique<ValidateWorker>(*cluster_, catalog_, ValidateOptions{});
+  start_worker();
+}
+
+void Harness::start_worker() {
+  ValidateOptions options;
+  options.group_id = TestCluster::group_id();
+  worker_ = std::make_unique<ValidateWorker>(*cluster_, catalog_, options);
   worker_->start();
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   while (!worker_->ready() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
   if (!worker_->ready()) throw std::runtime_error("validate worker never became ready");
+}
+
+void Harness::restart_worker() {
+  worker_.reset();
+  start_worker();
 }
 
 Harness::~Harness() {

@@ -4,6 +4,7 @@
 // every loraplane.adapters record and load event the worker writes.
 #pragma once
 
+#include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,6 +47,9 @@ class Harness {
   ~Harness();
 
   const kafka::Cluster& cluster() const { return *cluster_; }
+  // Stops the worker and starts a new one, which rebuilds its view from the topics before it
+  // takes jobs (and rejoins the group: seconds on the mock cluster).
+  void restart_worker();
 
   void put_tenant(const std::string& tenant_id, schema::Tier tier);
   // Writes a state record directly (a prior adapter of the tenant).
@@ -74,6 +78,7 @@ class Harness {
                const std::optional<std::string>& value, std::vector<kafka::Header> headers = {},
                kafka::Delivered* where = nullptr);
   bool wait(const std::function<bool()>& done);
+  void start_worker();
 
   std::unique_ptr<kafka::Cluster> cluster_;
   ModelCatalog catalog_;
@@ -89,5 +94,20 @@ class Harness {
 };
 
 std::string unique_id(const std::string& prefix);
+
+// What the suite runs against, defined by each executable's main.cpp: the embedded mock cluster
+// (unit) or the broker named by LORAPLANE_KAFKA (integration).
+struct TestCluster {
+  static bool available();  // false: the suites are skipped, saying why on stdout
+  static std::unique_ptr<kafka::Cluster> make();
+  static std::string group_id();  // the worker's consumer group
+};
+
+// Precondition of every suite that needs the harness.
+struct ClusterGiven {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    return TestCluster::available();
+  }
+};
 
 }  // namespace loraplane::validate::testing

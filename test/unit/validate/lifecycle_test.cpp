@@ -49,7 +49,7 @@ void wait_for_earlier_jobs(const std::string& tenant) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(lifecycle)
+BOOST_AUTO_TEST_SUITE(lifecycle, *boost::unit_test::precondition(ClusterGiven()))
 
 BOOST_AUTO_TEST_CASE(a_redelivered_upload_job_changes_nothing) {
   auto& h = Harness::get();

@@ -4,6 +4,14 @@
 
 #include "test/unit/validate/harness.hpp"
 
+namespace loraplane::validate::testing {
+
+bool TestCluster::available() { return true; }
+std::unique_ptr<kafka::Cluster> TestCluster::make() { return kafka::Cluster::embedded(); }
+std::string TestCluster::group_id() { return "loraplane-validate"; }
+
+}  // namespace loraplane::validate::testing
+
 namespace {
 
 // The shared worker and cluster go away before static destruction (the mock cluster must
