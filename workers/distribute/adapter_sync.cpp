@@ -78,9 +78,9 @@ Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::Adap
                     adapter_id);
       return Step::give_up;
     }
-    auto info = copy_upload(cluster_, store,
-                            {*state.upload_location, sha, state.adapter.size_bytes},
-                            options_.read_idle_timeout);
+    auto info =
+        copy_upload(cluster_, store, {*state.upload_location, sha, state.adapter.size_bytes},
+                    options_.read_idle_timeout);
     if (!info) {
       const bool fatal = permanent(info.error().code);
       spdlog::log(fatal ? spdlog::level::err : spdlog::level::warn,
@@ -148,8 +148,7 @@ Syncer::Step Syncer::drop(const std::string& adapter_id) {
   const auto held = refs_.get(adapter_id);
   if (!held) return Step::done;
   if (auto st = db_.blobs().remove_ref(*held, adapter_id); !st) {
-    spdlog::warn("distribute: releasing blob {} of {}: {}", *held, adapter_id,
-                 st.error().message);
+    spdlog::warn("distribute: releasing blob {} of {}: {}", *held, adapter_id, st.error().message);
     return Step::retry;
   }
   if (auto st = refs_.erase(adapter_id); !st) return Step::retry;

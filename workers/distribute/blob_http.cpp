@@ -1,11 +1,11 @@
 #include "workers/distribute/blob_http.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
-
 #include <optional>
 #include <string>
 
@@ -72,8 +72,8 @@ struct ReadPiece {
       return loraplane::Status{};
     });
     if (!st) {
-      out.status = st.error().code == Errc::not_found ? Status::not_found
-                                                      : Status::internal_server_error;
+      out.status =
+          st.error().code == Errc::not_found ? Status::not_found : Status::internal_server_error;
       spdlog::warn("blob {} read at {}+{} failed: {}", sha, offset, length, st.error().message);
     }
     return out;
@@ -147,10 +147,9 @@ awaitable<BlobAnswer> answer_blob(std::shared_ptr<BlobService> svc, http::Stream
   for (const auto& [name, value] : ctx.params)
     if (name == "sha256") sha = value;
   if (sha.size() != 64 || !is_sha256_hex(sha) || sha.find_first_of("ABCDEF") != std::string::npos)
-    co_return BlobAnswer{http::error_response(Status::bad_request, "invalid_request_error",
-                                              "invalid_sha256",
-                                              "blob name must be 64 lowercase hex digits (sha256)",
-                                              "sha256")};
+    co_return BlobAnswer{
+        http::error_response(Status::bad_request, "invalid_request_error", "invalid_sha256",
+                             "blob name must be 64 lowercase hex digits (sha256)", "sha256")};
   ActiveSlot slot(*svc);
   if (!slot.acquired()) {
     distribute_metrics().busy.Increment();
@@ -220,7 +219,9 @@ awaitable<http::Response> serve_blob(std::shared_ptr<BlobService> svc, http::Str
 }  // namespace
 
 void add_blob_routes(http::Router& router, std::shared_ptr<BlobService> service) {
-  auto handler = [service](http::StreamContext& ctx) { return serve_blob(service, ctx); };
+  auto handler = [service = std::move(service)](http::StreamContext& ctx) {
+    return serve_blob(service, ctx);
+  };
   router.add_stream(http::Verb::get, std::string(kBlobRoute), handler);
   router.add_stream(http::Verb::head, std::string(kBlobRoute), handler);
 }

@@ -17,7 +17,7 @@ namespace loraplane::distribute {
 inline constexpr std::string_view kBlobRoute = "/internal/v1/blobs/{sha256}";
 
 struct BlobServiceOptions {
-  std::size_t max_active_responses = 16;  // beyond: 503 + Retry-After
+  std::size_t max_active_responses = 16;   // beyond: 503 + Retry-After
   std::chrono::seconds write_timeout{60};  // per piece written to the client
 };
 

@@ -61,9 +61,8 @@ struct BlockingInitiation {
     auto work = asio::prefer(asio::get_associated_executor(handler),
                              asio::execution::outstanding_work.tracked);
     if (!gate->enter()) {
-      asio::post(work, [h = std::move(handler)]() mutable {
-        std::move(h)(std::optional<Value>{});
-      });
+      asio::post(work,
+                 [h = std::move(handler)]() mutable { std::move(h)(std::optional<Value>{}); });
       return;
     }
     asio::post(*pool, [g = gate, work, fn = std::move(fn), h = std::move(handler)]() mutable {

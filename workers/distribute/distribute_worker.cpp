@@ -23,8 +23,8 @@ DistributeWorker::DistributeWorker(asio::io_context& io, const kafka::Cluster& c
       db_(db),
       options_(std::move(options)),
       pool_(options_.read_threads == 0 ? 1 : options_.read_threads),
-      blobs_(std::make_shared<BlobService>(
-          db.blobs(), pool_, BlobServiceOptions{options_.max_blob_responses})) {
+      blobs_(std::make_shared<BlobService>(db.blobs(), pool_,
+                                           BlobServiceOptions{options_.max_blob_responses})) {
   if (options_.node_id.empty()) throw std::invalid_argument("distribute: node_id is required");
 }
 
@@ -49,7 +49,7 @@ void DistributeWorker::start() {
   server_options.role = std::string(kRole);
   server_options.host = options_.host;
   server_options.port = options_.port;
-  server_options.max_body_bytes = 64 * 1024;  // no route here takes a body
+  server_options.max_body_bytes = std::size_t{64} * 1024;  // no route here takes a body
   server_ = std::make_unique<http::Server>(io_, server_options, std::move(router));
   server_->start();
   base_url_ = options_.advertised_url.empty()
@@ -73,9 +73,8 @@ void DistributeWorker::start() {
   reader.client_id = "loraplane-distribute-" + options_.node_id;
   reader.topics = {std::string(kafka::kAdapters)};  // no group: a table reader
   Syncer* syncer = syncer_.get();
-  consumer_ = kafka::Consumer::start(cluster_, reader, [syncer](const kafka::Message& m) {
-    return syncer->on_record(m);
-  });
+  consumer_ = kafka::Consumer::start(
+      cluster_, reader, [syncer](const kafka::Message& m) { return syncer->on_record(m); });
   kafka::Consumer* consumer = consumer_.get();
   if (auto st = syncer_->start([consumer] { return consumer->caught_up(); }); !st)
     throw std::runtime_error("distribute: loading blob references: " + st.error().message);

@@ -5,8 +5,8 @@
 // /healthz and /metrics on the same listener. See docs/lifecycle.md (step 3).
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

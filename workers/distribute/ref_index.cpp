@@ -4,13 +4,12 @@ namespace loraplane::distribute {
 
 Status RefIndex::load() {
   refs_.clear();
-  return db_.scan(storage::Table::meta, kRefKeyPrefix,
-                  [this](std::string_view key, std::string_view value) {
-                    if (!key.starts_with(kRefKeyPrefix)) return false;
-                    refs_.emplace(std::string(key.substr(kRefKeyPrefix.size())),
-                                  std::string(value));
-                    return true;
-                  });
+  return db_.scan(
+      storage::Table::meta, kRefKeyPrefix, [this](std::string_view key, std::string_view value) {
+        if (!key.starts_with(kRefKeyPrefix)) return false;
+        refs_.emplace(std::string(key.substr(kRefKeyPrefix.size())), std::string(value));
+        return true;
+      });
 }
 
 std::optional<std::string> RefIndex::get(std::string_view adapter_id) const {

@@ -2,8 +2,7 @@
 
 namespace loraplane::distribute {
 
-bool AdapterTable::apply(const std::string& adapter_id,
-                         std::optional<schema::AdapterState> state) {
+bool AdapterTable::apply(const std::string& adapter_id, std::optional<schema::AdapterState> state) {
   auto [it, inserted] = entries_.try_emplace(adapter_id);
   Entry& entry = it->second;
   if (!state) {  // tombstone: ends the adapter whatever its seq

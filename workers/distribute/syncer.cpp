@@ -20,8 +20,8 @@ Syncer::~Syncer() { stop(); }
 
 kafka::Handled Syncer::on_record(const kafka::Message& message) {
   if (message.key.empty()) {
-    spdlog::warn("distribute: adapter record without key at {} [{}] @{}; skipped",
-                 message.topic, message.partition, message.offset);
+    spdlog::warn("distribute: adapter record without key at {} [{}] @{}; skipped", message.topic,
+                 message.partition, message.offset);
     return kafka::Handled::done;
   }
   std::optional<schema::AdapterState> state;

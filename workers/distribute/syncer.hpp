@@ -100,9 +100,9 @@ class Syncer {
   // Sync thread only.
   RefIndex refs_;
   std::function<bool()> caught_up_;
-  std::set<std::string, std::less<>> reported_;   // stored sent by this process
-  std::set<std::string, std::less<>> confirmed_;  // refs (re-)added by this process
-  std::map<std::string, int, std::less<>> attempts_;  // consecutive transient failures
+  std::set<std::string, std::less<>> reported_;                // stored sent by this process
+  std::set<std::string, std::less<>> confirmed_;               // refs (re-)added by this process
+  std::map<std::string, int, std::less<>> attempts_;           // consecutive transient failures
   std::map<std::string, std::uint64_t, std::less<>> gave_up_;  // adapter → seq given up on
 
   std::atomic<bool> ready_{false};

@@ -1,8 +1,8 @@
 // Range header parsing: the three single-range forms, clamping, unsatisfiable ranges and the
 // headers that are ignored (whole blob served).
-#include <boost/test/unit_test.hpp>
-
 #include "workers/distribute/byte_range.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace loraplane::distribute;
 
@@ -40,9 +40,9 @@ BOOST_AUTO_TEST_CASE(unsatisfiable_ranges) {
 }
 
 BOOST_AUTO_TEST_CASE(unusable_headers_mean_the_whole_blob) {
-  for (const char* header : {"", "items=0-1", "bytes=", "bytes=5", "bytes=a-b", "bytes=9-3",
-                             "bytes=0-1,5-6", "bytes=--1", "bytes=+1-2",
-                             "bytes=99999999999999999999999-"}) {
+  for (const char* header :
+       {"", "items=0-1", "bytes=", "bytes=5", "bytes=a-b", "bytes=9-3", "bytes=0-1,5-6",
+        "bytes=--1", "bytes=+1-2", "bytes=99999999999999999999999-"}) {
     BOOST_TEST_CONTEXT(header) { check(parse_range(header, 100), RangeKind::whole, 0, 100); }
   }
 }

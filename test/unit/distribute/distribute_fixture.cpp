@@ -3,7 +3,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <future>
 
 #include "common/sha256.hpp"
@@ -26,7 +25,9 @@ std::string make_bytes(std::size_t n, std::uint64_t seed) {
   return out;
 }
 
-Fixture::Fixture() : cluster_(kafka::Cluster::embedded()) {
+Fixture::Fixture() : Fixture(kafka::Cluster::embedded()) {}
+
+Fixture::Fixture(std::unique_ptr<kafka::Cluster> cluster) : cluster_(std::move(cluster)) {
   BOOST_REQUIRE(cluster_->ensure_topics(kafka::default_topics(), 30s));
   storage::DbOptions options;
   options.blobs.chunk_size = kBlobChunk;

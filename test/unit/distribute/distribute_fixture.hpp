@@ -38,7 +38,8 @@ std::string make_bytes(std::size_t n, std::uint64_t seed);
 
 class Fixture {
  public:
-  Fixture();
+  Fixture();  // on the embedded mock cluster
+  explicit Fixture(std::unique_ptr<kafka::Cluster> cluster);
   ~Fixture();
 
   DistributeWorker& start_worker(DistributeOptions options = default_options());

@@ -1,8 +1,8 @@
 // The worker's bookkeeping: newest record per adapter by seq, tombstones, what a node wants
 // for each status, and the de-duplicated work queue with delayed retries.
-#include <boost/test/unit_test.hpp>
-
 #include "workers/distribute/sync_state.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace loraplane;
 using namespace loraplane::distribute;

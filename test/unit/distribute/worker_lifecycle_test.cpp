@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(deleting_releases_the_blob) {
   auto deleting = Fixture::validated_state("adp_del1", upload, 5);
   deleting.adapter.status = schema::AdapterStatus::deleting;
   f.produce_state(deleting);
-  BOOST_TEST(Fixture::wait_for([&] { return f.get(target).status == 404; }));
+  BOOST_TEST(Fixture::wait_for([&] { return f.head(target).status == 404; }));
   BOOST_TEST(f.db().blobs().ref_count(upload.sha256) == 0u);
   BOOST_TEST(!f.db().blobs().stat(upload.sha256).has_value());
   BOOST_TEST(f.worker().stats().removed == 1u);
@@ -66,8 +66,8 @@ BOOST_AUTO_TEST_CASE(two_adapters_share_a_blob_until_both_are_gone) {
   BOOST_TEST(Fixture::wait_for([&] { return f.db().blobs().ref_count(upload.sha256) == 1u; }));
   BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
   f.produce_tombstone("adp_share2");
-  BOOST_TEST(Fixture::wait_for(
-      [&] { return f.get(Fixture::blob_target(upload.sha256)).status == 404; }));
+  BOOST_TEST(
+      Fixture::wait_for([&] { return f.head(Fixture::blob_target(upload.sha256)).status == 404; }));
 }
 
 BOOST_AUTO_TEST_CASE(restart_repeats_no_work_and_drops_refs_of_vanished_adapters) {
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(gc_collects_unreferenced_blobs) {
   f.start_worker(options);
   auto kept = store_one(f, "adp_gc1", 42);
   BOOST_TEST(Fixture::wait_for(
-      [&] { return f.get(Fixture::blob_target(sha256_hex(orphan))).status == 404; }));
+      [&] { return f.head(Fixture::blob_target(sha256_hex(orphan))).status == 404; }));
   BOOST_TEST(f.get(Fixture::blob_target(kept.sha256)).status == 200);
 }
 

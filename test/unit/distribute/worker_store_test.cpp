@@ -40,8 +40,8 @@ BOOST_AUTO_TEST_CASE(validated_upload_is_stored_reported_and_served) {
   BOOST_TEST(job.job_id.starts_with("job_"));
   BOOST_TEST_REQUIRE(job.stored.has_value());
   BOOST_TEST(job.stored->node_id == "node-a");
-  const std::string url = "http://127.0.0.1:" + std::to_string(worker.port()) +
-                          "/internal/v1/blobs/" + upload.sha256;
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(worker.port()) + "/internal/v1/blobs/" + upload.sha256;
   BOOST_TEST(job.stored->blob_url == url);
   BOOST_TEST(worker.blob_url(upload.sha256) == url);
   BOOST_TEST(f.db().blobs().ref_count(upload.sha256) == 1u);
@@ -70,8 +70,7 @@ BOOST_AUTO_TEST_CASE(ranges_head_and_error_answers) {
   auto res = f.get(target, {{"Range", "bytes=999990-1000009"}});
   BOOST_TEST(res.status == 206);
   BOOST_TEST((res.body == upload.bytes.substr(999'990, 20)));
-  BOOST_TEST(res.headers["content-range"] ==
-             "bytes 999990-1000009/" + std::to_string(size));
+  BOOST_TEST(res.headers["content-range"] == "bytes 999990-1000009/" + std::to_string(size));
   BOOST_TEST(res.headers["content-length"] == "20");
 
   res = f.get(target, {{"Range", "bytes=2000000-"}});
