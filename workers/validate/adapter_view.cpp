@@ -85,7 +85,7 @@ std::optional<schema::AdapterState> AdapterView::wait_for(std::string_view adapt
   changed_.wait_for(lock, timeout, [&] {
     entry = live(adapter_id);
     // A tombstone is an answer too: the adapter is gone, waiting longer changes nothing.
-    return entry != nullptr || adapters_.contains(std::string(adapter_id));
+    return closed_ || entry != nullptr || adapters_.contains(std::string(adapter_id));
   });
   if (entry == nullptr) return std::nullopt;
   return entry->state;
@@ -122,6 +122,18 @@ int AdapterView::admitted_count(std::string_view tenant_id, std::string_view exc
   return count;
 }
 
+void AdapterView::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+void TenantTiers::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
 void TenantTiers::apply(std::string_view topic_key, std::optional<std::string_view> value) {
   if (!topic_key.starts_with(kTenantPrefix)) return;
   if (!value) {
@@ -151,7 +163,7 @@ std::optional<schema::Tier> TenantTiers::wait_for(std::string_view tenant_id,
   changed_.wait_for(lock, timeout, [&] {
     auto it = tiers_.find(std::string(tenant_id));
     if (it != tiers_.end()) tier = it->second;
-    return tier.has_value();
+    return closed_ || tier.has_value();
   });
   return tier;
 }

@@ -31,7 +31,7 @@ class AdapterView {
 
   std::optional<schema::AdapterState> get(std::string_view adapter_id) const;
   // get(), waiting up to `timeout` for the adapter to appear (the gateway's pending record can
-  // reach the reader after the job reaches the job consumer).
+  // reach the reader after the job reaches the job consumer), or until close().
   std::optional<schema::AdapterState> wait_for(std::string_view adapter_id,
                                                std::chrono::milliseconds timeout) const;
   // Another admitted adapter (validating, ready or failed; not pending, not being deleted) of
@@ -40,6 +40,8 @@ class AdapterView {
                   std::string_view except_id) const;
   // Adapters counted against the tier limit: admitted and not failed (validating, ready).
   int admitted_count(std::string_view tenant_id, std::string_view except_id) const;
+  // Ends every wait at once (the worker is stopping).
+  void close();
 
  private:
   struct Entry {
@@ -52,6 +54,7 @@ class AdapterView {
   mutable std::condition_variable changed_;
   std::unordered_map<std::string, Entry> adapters_;
   std::unordered_map<std::string, std::set<std::string>> by_tenant_;
+  bool closed_ = false;
 };
 
 // Tenant id → tier, from the "tenant/<id>" records of loraplane.tenants ("key/..." records are
@@ -60,14 +63,17 @@ class TenantTiers {
  public:
   void apply(std::string_view topic_key, std::optional<std::string_view> value);
   void put(const schema::TenantRecord& tenant);
-  // The tenant's tier, waiting up to `timeout` for its record; nullopt if it never came.
+  // The tenant's tier, waiting up to `timeout` (or until close()) for its record; nullopt if it
+  // never came.
   std::optional<schema::Tier> wait_for(std::string_view tenant_id,
                                        std::chrono::milliseconds timeout) const;
+  void close();
 
  private:
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::unordered_map<std::string, schema::Tier> tiers_;
+  bool closed_ = false;
 };
 
 }  // namespace loraplane::validate

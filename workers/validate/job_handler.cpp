@@ -61,7 +61,10 @@ kafka::Handled JobHandler::handle(const kafka::Message& message) {
     metrics.failure("malformed_job");
     return kafka::Handled::done;
   }
-  const Outcome outcome = dispatch(job.value());
+  Outcome outcome = dispatch(job.value());
+  // A wait cut short by stop() looks like a missing record: leave the job to the next owner
+  // (every step is idempotent) rather than commit it unhandled.
+  if (outcome == Outcome::ignored && stopping_.load()) outcome = Outcome::retry;
   const auto kind = schema::to_string(job->kind);
   metrics.job(kind, label(outcome));
   metrics.duration(kind,

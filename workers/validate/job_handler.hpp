@@ -4,6 +4,7 @@
 // writing asks for the job again (Handled::retry), a malformed job is logged and skipped.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,13 +25,14 @@ class JobHandler {
  public:
   JobHandler(const kafka::Cluster& cluster, const ModelCatalog& catalog,
              const ValidateOptions& options, AdapterView& adapters, TenantTiers& tenants,
-             StateWriter& writer)
+             StateWriter& writer, const std::atomic<bool>& stopping)
       : cluster_(cluster),
         catalog_(catalog),
         options_(options),
         adapters_(adapters),
         tenants_(tenants),
-        writer_(writer) {}
+        writer_(writer),
+        stopping_(stopping) {}
 
   kafka::Handled handle(const kafka::Message& message);
 
@@ -71,6 +73,7 @@ class JobHandler {
   AdapterView& adapters_;
   TenantTiers& tenants_;
   StateWriter& writer_;
+  const std::atomic<bool>& stopping_;  // the worker's: waits end early, jobs are left for later
 };
 
 }  // namespace loraplane::validate

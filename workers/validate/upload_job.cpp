@@ -26,6 +26,7 @@ JobHandler::Outcome JobHandler::upload(const schema::Job& job) {
   if (!in_progress(*state)) return Outcome::skipped;  // a redelivered job
   auto tier = tenants_.wait_for(job.tenant_id, options_.state_wait);
   if (!tier) {
+    if (stopping_.load()) return Outcome::retry;
     spdlog::warn("validate: tenant {} of adapter {} is unknown; applying the shared tier's limits",
                  job.tenant_id, job.adapter_id);
     tier = schema::Tier::shared;

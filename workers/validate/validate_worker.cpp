@@ -44,8 +44,8 @@ void ValidateWorker::start() {
   producer_options.client_id = options_.client_id;
   producer_ = kafka::Producer::create(cluster_, producer_options);
   writer_ = std::make_unique<StateWriter>(*producer_, *adapters_, options_.produce_timeout);
-  handler_ =
-      std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_, *tenants_, *writer_);
+  handler_ = std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_, *tenants_,
+                                          *writer_, stopping_);
   adapter_reader_ = kafka::Consumer::start(
       cluster_, table_reader(options_.client_id + "-adapters", kafka::kAdapters),
       [this](const kafka::Message& m) {
@@ -89,6 +89,8 @@ void ValidateWorker::start_jobs_when_caught_up() {
 
 void ValidateWorker::stop() {
   stopping_ = true;
+  adapters_->close();  // a job waiting for a record gives up now and is left for later
+  tenants_->close();
   if (starter_.joinable()) starter_.join();
   {
     std::lock_guard lock(jobs_mutex_);

@@ -50,7 +50,8 @@ class ValidateWorker {
   void start();
   // True once the readers caught up and the job consumer was started.
   bool ready() const { return ready_.load(); }
-  // Stops taking jobs (the job in hand finishes first), then the readers. Idempotent.
+  // Stops taking jobs (the job in hand finishes first; one waiting for a record is left for the
+  // next owner), then the readers. Idempotent; a stopped worker does not start again.
   void stop();
 
  private:
