@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cmd/admin.hpp"
 #include "cmd/commands.hpp"
 #include "common/model_catalog.hpp"
 #include "workers/sim_engine/cli.hpp"
@@ -54,12 +55,14 @@ int main(int argc, char** argv) {
   auto* sim_cmd = app.add_subcommand("sim-engine", "run a vLLM-compatible engine simulator");
   loraplane::sim_engine::add_flags(*sim_cmd, sim);
   auto* import_cmd = app.add_subcommand("import", "batch-import adapters from a manifest");
-  auto* admin_cmd = app.add_subcommand("admin", "administer tenants and keys");
-  for (auto* later : {import_cmd, admin_cmd}) later->allow_extras();
+  import_cmd->allow_extras();
+  loraplane::cmd::AdminCommand admin;
+  loraplane::cmd::add_admin_command(app, admin);
 
   CLI11_PARSE(app, argc, argv);
   loraplane::cmd::init(log_level, log_json);
 
+  if (*admin.app) return loraplane::cmd::run_admin(admin);
   if (*up_cmd) return loraplane::cmd::run_up(up, /*all_roles=*/true);
   if (*gw_cmd) return loraplane::cmd::run_up(gw, /*all_roles=*/false);
   if (*sim_cmd) {
@@ -74,7 +77,7 @@ int main(int argc, char** argv) {
   std::string name = (*worker_cmd) ? "worker --role " + role : app.get_subcommands().front()->get_name();
   std::fprintf(stderr,
                "loraplane %s: not available in this build yet; see the project issues "
-               "(lifecycle, agent, import)\n",
+               "(agent, import)\n",
                name.c_str());
   return 2;
 }

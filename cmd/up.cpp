@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 
 #include "cmd/commands.hpp"
 #include "common/asio.hpp"
@@ -14,6 +16,7 @@
 #include "common/log.hpp"
 #include "common/model_catalog.hpp"
 #include "common/sha256.hpp"
+#include "cmd/journal.hpp"
 #include "gateway/gateway.hpp"
 #include "storage/db.hpp"
 #include "workers/distribute/distribute_worker.hpp"
@@ -63,6 +66,48 @@ void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port,
 
 void init(const std::string& log_level, bool log_json) { init_logging(log_level, log_json); }
 
+namespace {
+
+// The storage node of `up` keeps its port across restarts (remembered in the data dir), so the
+// blob urls recorded in adapter states stay valid; if the port is taken, it takes a free one.
+std::uint16_t remembered_port(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  unsigned port = 0;
+  if (in >> port && port > 0 && port < 65536) return static_cast<std::uint16_t>(port);
+  return 0;
+}
+
+void remember_port(const std::filesystem::path& file, std::uint16_t port) {
+  std::ofstream out(file, std::ios::trunc);
+  out << port << '\n';
+}
+
+std::unique_ptr<distribute::DistributeWorker> start_storage_node(
+    asio::io_context& io, const kafka::Cluster& cluster, storage::Db& db,
+    const std::filesystem::path& data_dir) {
+  const auto port_file = data_dir / "storage-port";
+  distribute::DistributeOptions options;
+  options.node_id = "storage-0";
+  options.port = remembered_port(port_file);
+  auto node = std::make_unique<distribute::DistributeWorker>(io, cluster, db, options);
+  try {
+    node->start();
+  } catch (const std::exception& e) {
+    if (options.port == 0) throw;
+    spdlog::warn("storage port {} unavailable ({}); taking a free one", options.port, e.what());
+    options.port = 0;
+    node = std::make_unique<distribute::DistributeWorker>(io, cluster, db, options);
+    node->start();
+  }
+  remember_port(port_file, node->port());
+  return node;
+}
+
+// How long a stop waits for requests in flight (uploads included) before it cuts them.
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
 int run_up(const UpOptions& options, bool all_roles) {
   std::filesystem::path data_dir = options.data_dir;
   std::error_code fs_error;
@@ -85,6 +130,33 @@ int run_up(const UpOptions& options, bool all_roles) {
     return 1;
   }
 
+  // `up` runs a storage node on the data dir's RocksDB; in embedded mode the same database
+  // journals the state topics, replayed here before any role reads them.
+  std::unique_ptr<storage::Db> db;
+  std::unique_ptr<Journal> journal;
+  if (all_roles) {
+    auto opened = storage::Db::open((data_dir / "storage").string());
+    if (!opened) {
+      spdlog::error("storage: {}", opened.error().message);
+      return 1;
+    }
+    db = std::move(opened.value());
+    if (cluster->is_mock()) {
+      journal = std::make_unique<Journal>(*db, *cluster);
+      auto replayed = journal->replay(std::chrono::seconds(30));
+      if (!replayed) {
+        spdlog::error("journal replay: {}", replayed.error().message);
+        return 1;
+      }
+      if (replayed->tenants + replayed->adapters + replayed->dropped > 0)
+        spdlog::info("journal: restored {} tenant/key records and {} adapters ({} interrupted "
+                     "uploads marked failed, {} deletions completed)",
+                     replayed->tenants, replayed->adapters, replayed->interrupted,
+                     replayed->dropped);
+      journal->start();
+    }
+  }
+
   asio::io_context io;
   gateway::GatewayOptions gw_options;
   gw_options.catalog = std::move(catalog.value());
@@ -99,23 +171,13 @@ int run_up(const UpOptions& options, bool all_roles) {
     return 1;
   }
   // `up` also runs a validate worker and one storage node; `gateway` runs the gateway alone.
-  std::unique_ptr<storage::Db> db;
   std::unique_ptr<distribute::DistributeWorker> storage_node;
   std::unique_ptr<validate::ValidateWorker> validate;
   if (all_roles) {
-    auto opened = storage::Db::open((data_dir / "storage").string());
-    if (!opened) {
-      spdlog::error("storage: {}", opened.error().message);
-      return 1;
-    }
-    db = std::move(opened.value());
-    distribute::DistributeOptions storage_options;
-    storage_options.node_id = "storage-0";
-    storage_node = std::make_unique<distribute::DistributeWorker>(io, *cluster, *db, storage_options);
     validate = std::make_unique<validate::ValidateWorker>(*cluster, gw_options.catalog,
                                                          validate::ValidateOptions{});
     try {
-      storage_node->start();
+      storage_node = start_storage_node(io, *cluster, *db, data_dir);
       health::register_role("validate");
       validate->start();
     } catch (const std::exception& e) {
@@ -126,16 +188,50 @@ int run_up(const UpOptions& options, bool all_roles) {
 
   asio::steady_timer ready_timer(io);
   report_ready_when_healthy(ready_timer, gw.port(), validate.get());
+
+  // Stop in order: no new connections, let requests in flight finish (bounded), then stop the
+  // workers, flush producers and journal what they wrote. A second signal cuts the drain short.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: draining", signo);
-    ready_timer.cancel();
+  asio::steady_timer drain_timer(io);
+  const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::function<void()> finish = [&] {
+    signals.cancel();
+    drain_timer.cancel();
     gw.stop();
     if (validate) validate->stop();
     if (storage_node) storage_node->stop();
+    if (journal) journal->stop(std::chrono::seconds(10));
     io.stop();
-  });
+  };
+  std::function<void()> wait_drained = [&] {
+    const auto open = gw.open_connections();
+    if (open == 0 || std::chrono::steady_clock::now() >= *drain_deadline) {
+      if (open > 0) spdlog::warn("drain: {} connections still open after {} s; closing", open,
+                                 kDrainTimeout.count());
+      finish();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) wait_drained();
+    });
+  };
+  std::function<void(boost::system::error_code, int)> on_signal =
+      [&](boost::system::error_code ec, int signo) {
+        if (ec) return;
+        if (*drain_deadline != std::chrono::steady_clock::time_point{}) {
+          spdlog::info("signal {} again: stopping now", signo);
+          finish();
+          return;
+        }
+        spdlog::info("signal {}: draining ({} connections open)", signo, gw.open_connections());
+        *drain_deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+        ready_timer.cancel();
+        gw.stop_accepting();
+        signals.async_wait(on_signal);
+        wait_drained();
+      };
+  signals.async_wait(on_signal);
   io.run();
   spdlog::info("loraplane stopped");
   return 0;

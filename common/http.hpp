@@ -100,8 +100,11 @@ class Server {
   // Binds and starts accepting; throws on bind failure (startup error).
   void start();
   std::uint16_t port() const;
-  // Stops accepting and closes idle connections; in-flight requests finish.
+  // Stops accepting and closes idle connections; in-flight requests finish, and their
+  // connections close after the answer. Thread-safe.
   void stop();
+  // Connections open now, in-flight requests included (0 once a stop has drained).
+  std::size_t open_connections() const;
 
   struct State;  // implementation detail, public only so the session coroutines can name it
 

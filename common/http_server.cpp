@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 
 #include "common/http.hpp"
 #include "common/metrics.hpp"
@@ -57,6 +59,10 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   tcp::acceptor acceptor;
   std::atomic<std::size_t> open{0};
   std::atomic<bool> stopping{false};
+  // Connections waiting for their next request: stop() closes them so a drain need not wait
+  // out their idle timeout. Touched only on the io_context's threads, under the mutex.
+  std::mutex idle_mutex;
+  std::set<beast::tcp_stream*> idle;
   prometheus::Gauge* open_gauge;
   prometheus::Counter* rejected;
 
@@ -134,9 +140,19 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     HeaderParser header;
     header.header_limit(static_cast<std::uint32_t>(st->options.max_header_bytes));
     header.body_limit(boost::none);  // buffered routes check the length; streaming ones bound themselves
-    stream.expires_after(buffer.size() > 0 ? st->options.header_timeout : st->options.idle_timeout);
+    const bool between_requests = buffer.size() == 0;
+    if (between_requests) {
+      std::lock_guard lock(st->idle_mutex);
+      if (st->stopping) break;
+      st->idle.insert(&stream);
+    }
+    stream.expires_after(between_requests ? st->options.idle_timeout : st->options.header_timeout);
     auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, header, use_nothrow_awaitable);
     (void)n;
+    if (between_requests) {
+      std::lock_guard lock(st->idle_mutex);
+      st->idle.erase(&stream);
+    }
     if (ec == beast::http::error::header_limit || ec == beast::http::error::body_limit) {
       // Answer, then close: the rest of this request is not read.
       auto res = ec == beast::http::error::header_limit
@@ -260,7 +276,11 @@ void Server::stop() {
   asio::post(state_->io, [st = state_] {
     boost::system::error_code ec;
     st->acceptor.close(ec);
+    std::lock_guard lock(st->idle_mutex);
+    for (auto* stream : st->idle) stream->socket().cancel(ec);
   });
 }
+
+std::size_t Server::open_connections() const { return state_->open.load(); }
 
 }  // namespace loraplane::http

@@ -109,6 +109,17 @@ void Gateway::start() {
 
 std::uint16_t Gateway::port() const { return impl_->server ? impl_->server->port() : 0; }
 
+void Gateway::stop_accepting() {
+  auto& d = *impl_;
+  if (d.server) d.server->stop();
+  d.ready_timer.cancel();
+  health::set_ready(kRole, false);
+}
+
+std::size_t Gateway::open_connections() const {
+  return impl_->server ? impl_->server->open_connections() : 0;
+}
+
 void Gateway::stop() {
   auto& d = *impl_;
   if (d.stopped) return;

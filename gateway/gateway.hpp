@@ -28,6 +28,11 @@ class Gateway {
   // caught up. Throws if the port cannot be bound.
   void start();
   std::uint16_t port() const;
+  // First step of a drain: stops accepting, closes idle connections and turns not ready;
+  // requests in flight go on. Idempotent.
+  void stop_accepting();
+  // Connections still open (in-flight requests); 0 once drained.
+  std::size_t open_connections() const;
   // Stops accepting, stops readers and flushes the producer. Idempotent.
   void stop();
 

@@ -9,61 +9,10 @@
 #include <cstdlib>
 #include <thread>
 
-#include "test/support/http_client.hpp"
-#include "test/support/process.hpp"
+#include "test/integration/up/up_support.hpp"
 
-namespace lt = loraplane::test;
-namespace json = boost::json;
+using namespace loraplane::test::up;
 using namespace std::chrono_literals;
-
-namespace {
-
-const std::string kAdminToken = "test-admin-token-1234";
-
-std::map<std::string, std::string> bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}};
-}
-
-json::object parse_object(const std::string& body) {
-  auto v = json::parse(body);
-  BOOST_REQUIRE(v.is_object());
-  return v.as_object();
-}
-
-std::string error_code_of(const lt::HttpResult& r) {
-  auto o = parse_object(r.body);
-  BOOST_REQUIRE(o.contains("error"));
-  auto& code = o["error"].as_object()["code"];
-  return code.is_string() ? std::string(code.as_string()) : std::string();
-}
-
-struct Running {
-  lt::TempDir dir;
-  std::unique_ptr<lt::Process> process;
-  std::uint16_t port = 0;
-
-  explicit Running(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> argv = {lt::loraplane_binary(), "up", "--port", "0", "--data-dir",
-                                     dir.path()};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    process = std::make_unique<lt::Process>(
-        argv, std::vector<std::string>{"LORAPLANE_ADMIN_TOKEN=" + kAdminToken});
-    auto line = process->wait_for_line("loraplane ready on", 60s);
-    BOOST_REQUIRE_MESSAGE(line, "no ready line; output:\n" + process->output());
-    port = lt::port_from_line(*line);
-    BOOST_REQUIRE(port != 0);
-  }
-};
-
-json::object create_tenant(std::uint16_t port, const std::string& name, const std::string& tier) {
-  auto r = lt::http_request(port, "POST", "/admin/v1/tenants",
-                            json::serialize(json::object{{"name", name}, {"tier", tier}}),
-                            bearer(kAdminToken));
-  BOOST_REQUIRE_MESSAGE(r.status == 201, r.body);
-  return parse_object(r.body);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(healthz_and_metrics_once_ready) {
   Running up;
@@ -251,43 +200,6 @@ BOOST_AUTO_TEST_CASE(gateways_share_tenants_and_revocations) {
   BOOST_TEST(dup.status == 409);
 }
 
-namespace {
-
-// A toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros; valid when in_dim is 64.
-std::string toy_adapter(int rank, int in_dim = 64) {
-  auto b_bytes = static_cast<std::uint64_t>(rank) * 64 * 2;
-  auto a_bytes = static_cast<std::uint64_t>(rank) * static_cast<std::uint64_t>(in_dim) * 2;
-  std::string prefix = "base_model.model.model.layers.0.self_attn.q_proj.";
-  std::string header = "{\"" + prefix + "lora_A.weight\":{\"dtype\":\"F16\",\"shape\":[" +
-                       std::to_string(rank) + "," + std::to_string(in_dim) +
-                       "],\"data_offsets\":[0," + std::to_string(a_bytes) + "]},\"" + prefix +
-                       "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[64," + std::to_string(rank) +
-                       "],\"data_offsets\":[" + std::to_string(a_bytes) + "," +
-                       std::to_string(a_bytes + b_bytes) + "]}}";
-  std::string out(8, '\0');
-  std::uint64_t n = header.size();
-  for (std::size_t i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return out + header + std::string(a_bytes + b_bytes, '\0');
-}
-
-lt::HttpResult upload(std::uint16_t port, const std::string& key,
-                      const std::vector<std::pair<std::string, std::string>>& fields,
-                      const std::string& file) {
-  const std::string boundary = "----loraplane-test-boundary";
-  std::string body;
-  for (const auto& [name, value] : fields)
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
-            value + "\r\n";
-  body += "--" + boundary +
-          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"adapter_model.safetensors\""
-          "\r\nContent-Type: application/octet-stream\r\n\r\n" +
-          file + "\r\n--" + boundary + "--\r\n";
-  auto headers = bearer(key);
-  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
-  return lt::http_request(port, "POST", "/v1/adapters/upload", body, headers);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(upload_checks_and_tenant_scoped_reads) {
   Running up;
@@ -387,21 +299,11 @@ BOOST_AUTO_TEST_CASE(uploads_end_ready_or_failed_through_the_pipeline) {
   std::string good_id(parse_object(good.body)["id"].as_string());
   std::string bad_id(parse_object(bad.body)["id"].as_string());
 
-  auto settle = [&](const std::string& id) {
-    json::object last;
-    for (int i = 0; i < 600; ++i) {
-      last = parse_object(lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(key)).body);
-      auto status = last["status"].as_string();
-      if (status == "ready" || status == "failed") break;
-      std::this_thread::sleep_for(100ms);
-    }
-    return last;
-  };
-  auto ready = settle(good_id);
+  auto ready = settle(up.port, key, good_id);
   BOOST_TEST(ready["status"].as_string() == "ready");
   BOOST_TEST(ready["rank"].as_int64() == 16);
   BOOST_TEST(ready["target_modules"].as_array().size() == 1u);
-  auto failed = settle(bad_id);
+  auto failed = settle(up.port, key, bad_id);
   BOOST_TEST_REQUIRE(failed["status"].as_string() == "failed");
   auto& error = failed["error"].as_object();
   BOOST_TEST(error["code"].as_string() == "invalid_adapter");
