@@ -6,6 +6,7 @@
 
 #include "cmd/admin.hpp"
 #include "cmd/commands.hpp"
+#include "cmd/import/run.hpp"
 #include "common/model_catalog.hpp"
 #include "workers/sim_engine/cli.hpp"
 
@@ -54,14 +55,26 @@ int main(int argc, char** argv) {
   loraplane::sim_engine::SimEngineFlags sim;
   auto* sim_cmd = app.add_subcommand("sim-engine", "run a vLLM-compatible engine simulator");
   loraplane::sim_engine::add_flags(*sim_cmd, sim);
+  loraplane::cmd::import::Options import;
   auto* import_cmd = app.add_subcommand("import", "batch-import adapters from a manifest");
-  import_cmd->allow_extras();
+  import_cmd->add_option("--manifest", import.manifest,
+                         "FILE.jsonl or FILE.csv: name, base_model, file|repo, config, lora_alpha, "
+                         "revision, hf_token")
+      ->required();
+  import_cmd->add_option("--api", import.api, "gateway base url")->capture_default_str();
+  import_cmd->add_option("--key", import.key, "tenant API key (default: $LORAPLANE_API_KEY)");
+  import_cmd->add_option("--concurrency", import.concurrency, "adapters in flight")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  import_cmd->add_flag("--json", import.json, "print the summary as JSON");
+  import_cmd->add_flag("!--no-wait", import.wait, "do not wait for each adapter to be ready");
   loraplane::cmd::AdminCommand admin;
   loraplane::cmd::add_admin_command(app, admin);
 
   CLI11_PARSE(app, argc, argv);
   loraplane::cmd::init(log_level, log_json);
 
+  if (*import_cmd) return loraplane::cmd::import::run(import);
   if (*admin.app) return loraplane::cmd::run_admin(admin);
   if (*up_cmd) return loraplane::cmd::run_up(up, /*all_roles=*/true);
   if (*gw_cmd) return loraplane::cmd::run_up(gw, /*all_roles=*/false);

@@ -1,0 +1,342 @@
+#include "cmd/import/run.hpp"
+
+#include <boost/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cmd/import/manifest.hpp"
+#include "cmd/import/upload.hpp"
+#include "common/http_call.hpp"
+#include "schema/json.hpp"
+
+namespace loraplane::cmd::import {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Outcome {
+  std::string status = "failed";  // ready | failed | skipped
+  std::string id, sha256, error;
+  std::uint64_t size = 0;
+  double seconds = 0;
+};
+
+struct Shared {
+  Shared(http::Endpoint endpoint, std::string api_key, const Options& opts)
+      : api(std::move(endpoint)), key(std::move(api_key)), options(opts) {}
+  http::Endpoint api;
+  std::string key;
+  const Options& options;
+  std::map<std::pair<std::string, std::string>, schema::Adapter> existing;  // (base, name)
+  std::atomic<std::uint64_t> total_bytes{0}, sent_bytes{0};
+  std::atomic<std::size_t> ready{0}, failed{0}, skipped{0}, next{0};
+  std::mutex print_mutex;
+  bool tty = false;
+};
+
+std::map<std::string, std::string> auth(const Shared& s) {
+  return {{"authorization", "Bearer " + s.key}};
+}
+
+std::string error_message(const std::string& body, int status) {
+  auto parsed = schema::parse<schema::ErrorBody>(body);
+  if (parsed) return std::to_string(status) + " " + parsed->code.value_or("") + ": " + parsed->message;
+  return std::to_string(status) + ": " + body.substr(0, 200);
+}
+
+// Every adapter of the caller, page by page.
+Status list_existing(Shared& s) {
+  std::string after;
+  for (int pages = 0; pages < 10'000; ++pages) {
+    std::string target = "/v1/adapters?limit=100" + (after.empty() ? "" : "&after=" + after);
+    auto r = http::call(s.api, "GET", target, {}, auth(s));
+    if (!r) return r.error();
+    if (r->status != 200) return make_error(Errc::invalid_argument, error_message(r->body, r->status));
+    auto list = schema::parse<schema::AdapterList>(r->body);
+    if (!list) return list.error();
+    for (auto& a : list->data) {
+      after = a.id;
+      auto key = std::make_pair(a.base_model, a.name);
+      s.existing.emplace(std::move(key), std::move(a));
+    }
+    if (!list->has_more || list->data.empty()) return {};
+  }
+  return {};
+}
+
+// Polls the adapter until it is ready or failed, or the timeout.
+void wait_settled(Shared& s, const std::string& id, Outcome& out, Clock::time_point deadline) {
+  while (Clock::now() < deadline) {
+    auto r = http::call(s.api, "GET", "/v1/adapters/" + id, {}, auth(s));
+    if (r && r->status == 200) {
+      if (auto a = schema::parse<schema::Adapter>(r->body)) {
+        out.sha256 = a->sha256;
+        if (a->size_bytes) out.size = a->size_bytes;
+        if (a->status == schema::AdapterStatus::ready) {
+          out.status = "ready";
+          return;
+        }
+        if (a->status == schema::AdapterStatus::failed) {
+          out.error = a->error ? a->error->code + ": " + a->error->message : "failed";
+          return;
+        }
+      }
+    } else if (r) {
+      out.error = error_message(r->body, r->status);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  out.error = "not ready within " + std::to_string(s.options.timeout.count()) + " s";
+}
+
+// Sends the entry (upload or import), retrying on 429/503 as the gateway asks. Returns the id.
+std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out) {
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    int status = 0;
+    std::string body, retry_after;
+    if (e.file) {
+      auto r = upload_file(s.api, s.key, e, s.sent_bytes);
+      if (!r) {
+        out.error = r.error().message;
+        return std::nullopt;
+      }
+      status = r->status, body = r->body, retry_after = r->retry_after;
+    } else {
+      schema::CreateAdapterRequest req{e.name, e.base_model, *e.repo, e.revision, e.hf_token};
+      auto r = http::call(s.api, "POST", "/v1/adapters", schema::to_json(req), auth(s));
+      if (!r) {
+        out.error = r.error().message;
+        return std::nullopt;
+      }
+      status = r->status, body = r->body;
+      if (auto it = r->headers.find("retry-after"); it != r->headers.end()) retry_after = it->second;
+    }
+    if (status == 202 || status == 200 || status == 201) {
+      auto a = schema::parse<schema::Adapter>(body);
+      if (!a) {
+        out.error = "unexpected answer: " + a.error().message;
+        return std::nullopt;
+      }
+      return a->id;
+    }
+    if (status != 429 && status != 503) {
+      out.error = error_message(body, status);
+      return std::nullopt;
+    }
+    int seconds = std::clamp(std::atoi(retry_after.c_str()), 1, 30);
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  }
+  out.error = "the gateway kept answering 429/503";
+  return std::nullopt;
+}
+
+Outcome import_one(Shared& s, const Entry& e) {
+  Outcome out;
+  const auto start = Clock::now();
+  std::string local_sha;
+  if (e.file) {
+    auto sha = file_sha256(*e.file);
+    if (!sha) {
+      out.error = sha.error().message;
+      return out;
+    }
+    local_sha = *sha;
+    std::error_code ec;
+    out.size = std::filesystem::file_size(*e.file, ec);
+  }
+  if (auto it = s.existing.find({e.base_model, e.name}); it != s.existing.end()) {
+    const auto& a = it->second;
+    const bool same = e.file ? a.sha256 == local_sha
+                             : a.source.repo == e.repo && a.source.revision.value_or("main") == e.revision;
+    if (same && a.status == schema::AdapterStatus::ready) {
+      out = {"skipped", a.id, a.sha256, "", a.size_bytes, 0};
+      s.sent_bytes += out.size;
+      return out;
+    }
+    if (same && (a.status == schema::AdapterStatus::pending ||
+                 a.status == schema::AdapterStatus::validating)) {
+      out.id = a.id;
+      s.sent_bytes += out.size;
+      wait_settled(s, a.id, out, start + s.options.timeout);
+      out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      return out;
+    }
+    if (a.status != schema::AdapterStatus::failed) {
+      out.id = a.id;
+      out.error = "the name is taken by a different adapter (" + a.id + ", " +
+                  std::string(schema::to_string(a.status)) + "); delete it or rename the entry";
+      return out;
+    }
+    // A failed earlier attempt holds the name: remove it and try again.
+    auto r = http::call(s.api, "DELETE", "/v1/adapters/" + a.id, {}, auth(s));
+    if (!r || (r->status != 200 && r->status != 404)) {
+      out.error = "cannot delete the failed earlier attempt " + a.id + ": " +
+                  (r ? error_message(r->body, r->status) : r.error().message);
+      return out;
+    }
+  }
+  auto id = send(s, e, out);
+  if (!id) return out;
+  out.id = *id;
+  if (s.options.wait) wait_settled(s, *id, out, start + s.options.timeout);
+  else out.status = "ready";
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) bytes /= 1000, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+  return buf;
+}
+
+void draw_progress(Shared& s, std::size_t total, Clock::time_point start) {
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double sent = static_cast<double>(s.sent_bytes.load());
+  const double all = static_cast<double>(s.total_bytes.load());
+  const double rate = elapsed > 0 ? sent / elapsed : 0;
+  const std::size_t finished = s.ready + s.failed + s.skipped;
+  const double fraction = all > 0 ? sent / all : static_cast<double>(finished) / static_cast<double>(total);
+  constexpr int kWidth = 24;
+  std::string bar(kWidth, ' ');
+  for (int i = 0; i < static_cast<int>(fraction * kWidth) && i < kWidth; ++i) bar[i] = '=';
+  std::string eta = "--";
+  if (rate > 0 && all > sent) eta = std::to_string(static_cast<int>((all - sent) / rate)) + "s";
+  std::lock_guard lock(s.print_mutex);
+  std::fprintf(stderr, "\r\033[K[%s] %zu/%zu done, %zu failed, %zu skipped | %s / %s | %s/s | ETA %s",
+               bar.c_str(), finished, total, s.failed.load(), s.skipped.load(),
+               human_bytes(sent).c_str(), human_bytes(all).c_str(), human_bytes(rate).c_str(),
+               eta.c_str());
+  std::fflush(stderr);
+}
+
+void print_summary(const std::vector<Entry>& entries, const std::vector<Outcome>& outcomes,
+                   const Shared& s, double seconds) {
+  if (s.options.json) {
+    boost::json::array items;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& o = outcomes[i];
+      boost::json::object item{{"name", entries[i].name}, {"base_model", entries[i].base_model},
+                               {"status", o.status}, {"id", o.id}, {"sha256", o.sha256},
+                               {"size_bytes", o.size}, {"seconds", o.seconds}};
+      if (!o.error.empty()) item["error"] = o.error;
+      items.push_back(std::move(item));
+    }
+    boost::json::object doc{{"adapters", std::move(items)}, {"ready", s.ready.load()},
+                            {"failed", s.failed.load()}, {"skipped", s.skipped.load()},
+                            {"bytes", s.sent_bytes.load()}, {"seconds", seconds}};
+    std::printf("%s\n", boost::json::serialize(doc).c_str());
+    return;
+  }
+  std::printf("%-32s %-24s %-8s %-26s %10s %8s  %s\n", "NAME", "BASE", "STATUS", "ID", "SIZE",
+              "SECONDS", "ERROR");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& o = outcomes[i];
+    std::printf("%-32s %-24s %-8s %-26s %10s %8.1f  %s\n", entries[i].name.c_str(),
+                entries[i].base_model.c_str(), o.status.c_str(), o.id.c_str(),
+                human_bytes(static_cast<double>(o.size)).c_str(), o.seconds, o.error.c_str());
+  }
+  std::printf("%zu ready, %zu failed, %zu skipped; %s in %.1f s\n", s.ready.load(), s.failed.load(),
+              s.skipped.load(), human_bytes(static_cast<double>(s.sent_bytes.load())).c_str(),
+              seconds);
+}
+
+}  // namespace
+
+int run(const Options& options) {
+  auto entries = read_manifest(options.manifest);
+  if (!entries) {
+    std::fprintf(stderr, "loraplane import: %s\n", entries.error().message.c_str());
+    return 2;
+  }
+  auto api = http::parse_http_url(options.api);
+  if (!api) {
+    std::fprintf(stderr, "loraplane import: --api: %s\n", api.error().message.c_str());
+    return 2;
+  }
+  Shared s(*api, options.key, options);
+  if (s.key.empty()) {
+    if (const char* env = std::getenv("LORAPLANE_API_KEY")) s.key = env;
+  }
+  if (s.key.empty()) {
+    std::fprintf(stderr, "loraplane import: no API key: pass --key or set LORAPLANE_API_KEY\n");
+    return 2;
+  }
+  if (auto st = list_existing(s); !st) {
+    std::fprintf(stderr, "loraplane import: listing your adapters: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  for (const auto& e : *entries) {
+    if (!e.file) continue;
+    std::error_code ec;
+    s.total_bytes += std::filesystem::file_size(*e.file, ec);
+  }
+  s.tty = !options.json && ::isatty(STDERR_FILENO) == 1;
+  const std::size_t total = entries->size();
+  std::vector<Outcome> outcomes(total);
+  const auto start = Clock::now();
+
+  auto worker = [&] {
+    for (;;) {
+      const std::size_t i = s.next++;
+      if (i >= total) return;
+      auto o = import_one(s, (*entries)[i]);
+      (o.status == "ready" ? s.ready : o.status == "skipped" ? s.skipped : s.failed)++;
+      outcomes[i] = o;
+      if (!s.tty && !options.json) {
+        std::lock_guard lock(s.print_mutex);
+        const std::size_t finished = s.ready + s.failed + s.skipped;
+        std::fprintf(stderr, "[%zu/%zu] %s %s:%s %s %s%s%s\n", finished, total, o.status.c_str(),
+                     (*entries)[i].base_model.c_str(), (*entries)[i].name.c_str(), o.id.c_str(),
+                     human_bytes(static_cast<double>(o.size)).c_str(), o.error.empty() ? "" : " ",
+                     o.error.c_str());
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  const int n = std::clamp(options.concurrency, 1, 64);
+  for (int i = 0; i < n; ++i) workers.emplace_back(worker);
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread display;
+  if (s.tty) {
+    display = std::thread([&] {
+      std::unique_lock lock(done_mutex);
+      while (!done_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return done; })) {
+        lock.unlock();
+        draw_progress(s, total, start);
+        lock.lock();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (display.joinable()) {
+    {
+      std::lock_guard lock(done_mutex);
+      done = true;
+    }
+    done_cv.notify_all();
+    display.join();
+    draw_progress(s, total, start);
+    std::fprintf(stderr, "\n");
+  }
+  print_summary(*entries, outcomes, s, std::chrono::duration<double>(Clock::now() - start).count());
+  return s.failed > 0 ? 1 : 0;
+}
+
+}  // namespace loraplane::cmd::import

@@ -1,0 +1,105 @@
+// `loraplane import`: a manifest of uploads against a running `up`, the summary, the exit code,
+// and resumption (a re-run skips what is already ready with the same bytes).
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+#include "test/integration/up/up_support.hpp"
+
+using namespace loraplane::test::up;
+using namespace std::chrono_literals;
+
+namespace {
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+std::pair<int, std::string> run_import(std::vector<std::string> args) {
+  std::vector<std::string> argv = {lt::loraplane_binary(), "import"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  lt::Process cli(argv);
+  int code = cli.stop(0, 120s);  // signal 0 only waits for the exit
+  return {code, cli.output()};
+}
+
+// The JSON summary printed by --json (the last line of the output).
+json::object summary(const std::string& out) {
+  auto start = out.rfind("{\"adapters\"");
+  BOOST_REQUIRE_MESSAGE(start != std::string::npos, out);
+  return parse_object(out.substr(start, out.find('\n', start) - start));
+}
+
+std::map<std::string, json::object> by_name(const json::object& doc) {
+  std::map<std::string, json::object> out;
+  for (const auto& item : doc.at("adapters").as_array())
+    out[std::string(item.as_object().at("name").as_string())] = item.as_object();
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(import_cli)
+
+BOOST_AUTO_TEST_CASE(imports_a_manifest_and_resumes) {
+  Running up;
+  std::string key(create_tenant(up.port, "importer", "shared")["api_key"].as_string());
+  lt::TempDir files;
+  write_file(files.path() + "/a.safetensors", toy_adapter(4));
+  write_file(files.path() + "/b.safetensors", toy_adapter(16));
+  write_file(files.path() + "/bad.safetensors", toy_adapter(8, 32));  // wrong shape for toy-llama
+  const std::string manifest = files.path() + "/batch.csv";
+  write_file(manifest,
+             "name,base_model,file\n"
+             "alpha,toy-llama,a.safetensors\n"
+             "beta,toy-llama,b.safetensors\n"
+             "broken,toy-llama,bad.safetensors\n");
+  const std::string api = "http://127.0.0.1:" + std::to_string(up.port);
+
+  auto [code, out] = run_import({"--manifest", manifest, "--api", api, "--key", key, "--json"});
+  BOOST_TEST(code == 1, out);  // one adapter failed
+  auto first = by_name(summary(out));
+  BOOST_TEST(first["alpha"]["status"].as_string() == "ready");
+  BOOST_TEST(first["beta"]["status"].as_string() == "ready");
+  BOOST_TEST(first["broken"]["status"].as_string() == "failed");
+  BOOST_TEST(std::string(first["broken"]["error"].as_string()).find("invalid_adapter") !=
+             std::string::npos);
+  auto listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
+  BOOST_TEST(parse_object(listed.body)["data"].as_array().size() == 3u);
+
+  // The broken file is fixed; a re-run skips the ready ones and replaces the failed attempt.
+  write_file(files.path() + "/bad.safetensors", toy_adapter(8));
+  auto [again_code, again_out] =
+      run_import({"--manifest", manifest, "--api", api, "--key", key, "--json"});
+  BOOST_TEST(again_code == 0, again_out);
+  auto second = by_name(summary(again_out));
+  BOOST_TEST(second["alpha"]["status"].as_string() == "skipped");
+  BOOST_TEST(second["alpha"]["id"] == first["alpha"]["id"]);
+  BOOST_TEST(second["beta"]["status"].as_string() == "skipped");
+  BOOST_TEST(second["broken"]["status"].as_string() == "ready");
+  listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
+  BOOST_TEST(parse_object(listed.body)["data"].as_array().size() == 3u);  // no duplicates
+}
+
+BOOST_AUTO_TEST_CASE(bad_manifests_and_keys_are_refused_up_front) {
+  Running up;
+  const std::string api = "http://127.0.0.1:" + std::to_string(up.port);
+  std::string key(create_tenant(up.port, "careful", "shared")["api_key"].as_string());
+  lt::TempDir files;
+  const std::string jsonl = files.path() + "/m.jsonl";
+  write_file(jsonl, "{\"name\":\"x\",\"base_model\":\"toy-llama\",\"file\":\"x.safetensors\"}\n"
+                    "{\"name\":\"y\",\"base_model\":\"toy-llama\"}\n");
+  auto [code, out] = run_import({"--manifest", jsonl, "--api", api, "--key", key});
+  BOOST_TEST(code == 2, out);
+  BOOST_TEST(out.find("manifest line 2") != std::string::npos, out);
+
+  write_file(jsonl, "{\"name\":\"x\",\"base_model\":\"toy-llama\",\"file\":\"x.safetensors\"}\n");
+  auto [key_code, key_out] = run_import({"--manifest", jsonl, "--api", api, "--key", "pk-prov-nope"});
+  BOOST_TEST(key_code == 2, key_out);
+  BOOST_TEST(key_out.find("401") != std::string::npos, key_out);
+  auto listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
+  BOOST_TEST(parse_object(listed.body)["data"].as_array().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
