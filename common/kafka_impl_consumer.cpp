@@ -101,6 +101,10 @@ class ConsumerImpl final : public Consumer {
     set_conf(conf.get(), "enable.auto.offset.store", "false");
     set_conf(conf.get(), "auto.offset.reset", "earliest");
     set_conf(conf.get(), "enable.partition.eof", "true");
+    // Every hop of the upload pipeline is a consumer: bound how long an idle fetch waits, so a
+    // record produced meanwhile is seen within ~this even where the broker does not wake the
+    // long poll early (librdkafka's mock cluster; the default is 500 ms per hop).
+    set_conf(conf.get(), "fetch.wait.max.ms", "50");
     if (group_mode()) {
       const auto session = options_.session_timeout.count();
       set_conf(conf.get(), "session.timeout.ms", std::to_string(session));

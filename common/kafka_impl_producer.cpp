@@ -87,7 +87,15 @@ class ProducerImpl final : public Producer {
   ProducerImpl(const Cluster& cluster, ProducerOptions options)
       : options_(std::move(options)),
         rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_))),
-        poller_([this] { poll_loop(); }) {}
+        poller_([this] { poll_loop(); }) {
+    // Learn the partitions of our topics now rather than on the first message: the first
+    // produce to an unknown topic otherwise waits for a metadata round (about a second on the
+    // mock cluster), which would land on a user's first upload.
+    for (const auto& spec : default_topics()) {
+      if (auto* topic = rd_kafka_topic_new(rk_.get(), spec.name.c_str(), nullptr))
+        warm_topics_.push_back(topic);
+    }
+  }
 
   ~ProducerImpl() override {
     const auto grace = std::min<std::chrono::milliseconds>(options_.delivery_timeout,
@@ -99,6 +107,7 @@ class ProducerImpl final : public Producer {
     }
     stop_ = true;
     poller_.join();
+    for (auto* topic : warm_topics_) rd_kafka_topic_destroy(topic);
     // Serve the purge reports so every callback runs (and is freed) before the handle dies.
     const auto deadline = std::chrono::steady_clock::now() + kCloseFlushMax;
     while (rd_kafka_outq_len(rk_.get()) > 0 && remaining(deadline).count() > 0) {
@@ -172,6 +181,7 @@ class ProducerImpl final : public Producer {
 
   ProducerOptions options_;
   HandlePtr rk_;
+  std::vector<rd_kafka_topic_t*> warm_topics_;  // app handles kept until close
   std::atomic<bool> stop_{false};
   std::thread poller_;  // last: starts after everything it uses exists
 };
