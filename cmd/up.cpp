@@ -15,6 +15,7 @@
 #include "common/kafka.hpp"
 #include "common/log.hpp"
 #include "common/model_catalog.hpp"
+#include "common/seal.hpp"
 #include "common/sha256.hpp"
 #include "cmd/journal.hpp"
 #include "gateway/gateway.hpp"
@@ -47,6 +48,23 @@ std::string admin_token(const std::filesystem::path& data_dir) {
   ::chmod(path.c_str(), 0600);
   spdlog::info("LORAPLANE_ADMIN_TOKEN not set; generated one in {}", path.string());
   return token;
+}
+
+// Gateways seal a tenant's hf_token for the validate workers with LORAPLANE_SEAL_KEY; `up`
+// runs both, so without the variable it keeps a key in the data dir (mode 0600).
+void ensure_seal_key(const std::filesystem::path& data_dir) {
+  if (const char* env = std::getenv("LORAPLANE_SEAL_KEY"); env && *env) return;
+  auto path = data_dir / "seal-key";
+  std::string key;
+  if (std::ifstream in(path); in) std::getline(in, key);
+  if (key.size() != 64) {
+    key = Sealer::generate_hex_key();
+    std::ofstream out(path, std::ios::trunc);
+    out << key << '\n';
+    out.close();
+    ::chmod(path.c_str(), 0600);
+  }
+  ::setenv("LORAPLANE_SEAL_KEY", key.c_str(), 1);
 }
 
 void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port,
@@ -116,6 +134,7 @@ int run_up(const UpOptions& options, bool all_roles) {
     spdlog::error("cannot create data dir {}: {}", data_dir.string(), fs_error.message());
     return 1;
   }
+  if (all_roles) ensure_seal_key(data_dir);
   auto cluster = options.kafka.empty() ? kafka::Cluster::embedded()
                                        : kafka::Cluster::external(options.kafka);
   spdlog::info("kafka: {} ({})", cluster->bootstrap(), cluster->is_mock() ? "embedded" : "external");

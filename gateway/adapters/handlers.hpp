@@ -9,6 +9,8 @@ namespace loraplane::gateway::adapters {
 
 // POST /v1/adapters/upload (multipart: name, base_model, file, config?, lora_alpha?) → 202.
 awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc);
+// POST /v1/adapters {name, base_model, repo, revision?, hf_token?} → 202 (a Hub import).
+awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc);
 // GET /v1/adapters?limit=&after= → {"object":"list","data":[...],"has_more"}.
 awaitable<http::Response> list(GatewayContext& ctx, http::RequestContext& rc);
 // GET /v1/adapters/{id}

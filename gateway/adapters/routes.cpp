@@ -6,6 +6,8 @@ void add_routes(http::Router& router, GatewayContext& ctx) {
   using http::Verb;
   router.add_stream(Verb::post, "/v1/adapters/upload",
                     [&ctx](http::StreamContext& sc) { return upload(ctx, sc); });
+  router.add(Verb::post, "/v1/adapters",
+             [&ctx](http::RequestContext& rc) { return create(ctx, rc); });
   router.add(Verb::get, "/v1/adapters",
              [&ctx](http::RequestContext& rc) { return list(ctx, rc); });
   router.add(Verb::get, "/v1/adapters/{id}",

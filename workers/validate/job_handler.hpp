@@ -21,6 +21,14 @@
 
 namespace loraplane::validate {
 
+// Pending (not taken yet) or validating without a verdict (a previous attempt stopped half-way:
+// a crash, or a Kafka error while reading the chunks). Anything else is past this job.
+inline bool in_progress(const schema::AdapterState& state) {
+  const auto status = state.adapter.status;
+  return status == schema::AdapterStatus::pending ||
+         (status == schema::AdapterStatus::validating && !state.validated);
+}
+
 class JobHandler {
  public:
   JobHandler(const kafka::Cluster& cluster, const ModelCatalog& catalog,
@@ -58,6 +66,8 @@ class JobHandler {
   // lifecycle_jobs.cpp
   Outcome remove(const schema::Job& job);
   Outcome stored(const schema::Job& job);
+
+  // import_job.cpp
   Outcome import(const schema::Job& job);
 
   // `state` with seq + 1 and updated_at = now: the next record of the adapter.

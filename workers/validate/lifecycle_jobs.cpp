@@ -86,13 +86,5 @@ JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   return Outcome::done;
 }
 
-// Importing from the Hugging Face Hub is not built yet: say so on the adapter rather than leave
-// it pending forever.
-JobHandler::Outcome JobHandler::import(const schema::Job& job) {
-  auto state = adapter_of(job);
-  if (!state) return Outcome::ignored;
-  if (state->adapter.status != schema::AdapterStatus::pending) return Outcome::skipped;
-  return fail(*state, "import_unavailable", "Hugging Face import is not available yet");
-}
 
 }  // namespace loraplane::validate

@@ -29,6 +29,7 @@ class StateWriter {
   Status tombstone(std::string_view adapter_id);
   // Publishes to loraplane.load-events (key = adapter id).
   Status publish(const schema::LoadEvent& event);
+  kafka::Producer& producer() { return producer_; }
 
  private:
   kafka::Producer& producer_;

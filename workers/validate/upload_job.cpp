@@ -8,17 +8,6 @@
 
 namespace loraplane::validate {
 
-namespace {
-
-// Pending (not taken yet) or validating without a verdict (a previous attempt stopped half-way:
-// a crash, or a Kafka error while reading the chunks). Anything else is past this job.
-bool in_progress(const schema::AdapterState& state) {
-  const auto status = state.adapter.status;
-  return status == schema::AdapterStatus::pending ||
-         (status == schema::AdapterStatus::validating && !state.validated);
-}
-
-}  // namespace
 
 JobHandler::Outcome JobHandler::upload(const schema::Job& job) {
   auto state = adapter_of(job);
@@ -50,7 +39,7 @@ std::optional<JobHandler::Outcome> JobHandler::admit(const schema::Job& job,
     return fail(state, "adapter_limit_reached",
                 "the " + std::string(schema::to_string(tier)) + " tier allows " +
                     std::to_string(limits.max_adapters) + " adapters");
-  if (job.upload->size_bytes > limits.max_adapter_bytes)
+  if (job.upload && job.upload->size_bytes > limits.max_adapter_bytes)
     return fail(state, "adapter_too_large",
                 "file: " + std::to_string(job.upload->size_bytes) + " bytes exceed the limit of " +
                     std::to_string(limits.max_adapter_bytes / 1000000) + " MB");

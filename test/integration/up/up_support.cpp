@@ -24,13 +24,14 @@ std::string error_code_of(const lt::HttpResult& r) {
   return code.is_string() ? std::string(code.as_string()) : std::string();
 }
 
-Running::Running(std::vector<std::string> extra_args, std::string dir)
+Running::Running(std::vector<std::string> extra_args, std::string dir,
+                 std::vector<std::string> extra_env)
     : data_dir(dir.empty() ? own_dir.path() : std::move(dir)) {
   std::vector<std::string> argv = {lt::loraplane_binary(), "up", "--port", "0", "--data-dir",
                                    this->data_dir};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  process = std::make_unique<lt::Process>(
-      argv, std::vector<std::string>{"LORAPLANE_ADMIN_TOKEN=" + kAdminToken});
+  extra_env.push_back("LORAPLANE_ADMIN_TOKEN=" + kAdminToken);
+  process = std::make_unique<lt::Process>(argv, extra_env);
   auto line = process->wait_for_line("loraplane ready on", 60s);
   BOOST_REQUIRE_MESSAGE(line, "no ready line; output:\n" + process->output());
   port = lt::port_from_line(*line);

@@ -32,7 +32,8 @@ struct Running {
   std::unique_ptr<lt::Process> process;
   std::uint16_t port = 0;
 
-  explicit Running(std::vector<std::string> extra_args = {}, std::string dir = {});
+  explicit Running(std::vector<std::string> extra_args = {}, std::string dir = {},
+                   std::vector<std::string> extra_env = {});
 };
 
 json::object create_tenant(std::uint16_t port, const std::string& name, const std::string& tier);

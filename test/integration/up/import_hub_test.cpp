@@ -1,0 +1,138 @@
+// Hugging Face imports (POST /v1/adapters) through `up`, against a Hub stand-in on loopback
+// (HF_ENDPOINT): resolution to a commit, the file store redirect, private and gated repos,
+// missing revisions and files, .bin-only repos, a dropped download resumed with Range.
+#include <boost/test/unit_test.hpp>
+
+#include "test/integration/up/up_support.hpp"
+#include "test/support/fake_hub.hpp"
+
+using namespace loraplane::test::up;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
+const std::string kConfig =
+    R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj"]})";
+
+lt::FakeHub::Repo repo_with(std::string weights, std::optional<std::string> token = {},
+                            bool gated = false) {
+  lt::FakeHub::Repo r;
+  r.commit = kCommit;
+  r.files = {{"adapter_config.json", kConfig}, {"adapter_model.safetensors", std::move(weights)}};
+  r.token = std::move(token);
+  r.gated = gated;
+  return r;
+}
+
+lt::HttpResult import(std::uint16_t port, const std::string& key, const std::string& name,
+                      const std::string& repo, const std::string& extra = "") {
+  return lt::http_request(port, "POST", "/v1/adapters",
+                          R"({"name":")" + name + R"(","base_model":"toy-llama","repo":")" + repo +
+                              "\"" + extra + "}",
+                          bearer(key));
+}
+
+// 202, then the settled adapter.
+json::object imported(std::uint16_t port, const std::string& key, const std::string& name,
+                      const std::string& repo, const std::string& extra = "") {
+  auto r = import(port, key, name, repo, extra);
+  BOOST_TEST_REQUIRE(r.status == 202, r.body);
+  auto adapter = parse_object(r.body);
+  BOOST_TEST(adapter["status"].as_string() == "pending");
+  BOOST_TEST(adapter["source"].as_object()["repo"].as_string() == repo);
+  return settle(port, key, std::string(adapter["id"].as_string()));
+}
+
+std::string error_code(json::object& adapter) {
+  return adapter.contains("error") ? std::string(adapter["error"].as_object()["code"].as_string())
+                                   : std::string("(none)");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(hub_import)
+
+BOOST_AUTO_TEST_CASE(imports_public_private_and_gated_repos) {
+  lt::FakeHub hub;
+  const std::string weights = toy_adapter(8);
+  hub.add("acme/public", repo_with(weights));
+  hub.add("acme/private", repo_with(weights, "hf_secret_token_123"));
+  hub.add("acme/gated", repo_with(weights, "hf_secret_token_123", true));
+  auto bin_only = repo_with(weights);
+  bin_only.files.erase("adapter_model.safetensors");
+  bin_only.files["adapter_model.bin"] = "pickle";
+  hub.add("acme/bin-only", bin_only);
+  Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint()});
+  std::string key(create_tenant(up.port, "hubber", "reserved")["api_key"].as_string());
+
+  auto ok = imported(up.port, key, "pub", "acme/public");
+  BOOST_TEST_REQUIRE(ok["status"].as_string() == "ready", json::serialize(ok));
+  BOOST_TEST(ok["source"].as_object()["commit_sha"].as_string() == kCommit);
+  BOOST_TEST(ok["rank"].as_int64() == 8);
+  BOOST_TEST(ok["size_bytes"].as_int64() == static_cast<std::int64_t>(weights.size()));
+
+  auto no_token = imported(up.port, key, "priv-1", "acme/private");
+  BOOST_TEST(no_token["status"].as_string() == "failed");
+  BOOST_TEST(error_code(no_token) == "repo_not_found");
+  auto with_token = imported(up.port, key, "priv-2", "acme/private",
+                             R"(,"hf_token":"hf_secret_token_123")");
+  BOOST_TEST(with_token["status"].as_string() == "ready", json::serialize(with_token));
+  auto gated = imported(up.port, key, "gated", "acme/gated");
+  BOOST_TEST(error_code(gated) == "repo_gated");
+  auto wrong_rev = imported(up.port, key, "rev", "acme/public", R"(,"revision":"v9")");
+  BOOST_TEST(error_code(wrong_rev) == "revision_not_found");
+  auto bin = imported(up.port, key, "bin", "acme/bin-only");
+  BOOST_TEST(error_code(bin) == "unsupported_format");
+  BOOST_TEST(std::string(bin["error"].as_object()["message"].as_string()).find("adapter_model.bin") !=
+             std::string::npos);
+
+  // The token went to the Hub's API only, never to the file store on the other host, and
+  // never into the logs.
+  bool token_seen = false;
+  for (const auto& r : hub.requests()) {
+    if (r.target.starts_with("/cdn/")) BOOST_TEST(r.authorization.empty(), r.target);
+    if (r.authorization == "Bearer hf_secret_token_123") token_seen = true;
+  }
+  BOOST_TEST(token_seen);
+  BOOST_TEST(up.process->output().find("hf_secret_token_123") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_download_resumes_where_it_stopped) {
+  lt::FakeHub hub;
+  const std::string weights = toy_adapter(8);  // ~ 2.3 kB
+  hub.add("acme/big", repo_with(weights));
+  hub.drop_once_after(1000);
+  Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint()});
+  std::string key(create_tenant(up.port, "resumer", "shared")["api_key"].as_string());
+  auto ok = imported(up.port, key, "big", "acme/big");
+  BOOST_TEST_REQUIRE(ok["status"].as_string() == "ready", json::serialize(ok));
+  BOOST_TEST(ok["size_bytes"].as_int64() == static_cast<std::int64_t>(weights.size()));
+  bool resumed = false;
+  std::string seen;
+  for (const auto& r : hub.requests()) {
+    seen += r.method + " " + r.target + " range=" + r.range + "\n";
+    if (r.target.starts_with("/cdn/") && r.range == "bytes=1000-") resumed = true;
+  }
+  BOOST_TEST(resumed, seen << up.process->output());
+}
+
+BOOST_AUTO_TEST_CASE(bad_import_requests_are_refused_at_once) {
+  lt::FakeHub hub;
+  Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint()});
+  std::string key(create_tenant(up.port, "strict", "shared")["api_key"].as_string());
+  auto traversal = import(up.port, key, "x", "../etc");
+  BOOST_TEST(traversal.status == 400, traversal.body);
+  auto missing = lt::http_request(up.port, "POST", "/v1/adapters",
+                                  R"({"name":"x","base_model":"toy-llama"})", bearer(key));
+  BOOST_TEST(missing.status == 400, missing.body);
+  BOOST_TEST(missing.body.find("repo") != std::string::npos, missing.body);
+  auto unknown_base = lt::http_request(
+      up.port, "POST", "/v1/adapters", R"({"name":"x","base_model":"nope","repo":"a/b"})", bearer(key));
+  BOOST_TEST(unknown_base.status == 404, unknown_base.body);
+  auto no_key = import(up.port, "pk-prov-wrong", "x", "a/b");
+  BOOST_TEST(no_key.status == 401);
+  BOOST_TEST(hub.requests().empty());  // nothing reached the Hub
+}
+
+BOOST_AUTO_TEST_SUITE_END()

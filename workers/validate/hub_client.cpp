@@ -1,0 +1,387 @@
+#include "workers/validate/hub_client.hpp"
+
+#include <openssl/ssl.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "common/asio.hpp"
+
+namespace loraplane::validate {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
+
+namespace {
+
+struct Url {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string target;  // path and query
+};
+
+std::optional<Url> parse_url(std::string_view text) {
+  Url url;
+  if (text.starts_with("https://")) {
+    url.tls = true;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  const auto slash = text.find('/');
+  std::string_view authority = text.substr(0, slash);
+  url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
+  const auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    url.host = std::string(authority.substr(0, colon));
+    url.port = std::string(authority.substr(colon + 1));
+  } else {
+    url.host = std::string(authority);
+    url.port = url.tls ? "443" : "80";
+  }
+  if (url.host.empty() || url.port.empty()) return std::nullopt;
+  return url;
+}
+
+std::string origin(const Url& url) {
+  return std::string(url.tls ? "https://" : "http://") + url.host + ":" + url.port;
+}
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;                            // collected for non-2xx answers and small files
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+struct Request {
+  Url url;
+  std::optional<std::string> token;
+  std::uint64_t range_from = 0;  // > 0: ask for the bytes from here
+  // 2xx bodies go here piece by piece; without it they are collected (bounded).
+  const std::function<Status(std::string_view)>* sink = nullptr;
+  std::uint64_t collect_limit = 8 << 20;
+};
+
+// One exchange on a fresh connection. Errc::unavailable for network failures (partial bodies
+// were already passed to the sink); the sink's own error is returned as is.
+template <class Stream>
+Status exchange(Stream& stream, const Request& req, Response& out,
+                std::chrono::milliseconds timeout) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  bhttp::request<bhttp::empty_body> head{bhttp::verb::get, req.url.target, 11};
+  head.set(bhttp::field::host, req.url.host);
+  head.set(bhttp::field::user_agent, "loraplane/1 (validate worker)");
+  head.set(bhttp::field::accept_encoding, "identity");
+  if (req.token) head.set(bhttp::field::authorization, "Bearer " + *req.token);
+  if (req.range_from > 0) head.set(bhttp::field::range, "bytes=" + std::to_string(req.range_from) + "-");
+  boost::system::error_code ec;
+  lowest.expires_after(timeout);
+  bhttp::write(stream, head, ec);
+  if (ec) return make_error(Errc::unavailable, "sending the request: " + ec.message());
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  parser.header_limit(64 * 1024);
+  lowest.expires_after(timeout);
+  bhttp::read_header(stream, buffer, parser, ec);
+  if (ec) return make_error(Errc::unavailable, "reading the answer: " + ec.message());
+  const auto& msg = parser.get();
+  out.status = static_cast<int>(msg.result_int());
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  const bool to_sink = req.sink && out.status / 100 == 2;
+  const bool chunky = out.status / 100 == 3;  // redirect bodies are ignored
+  std::array<char, 64 * 1024> piece{};
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    lowest.expires_after(timeout);
+    bhttp::read(stream, buffer, parser, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    // Bytes that arrived before a failure count (a resumed download continues after them).
+    const std::size_t n = piece.size() - parser.get().body().size;
+    if (n > 0 && to_sink) {
+      if (auto st = (*req.sink)(std::string_view(piece.data(), n)); !st) return st;
+    } else if (n > 0 && !chunky) {
+      if (out.body.size() + n > req.collect_limit)
+        return make_error(Errc::limit_exceeded,
+                          "answer larger than " + std::to_string(req.collect_limit) + " bytes");
+      out.body.append(piece.data(), n);
+    }
+    if (ec) return make_error(Errc::unavailable, "reading the body: " + ec.message());
+  }
+  lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return {};
+}
+
+Status perform(const Request& req, Response& out, std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  auto addresses = resolver.resolve(req.url.host, req.url.port, ec);
+  if (ec)
+    return make_error(Errc::unavailable, "cannot resolve " + req.url.host + ": " + ec.message());
+  if (!req.url.tls) {
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    stream.connect(addresses, ec);
+    if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
+    return exchange(stream, req, out, timeout);
+  }
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_default_verify_paths();
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), req.url.host.c_str()))
+    return make_error(Errc::unavailable, "TLS: cannot set the server name");
+  stream.set_verify_callback(ssl::host_name_verification(req.url.host));
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  beast::get_lowest_layer(stream).connect(addresses, ec);
+  if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
+  stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return make_error(Errc::unavailable, "TLS handshake with " + req.url.host + ": " + ec.message());
+  return exchange(stream, req, out, timeout);
+}
+
+// The Hub's error message: X-Error-Message, else {"error": "..."} in the body.
+std::string hub_message(const Response& r) {
+  if (auto m = r.header("x-error-message"); !m.empty()) return m;
+  simdjson::dom::parser parser;
+  simdjson::dom::object o;
+  std::string_view text;
+  if (!parser.parse(r.body).get_object().get(o) && !o["error"].get_string().get(text))
+    return std::string(text);
+  return r.body.substr(0, 200);
+}
+
+template <class T>
+HubResult<T> hub_failure(const Response& r, std::string_view what) {
+  const std::string code = r.header("x-error-code");
+  const std::string message = hub_message(r);
+  const std::string tail = " (Hub answered " + std::to_string(r.status) +
+                           (message.empty() ? "" : ": " + message) + ")";
+  if (code == "GatedRepo")
+    return HubResult<T>::fail("repo_gated",
+                              std::string(what) + " is gated: accept its terms on the Hub and pass an "
+                                                  "hf_token with access" + tail);
+  if (code == "RevisionNotFound")
+    return HubResult<T>::fail("revision_not_found", std::string(what) + ": revision not found" + tail);
+  if (code == "EntryNotFound")
+    return HubResult<T>::fail("file_not_found", std::string(what) + ": file not found" + tail);
+  if (r.status == 401 && message == "Invalid credentials in Authorization header")
+    return HubResult<T>::fail("hub_auth_failed", "the Hub refused hf_token" + tail);
+  if (code == "RepoNotFound" || r.status == 401 || r.status == 404)
+    return HubResult<T>::fail("repo_not_found",
+                              std::string(what) + ": repository not found (or private: pass an "
+                                                  "hf_token with access)" + tail);
+  if (r.status == 403)
+    return HubResult<T>::fail("repo_forbidden", std::string(what) + ": access denied" + tail);
+  return HubResult<T>::fail("hub_unavailable", std::string(what) + ": unexpected answer" + tail);
+}
+
+// Follows the Hub's redirects: a relative Location stays on the same host and keeps the token;
+// an absolute one on another host (the file store, with a signed url) goes without it.
+Status follow(const HubOptions& options, Request req, Response& out) {
+  for (int hop = 0; hop <= options.max_redirects; ++hop) {
+    out = Response{};
+    if (auto st = perform(req, out, options.timeout); !st) return st;
+    if (out.status / 100 != 3) return {};
+    const std::string location = out.header("location");
+    if (location.empty()) return make_error(Errc::unavailable, "redirect without a Location");
+    if (location.starts_with("/")) {
+      req.url.target = location;
+      continue;
+    }
+    auto next = parse_url(location);
+    if (!next) return make_error(Errc::unavailable, "redirect to an unsupported url");
+    if (next->host != req.url.host || next->port != req.url.port || next->tls != req.url.tls)
+      req.token.reset();
+    req.url = std::move(*next);
+  }
+  return make_error(Errc::unavailable, "more than " + std::to_string(options.max_redirects) + " redirects");
+}
+
+std::string resolve_path(std::string_view repo, std::string_view commit, std::string_view file) {
+  return "/" + std::string(repo) + "/resolve/" + url_quote(commit, false) + "/" + url_quote(file, true);
+}
+
+}  // namespace
+
+std::string url_quote(std::string_view text, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '~' || c == '-' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+HubOptions hub_options_from_env() {
+  HubOptions options;
+  if (const char* env = std::getenv("HF_ENDPOINT"); env && *env) {
+    options.endpoint = env;
+    while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
+  }
+  return options;
+}
+
+HubClient::HubClient(HubOptions options) : options_(std::move(options)) {}
+
+HubResult<RepoRevision> HubClient::resolve(std::string_view repo, std::string_view revision,
+                                           const std::optional<std::string>& token) const {
+  auto base = parse_url(options_.endpoint);
+  if (!base) return HubResult<RepoRevision>::fail("hub_unavailable", "bad HF_ENDPOINT " + options_.endpoint);
+  Request req{*base, token};
+  req.url.target = (base->target == "/" ? "" : base->target) + "/api/models/" + std::string(repo) +
+                   "/revision/" + url_quote(revision, false);
+  Response r;
+  if (auto st = follow(options_, req, r); !st)
+    return HubResult<RepoRevision>::fail("hub_unavailable", "Hub at " + options_.endpoint + ": " + st.error().message);
+  const std::string what = "repo '" + std::string(repo) + "' at revision '" + std::string(revision) + "'";
+  if (r.status != 200) return hub_failure<RepoRevision>(r, what);
+  simdjson::dom::parser parser;
+  simdjson::dom::object o;
+  std::string_view sha;
+  if (parser.parse(r.body).get_object().get(o) || o["sha"].get_string().get(sha) || sha.size() != 40)
+    return HubResult<RepoRevision>::fail("hub_unavailable", what + ": the Hub's answer has no commit sha");
+  RepoRevision out;
+  out.commit = std::string(sha);
+  simdjson::dom::array siblings;
+  if (!o["siblings"].get_array().get(siblings)) {
+    for (auto s : siblings) {
+      std::string_view name;
+      if (!s["rfilename"].get_string().get(name)) out.files.emplace_back(name);
+    }
+  }
+  return HubResult<RepoRevision>{std::move(out), {}};
+}
+
+HubResult<std::string> HubClient::fetch(std::string_view repo, std::string_view commit,
+                                        std::string_view file,
+                                        const std::optional<std::string>& token,
+                                        std::uint64_t max_bytes) const {
+  std::string body;
+  Sink sink = [&](std::string_view piece) -> Status {
+    if (body.size() + piece.size() > max_bytes)
+      return make_error(Errc::limit_exceeded, std::string(file) + " is larger than " +
+                                                  std::to_string(max_bytes) + " bytes");
+    body.append(piece);
+    return {};
+  };
+  auto got = download(repo, commit, file, token, max_bytes, sink);
+  if (!got) return HubResult<std::string>::fail(got.error.code, got.error.message);
+  return HubResult<std::string>{std::move(body), {}};
+}
+
+HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_view commit,
+                                             std::string_view file,
+                                             const std::optional<std::string>& token,
+                                             std::uint64_t max_bytes, const Sink& sink) const {
+  using R = HubResult<std::uint64_t>;
+  auto base = parse_url(options_.endpoint);
+  if (!base) return R::fail("hub_unavailable", "bad HF_ENDPOINT " + options_.endpoint);
+  const std::string what = std::string(file) + " of '" + std::string(repo) + "'";
+  std::uint64_t done = 0;
+  std::optional<std::uint64_t> total;
+  std::optional<Error> sink_error;
+  int stalls = 0;
+  for (;;) {
+    // Bytes of this attempt go to the sink only past `done` (a server that ignores Range
+    // resends from the start; those bytes are skipped).
+    std::uint64_t position = 0;
+    bool checked = false;
+    Response answer;
+    std::function<Status(std::string_view)> guarded = [&](std::string_view piece) -> Status {
+      if (!checked) {
+        checked = true;
+        if (answer.status == 206) {
+          // Content-Range: bytes START-END/TOTAL
+          const std::string range = answer.header("content-range");
+          const auto space = range.find(' ');
+          position = std::strtoull(range.c_str() + (space == std::string::npos ? 0 : space + 1), nullptr, 10);
+          const auto slash = range.rfind('/');
+          if (slash != std::string::npos && range[slash + 1] != '*')
+            total = std::strtoull(range.c_str() + slash + 1, nullptr, 10);
+        } else if (auto length = answer.header("content-length"); !length.empty()) {
+          total = std::strtoull(length.c_str(), nullptr, 10);
+        }
+        if (total && *total > max_bytes)
+          return make_error(Errc::limit_exceeded, what + " is " + std::to_string(*total) +
+                                                      " bytes, above the limit of " +
+                                                      std::to_string(max_bytes));
+        if (position > done) return make_error(Errc::unavailable, "the Hub resumed past our position");
+      }
+      if (position < done) {
+        const auto skip = std::min<std::uint64_t>(done - position, piece.size());
+        piece.remove_prefix(skip);
+        position += skip;
+      }
+      if (piece.empty()) return {};
+      if (done + piece.size() > max_bytes)
+        return make_error(Errc::limit_exceeded, what + " is larger than the limit of " +
+                                                    std::to_string(max_bytes) + " bytes");
+      if (auto st = sink(piece); !st) {
+        sink_error = st.error();
+        return st;
+      }
+      done += piece.size();
+      position += piece.size();
+      return {};
+    };
+    Request req{*base, token, done, &guarded};
+    req.url.target = (base->target == "/" ? "" : base->target) + resolve_path(repo, commit, file);
+    // follow() fills `answer` with each hop's status and headers before any body byte
+    // reaches the sink, which reads them.
+    const std::uint64_t before = done;
+    Status st = follow(options_, req, answer);
+    if (sink_error) return R::fail("sink", sink_error->message);
+    if (!st && st.error().code == Errc::limit_exceeded) return R::fail("adapter_too_large", st.error().message);
+    if (st && answer.status / 100 != 2) {
+      if (answer.status >= 500 || answer.status == 429) {
+        st = make_error(Errc::unavailable, "Hub answered " + std::to_string(answer.status));
+      } else {
+        return hub_failure<std::uint64_t>(answer, what);
+      }
+    }
+    if (st) {
+      if (total && done != *total)
+        st = make_error(Errc::unavailable, "connection closed at " + std::to_string(done) + " of " +
+                                               std::to_string(*total) + " bytes");
+      else
+        return R{done, {}};
+    }
+    stalls = done > before ? 0 : stalls + 1;
+    if (stalls >= options_.resume_attempts)
+      return R::fail("hub_unavailable", "downloading " + what + ": " + st.error().message);
+    spdlog::info("hub: downloading {} interrupted at {} bytes ({}); resuming", what, done,
+                 st.error().message);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * (stalls + 1)));
+  }
+}
+
+}  // namespace loraplane::validate
