@@ -121,7 +121,7 @@ class ProducerImpl final : public Producer {
   void produce_delivered(std::string_view topic, std::string_view key,
                          std::optional<std::string_view> value, std::vector<Header> headers,
                          DeliveredCallback done) override {
-    std::string topic_name(topic);
+    std::string topic_name = prefixed(topic);
     auto* callback = done ? new DeliveredCallback(std::move(done)) : nullptr;
     HeadersPtr hdrs;
     if (!headers.empty()) {
