@@ -1,5 +1,10 @@
 // Crashes on the real broker: a kill -9 of the validate worker while jobs are in flight, and a
 // kill -9 of the gateway, lose no accepted upload and duplicate nothing a client can see.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <map>
 #include <set>
@@ -95,6 +100,43 @@ void expect_all_ready_once(Deployment& d, const std::string& key,
   }
 }
 
+// Starts an upload of `file` and sends only its first `sent` bytes: the gateway is reading the
+// body when it is killed. Returns the socket (closed by the caller).
+int start_partial_upload(std::uint16_t port, const std::string& key, const std::string& name,
+                         const std::string& file, std::size_t sent) {
+  const std::string boundary = "partial-upload-boundary";
+  const std::string fields = "--" + boundary +
+                             "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n" + name +
+                             "\r\n--" + boundary +
+                             "\r\nContent-Disposition: form-data; name=\"base_model\"\r\n\r\n"
+                             "llama-3.1-8b-instruct\r\n--" +
+                             boundary +
+                             "\r\nContent-Disposition: form-data; name=\"file\"; "
+                             "filename=\"a.safetensors\"\r\n\r\n";
+  const std::string tail = "\r\n--" + boundary + "--\r\n";
+  const std::string head =
+      "POST /v1/adapters/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Authorization: Bearer " +
+      key + "\r\nContent-Type: multipart/form-data; boundary=" + boundary +
+      "\r\nContent-Length: " + std::to_string(fields.size() + file.size() + tail.size()) +
+      "\r\n\r\n";
+  const std::string bytes = head + fields + file.substr(0, sent);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    BOOST_REQUIRE(n > 0);
+    done += static_cast<std::size_t>(n);
+  }
+  return fd;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(crashes, *boost::unit_test::precondition(BrokerGiven()))
@@ -165,7 +207,12 @@ BOOST_AUTO_TEST_CASE(gateway_restart_keeps_state_and_uploads_continue) {
   BOOST_TEST_REQUIRE(doomed.status == 202);
   BOOST_TEST_REQUIRE(d.remove(a.key, id_of(doomed)).status == 200);
 
+  // An upload is streaming (3 of its 7 MB sent) when the gateway dies: it was never accepted.
+  const auto cut_short = llama_8b_adapter(4, 11);
+  int partial = start_partial_upload(d.port(), a.key, "cut-short", cut_short, 3'000'000);
+
   d.kill_gateway();
+  ::close(partial);
   d.start_gateway();
 
   // Tenants and keys survived, and so did every adapter (the deleted one stays deleted).
@@ -175,7 +222,10 @@ BOOST_AUTO_TEST_CASE(gateway_restart_keeps_state_and_uploads_continue) {
     BOOST_TEST(parse_object(r.body)["status"].as_string() == "ready");
   }
   BOOST_TEST(d.get(a.key, id_of(doomed)).status == 404);
+  // Nothing is left of the upload the crash cut short: not listed, its name free.
   BOOST_TEST(d.list_all(a.key).size() == 2u);
+  auto retried = d.upload(a.key, "cut-short", "llama-3.1-8b-instruct", cut_short);
+  BOOST_TEST_REQUIRE(retried.status == 202, retried.body);
   BOOST_TEST(d.settle(b.key, id_of(b_upload))["status"].as_string() == "ready");
   BOOST_TEST(d.get(b.key, uploads.front().id).status == 404);
   // Uniqueness is remembered: the same name is still taken, the deleted one is free.
@@ -183,6 +233,8 @@ BOOST_AUTO_TEST_CASE(gateway_restart_keeps_state_and_uploads_continue) {
   auto reused = d.upload(a.key, "doomed", "toy-llama", toy_adapter(4));
   BOOST_TEST_REQUIRE(reused.status == 202, reused.body);
   BOOST_TEST(d.settle(a.key, id_of(reused))["status"].as_string() == "ready", d.logs());
+  BOOST_TEST(d.settle(a.key, id_of(retried))["status"].as_string() == "ready", d.logs());
+  BOOST_TEST(d.list_all(a.key).size() == 4u);
   // New tenants and uploads work as before.
   auto c = d.create_tenant("gamma", "shared");
   auto fresh = d.upload(c.key, "fresh", "llama-3.1-8b-instruct", llama_8b_adapter(4, 10));
