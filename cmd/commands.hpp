@@ -20,6 +20,7 @@ struct WorkerOptions {
   std::string node_id = "storage-0";
   std::uint16_t port = 0;
   std::string models;
+  int session_timeout_ms = 45000;  // validate: consumer group failover after a crash
 };
 
 void init(const std::string& log_level, bool log_json);

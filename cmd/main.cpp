@@ -7,6 +7,7 @@
 #include "cmd/admin.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/import/run.hpp"
+#include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
 #include "workers/sim_engine/cli.hpp"
 
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
   bool log_json = false;
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("--log-json", log_json, "one JSON object per log line");
+  std::string topic_prefix;
+  app.add_option("--topic-prefix", topic_prefix,
+                 "prefix of every Kafka topic and consumer group (several deployments on one "
+                 "cluster), e.g. staging.")
+      ->envname("LORAPLANE_TOPIC_PREFIX");
 
   loraplane::cmd::UpOptions up;
   auto* up_cmd = app.add_subcommand("up", "run every role in one process (embedded Kafka by default)");
@@ -51,6 +57,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker.models = loraplane::default_catalog_path(argv[0]);
   worker_cmd->add_option("--models", worker.models, "base-model catalog")->capture_default_str();
+  worker_cmd->add_option("--session-timeout-ms", worker.session_timeout_ms,
+                         "validate: how long a crashed member keeps its job partitions")
+      ->check(CLI::Range(1000, 300000))
+      ->capture_default_str();
 
   loraplane::sim_engine::SimEngineFlags sim;
   auto* sim_cmd = app.add_subcommand("sim-engine", "run a vLLM-compatible engine simulator");
@@ -73,6 +83,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   loraplane::cmd::init(log_level, log_json);
+  try {
+    loraplane::kafka::set_topic_prefix(topic_prefix);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "loraplane: --topic-prefix: %s\n", e.what());
+    return 2;
+  }
 
   if (*import_cmd) return loraplane::cmd::import::run(import);
   if (*admin.app) return loraplane::cmd::run_admin(admin);

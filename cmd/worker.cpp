@@ -28,7 +28,9 @@ int run_worker(const std::string& role, const WorkerOptions& options) {
       spdlog::error("{}", catalog.error().message);
       return 1;
     }
-    validate::ValidateWorker worker(*cluster, catalog.value(), validate::ValidateOptions{});
+    validate::ValidateOptions validate_options;
+    validate_options.session_timeout = std::chrono::milliseconds(options.session_timeout_ms);
+    validate::ValidateWorker worker(*cluster, catalog.value(), validate_options);
     worker.start();
     spdlog::info("validate worker started");
     signals.async_wait([&](boost::system::error_code, int) { io.stop(); });

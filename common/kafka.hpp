@@ -27,6 +27,19 @@ inline constexpr std::string_view kLoadEvents = "loraplane.load-events";
 inline constexpr std::string_view kResidency = "loraplane.residency";
 inline constexpr std::string_view kTenants = "loraplane.tenants";
 
+// A namespace for every topic and consumer group this process uses, so several deployments
+// (or concurrent test runs) can share one cluster: with prefix "it42." the roles read and write
+// "it42.loraplane.jobs" and join "it42.loraplane-validate". Callers keep using the names above;
+// the Kafka layer adds the prefix on the way to the broker and removes it from Message::topic.
+// Process-wide, set once at start-up before any producer or consumer exists (the CLI's
+// --topic-prefix, env LORAPLANE_TOPIC_PREFIX). Empty by default. Throws std::invalid_argument
+// unless the prefix is at most 64 characters of [A-Za-z0-9._-].
+void set_topic_prefix(std::string prefix);
+const std::string& topic_prefix();
+// `name` (a topic or group id) as the broker knows it, and back.
+std::string prefixed(std::string_view name);
+std::string_view unprefixed(std::string_view name);
+
 struct TopicSpec {
   std::string name;
   int partitions = 1;

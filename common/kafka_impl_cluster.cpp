@@ -170,6 +170,12 @@ Status describe_configs(rd_kafka_t* rk, TopicSpec& spec, std::chrono::millisecon
   return {};
 }
 
+// The specs with their names as the broker knows them (topic_prefix()).
+std::vector<TopicSpec> with_prefix(std::vector<TopicSpec> specs) {
+  for (auto& spec : specs) spec.name = prefixed(spec.name);
+  return specs;
+}
+
 Result<TopicSpec> describe_partitions(rd_kafka_t* rk, std::string_view name,
                                       std::chrono::milliseconds timeout) {
   auto md = fetch_metadata(rk, timeout);
@@ -180,7 +186,7 @@ Result<TopicSpec> describe_partitions(rd_kafka_t* rk, std::string_view name,
   }
   if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) return to_error(t->err, std::string(name));
   TopicSpec spec;
-  spec.name = std::string(name);
+  spec.name = std::string(unprefixed(name));
   spec.partitions = t->partition_cnt;
   return spec;
 }
@@ -194,19 +200,23 @@ class ExternalCluster final : public Cluster {
   Status ensure_topics(const std::vector<TopicSpec>& topics,
                        std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto named = with_prefix(topics);
     auto rk = admin_handle(bootstrap_);
-    if (auto created = create_topics(rk.get(), topics, timeout); !created) return created;
-    return wait_visible(rk.get(), topics, deadline);
+    if (auto created = create_topics(rk.get(), named, timeout); !created) return created;
+    return wait_visible(rk.get(), named, deadline);
   }
 
   Result<TopicSpec> describe_topic(std::string_view name,
                                    std::chrono::milliseconds timeout) const override {
     auto rk = admin_handle(bootstrap_);
-    auto spec = describe_partitions(rk.get(), name, timeout);
+    const auto broker_name = prefixed(name);
+    auto spec = describe_partitions(rk.get(), broker_name, timeout);
     if (!spec) return spec;
+    spec->name = broker_name;
     if (auto described = describe_configs(rk.get(), *spec, timeout); !described) {
       return described.error();
     }
+    spec->name = std::string(name);
     return spec;
   }
 
@@ -232,9 +242,10 @@ class MockCluster final : public Cluster {
   Status ensure_topics(const std::vector<TopicSpec>& topics,
                        std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto named = with_prefix(topics);
     auto md = fetch_metadata(owner_.get(), timeout);
     if (!md) return md.error();
-    for (const auto& spec : topics) {
+    for (const auto& spec : named) {
       if (find_topic(**md, spec.name) != nullptr) continue;  // existing ones are left alone
       // The mock keeps no topic configs: compaction, retention and size limits are not
       // enforced here (the producer's own message.max.bytes still is).
@@ -243,12 +254,12 @@ class MockCluster final : public Cluster {
         return to_error(err, "mock topic " + spec.name);
       }
     }
-    return wait_visible(owner_.get(), topics, deadline);
+    return wait_visible(owner_.get(), named, deadline);
   }
 
   Result<TopicSpec> describe_topic(std::string_view name,
                                    std::chrono::milliseconds timeout) const override {
-    auto spec = describe_partitions(owner_.get(), name, timeout);
+    auto spec = describe_partitions(owner_.get(), prefixed(name), timeout);
     if (!spec) return spec;
     return make_error(Errc::unavailable, "the mock cluster keeps no topic configs");
   }

@@ -61,7 +61,7 @@ PartitionListPtr one_partition(const std::string& topic, std::int32_t partition,
 
 Message to_message(const rd_kafka_message_t& m) {
   Message msg;
-  msg.topic = rd_kafka_topic_name(m.rkt);
+  msg.topic = std::string(unprefixed(rd_kafka_topic_name(m.rkt)));
   msg.partition = m.partition;
   msg.offset = m.offset;
   if (m.key != nullptr) msg.key.assign(static_cast<const char*>(m.key), m.key_len);
@@ -93,6 +93,9 @@ class ConsumerImpl final : public Consumer {
         handler_(std::move(handler)),
         label_(group_mode() ? options_.group_id : "table:" + options_.client_id) {
     if (options_.topics.empty()) throw std::invalid_argument("kafka consumer without topics");
+    // Names as the broker knows them from here on (Message::topic gets the plain name back).
+    for (auto& topic : options_.topics) topic = prefixed(topic);
+    if (group_mode()) options_.group_id = prefixed(options_.group_id);
     auto conf = make_conf(cluster.bootstrap(), options_.client_id);
     // librdkafka wants a group id even for assign(); a table reader's is unique and unused.
     set_conf(conf.get(), "group.id",

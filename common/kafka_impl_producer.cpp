@@ -92,7 +92,7 @@ class ProducerImpl final : public Producer {
     // produce to an unknown topic otherwise waits for a metadata round (about a second on the
     // mock cluster), which would land on a user's first upload.
     for (const auto& spec : default_topics()) {
-      if (auto* topic = rd_kafka_topic_new(rk_.get(), spec.name.c_str(), nullptr))
+      if (auto* topic = rd_kafka_topic_new(rk_.get(), prefixed(spec.name).c_str(), nullptr))
         warm_topics_.push_back(topic);
     }
   }
@@ -130,7 +130,7 @@ class ProducerImpl final : public Producer {
   void produce_delivered(std::string_view topic, std::string_view key,
                          std::optional<std::string_view> value, std::vector<Header> headers,
                          DeliveredCallback done) override {
-    std::string topic_name(topic);
+    std::string topic_name = prefixed(topic);
     auto* callback = done ? new DeliveredCallback(std::move(done)) : nullptr;
     HeadersPtr hdrs;
     if (!headers.empty()) {

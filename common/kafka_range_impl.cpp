@@ -49,7 +49,7 @@ Result<KafkaHandle> make_reader(const Cluster& cluster) {
 
 Message to_message(const rd_kafka_message_t* m) {
   Message out;
-  out.topic = rd_kafka_topic_name(m->rkt);
+  out.topic = std::string(unprefixed(rd_kafka_topic_name(m->rkt)));
   out.partition = m->partition;
   out.offset = m->offset;
   if (m->key) out.key.assign(static_cast<const char*>(m->key), m->key_len);
@@ -83,7 +83,7 @@ Status read_range(const Cluster& cluster, std::string_view topic, std::int32_t p
   auto reader = make_reader(cluster);
   if (!reader) return reader.error();
   rd_kafka_t* rk = reader->get();
-  std::string topic_name(topic);
+  std::string topic_name = prefixed(topic);
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(parts, topic_name.c_str(), partition)->offset = first_offset;
   rd_kafka_resp_err_t assigned = rd_kafka_assign(rk, parts);

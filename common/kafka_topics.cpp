@@ -1,5 +1,6 @@
 // The topic catalogue every role expects (mirrored by ops/kafka/topics.tsv, checked by a unit
 // test) and the small Message helpers that need no librdkafka.
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,32 @@ TopicSpec spec(std::string_view name, int partitions, bool compacted, std::int64
   return TopicSpec{std::string(name), partitions, compacted, retention_ms, max_message_bytes};
 }
 
+std::string& prefix_storage() {
+  static std::string prefix;
+  return prefix;
+}
+
 }  // namespace
+
+void set_topic_prefix(std::string prefix) {
+  if (prefix.size() > 64) throw std::invalid_argument("topic prefix longer than 64 characters");
+  for (char c : prefix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) throw std::invalid_argument("topic prefix may only hold [A-Za-z0-9._-]");
+  }
+  prefix_storage() = std::move(prefix);
+}
+
+const std::string& topic_prefix() { return prefix_storage(); }
+
+std::string prefixed(std::string_view name) { return prefix_storage() + std::string(name); }
+
+std::string_view unprefixed(std::string_view name) {
+  const auto& prefix = prefix_storage();
+  if (!prefix.empty() && name.starts_with(prefix)) name.remove_prefix(prefix.size());
+  return name;
+}
 
 std::vector<TopicSpec> default_topics() {
   // Uploads hold chunks (<= 1 MiB plus headers) only until they are assembled into a blob, so a

@@ -165,9 +165,12 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
       early = std::move(rejected);
   }
   if (!early) early = final_checks(session, alpha);
-  if (!early && !session.ready_chunks().empty()) {
-    auto st = co_await sender.send(std::move(session.ready_chunks().front()), true);
-    session.ready_chunks().clear();
+  // What is left: the chunk held back while reading plus the file's partial tail, if any.
+  while (!early && !session.ready_chunks().empty()) {
+    auto chunk = std::move(session.ready_chunks().front());
+    session.ready_chunks().pop_front();
+    const bool last = session.ready_chunks().empty();
+    auto st = co_await sender.send(std::move(chunk), last);
     if (!st) early = errors::unavailable("upload store unavailable: " + st.error().message);
   }
   auto delivered = co_await sender.wait_all();

@@ -1,7 +1,8 @@
 // The distribute worker on the real broker named by LORAPLANE_KAFKA (start one with
 // `eval "$(ops/kafka/start)"`): an upload's chunks are range-read from loraplane.uploads as the
 // broker stores them, the blob is served, a stored job is acknowledged, and deleting releases
-// the blob. Adapter and upload ids are unique per run.
+// the blob. Every run works under its own topic prefix, so it neither reads the adapters that
+// other suites on the same broker validate nor sends them stored jobs.
 #define BOOST_TEST_MODULE distribute_integration
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -36,7 +37,14 @@ struct BrokerGiven {
 
 BOOST_AUTO_TEST_SUITE(real_broker, *boost::unit_test::precondition(BrokerGiven()))
 
+// This run's own topics ("dist-<random>.loraplane.*"), made by the fixture's ensure_topics.
+struct OwnTopics {
+  OwnTopics() { kafka::set_topic_prefix("dist-" + random_base62(10) + "."); }
+  ~OwnTopics() { kafka::set_topic_prefix(""); }
+};
+
 BOOST_AUTO_TEST_CASE(stores_serves_and_releases_an_upload) {
+  OwnTopics topics;
   Fixture f(kafka::Cluster::external(broker()));
   auto& worker = f.start_worker();
   const std::string run = random_base62(10);
