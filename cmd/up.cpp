@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cmd/commands.hpp"
+#include "cmd/fleet.hpp"
 #include "common/asio.hpp"
 #include "common/health.hpp"
 #include "common/kafka.hpp"
@@ -102,6 +103,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   std::unique_ptr<storage::Db> db;
   std::unique_ptr<distribute::DistributeWorker> storage_node;
   std::unique_ptr<validate::ValidateWorker> validate;
+  std::unique_ptr<Fleet> fleet;
   if (all_roles) {
     auto opened = storage::Db::open((data_dir / "storage").string());
     if (!opened) {
@@ -118,6 +120,7 @@ int run_up(const UpOptions& options, bool all_roles) {
       storage_node->start();
       health::register_role("validate");
       validate->start();
+      fleet = start_fleet(io, *cluster, gw_options.catalog, data_dir, options.sim_profile);
     } catch (const std::exception& e) {
       spdlog::error("workers failed to start: {}", e.what());
       return 1;
@@ -134,6 +137,7 @@ int run_up(const UpOptions& options, bool all_roles) {
     gw.stop();
     if (validate) validate->stop();
     if (storage_node) storage_node->stop();
+    if (fleet) fleet->stop();
     io.stop();
   });
   io.run();

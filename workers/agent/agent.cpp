@@ -59,6 +59,7 @@ void Agent::start() {
                         : o.advertised_url;
   while (url.ends_with('/')) url.pop_back();
   core_->set_url(url);
+  url_ = url;
 
   kafka::ConsumerOptions consumer;
   consumer.client_id = "loraplane-agent";
@@ -85,7 +86,7 @@ void Agent::stop() {
 
 std::uint16_t Agent::port() const { return server_ ? server_->port() : 0; }
 
-std::string Agent::url() const { return core_->residency().agent_url; }
+std::string Agent::url() const { return url_; }
 
 const std::string& Agent::engine_id() const { return core_->options().engine_id; }
 

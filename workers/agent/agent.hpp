@@ -79,6 +79,7 @@ class Agent {
   std::shared_ptr<Core> core_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::string url_;
   std::atomic<bool> stopped_{false};
 };
 

@@ -221,7 +221,7 @@ awaitable<Status> Core::fetch(std::string id) {
     } else if (got->status != 200) {
       last = make_error(Errc::unavailable, url + " answered " + std::to_string(got->status));
     } else {
-      last = make_error(Errc::corrupt, url + " sent " + std::to_string(got->bytes) +
+      last = make_error(Errc::corrupt, "sha256 mismatch: got " + std::to_string(got->bytes) +
                                            " bytes with sha256 " + got->sha256 + ", expected " +
                                            std::to_string(info.size_bytes) + " bytes with " +
                                            info.sha256);
