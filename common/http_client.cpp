@@ -50,8 +50,7 @@ awaitable<Status> connect(beast::tcp_stream& stream, const Url& url, const std::
   co_return Status{};
 }
 
-bhttp::request<bhttp::string_body> make_request(bhttp::verb verb, const Url& url,
-                                                std::string body,
+bhttp::request<bhttp::string_body> make_request(bhttp::verb verb, const Url& url, std::string body,
                                                 const std::string& content_type) {
   bhttp::request<bhttp::string_body> req{verb, url.target, 11};
   req.set(bhttp::field::host, url.host + ":" + url.port);
@@ -86,7 +85,8 @@ struct File {
     return {};
   }
   Status finish() {
-    if (::fsync(fd) != 0) return make_error(Errc::io, "fsync " + path + ": " + std::strerror(errno));
+    if (::fsync(fd) != 0)
+      return make_error(Errc::io, "fsync " + path + ": " + std::strerror(errno));
     int r = ::close(fd);
     fd = -1;
     if (r != 0) return make_error(Errc::io, "close " + path + ": " + std::strerror(errno));
@@ -124,7 +124,8 @@ Result<Url> parse_url(std::string_view text) {
   if (authority.starts_with('[') && authority.ends_with(']'))
     authority = authority.substr(1, authority.size() - 2);
   url.host = std::string(authority);
-  if (url.host.empty()) return make_error(Errc::invalid_argument, "URL has no host: " + std::string(text));
+  if (url.host.empty())
+    return make_error(Errc::invalid_argument, "URL has no host: " + std::string(text));
   return url;
 }
 
@@ -235,8 +236,7 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   File file;
   file.path = path;
   file.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (file.fd < 0)
-    co_return make_error(Errc::io, "open " + path + ": " + std::strerror(errno));
+  if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + std::strerror(errno));
   Sha256 hash;
   const std::uint64_t max_bytes = options.max_bytes;
   auto sink = [&](const char* data, std::size_t n) -> Status {

@@ -29,7 +29,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // Whole exchange for request(); per read/write step (idle bound) for download().
   std::chrono::milliseconds timeout{30000};
-  std::size_t max_response_bytes = 4 * 1024 * 1024;  // body of request(); error bodies of download()
+  std::size_t max_response_bytes =
+      4 * 1024 * 1024;  // body of request(); error bodies of download()
 };
 
 struct ClientResponse {
@@ -43,7 +44,8 @@ struct ClientResponse {
 // One request. Errors: Errc::invalid_argument (bad URL), Errc::unavailable (resolve, connect,
 // timeout, connection closed early), Errc::limit_exceeded (body above max_response_bytes). Any
 // HTTP status is a successful result; the caller interprets it.
-awaitable<Result<ClientResponse>> request(std::string method, std::string url, std::string body = {},
+awaitable<Result<ClientResponse>> request(std::string method, std::string url,
+                                          std::string body = {},
                                           std::string content_type = "application/json",
                                           ClientOptions options = {});
 
@@ -61,6 +63,7 @@ struct Download {
 
 // GET `url` into `path` (created or truncated, flushed and fsync'ed on success). A non-200
 // status is a successful result with nothing written; the file is removed on every failure.
-awaitable<Result<Download>> download(std::string url, std::string path, DownloadOptions options = {});
+awaitable<Result<Download>> download(std::string url, std::string path,
+                                     DownloadOptions options = {});
 
 }  // namespace loraplane::http

@@ -2,9 +2,8 @@
 #include "workers/agent/adapter_disk.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -70,7 +69,8 @@ Status AdapterDisk::prepare() const {
     fs::create_directories(root_ / sub, ec);
     if (ec) return io_error("create " + (root_ / sub).string(), ec);
   }
-  for (const auto& entry : fs::directory_iterator(root_ / "tmp", ec)) fs::remove_all(entry.path(), ec);
+  for (const auto& entry : fs::directory_iterator(root_ / "tmp", ec))
+    fs::remove_all(entry.path(), ec);
   return {};
 }
 

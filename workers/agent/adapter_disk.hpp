@@ -27,9 +27,9 @@ struct OnDisk {
 };
 
 struct DiskScan {
-  std::vector<schema::LoadEvent> known;      // catalog entries of this base model
-  std::map<std::string, OnDisk> present;     // complete adapter dirs of known adapters
-  std::vector<std::string> removed;          // dirs dropped: unknown or incomplete
+  std::vector<schema::LoadEvent> known;   // catalog entries of this base model
+  std::map<std::string, OnDisk> present;  // complete adapter dirs of known adapters
+  std::vector<std::string> removed;       // dirs dropped: unknown or incomplete
 };
 
 class AdapterDisk {

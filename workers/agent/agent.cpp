@@ -67,8 +67,8 @@ void Agent::start() {
   consumer.topics = {std::string(kafka::kLoadEvents)};
   consumer.session_timeout = o.session_timeout;
   auto core = core_;
-  consumer_ = kafka::Consumer::start(cluster_, consumer,
-                                     [core](const kafka::Message& m) { return core->on_message(m); });
+  consumer_ = kafka::Consumer::start(
+      cluster_, consumer, [core](const kafka::Message& m) { return core->on_message(m); });
   kafka::Consumer* reader = consumer_.get();
   core_->set_consumer_caught_up([reader] { return reader->caught_up(); });
   core_->start_loops();

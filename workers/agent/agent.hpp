@@ -35,17 +35,17 @@ struct AgentOptions {
   std::string engine_id;   // residency key; empty: "<base>@<engine host:port>"
   std::string data_dir = "loraplane-agent";
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;       // 0 = any free port
-  std::string advertised_url;   // empty: "http://<host>:<bound port>"
+  std::uint16_t port = 0;         // 0 = any free port
+  std::string advertised_url;     // empty: "http://<host>:<bound port>"
   std::size_t max_loras = 8;      // GPU slots: the hottest registered adapters count as gpu
   std::size_t max_cpu_loras = 0;  // adapters registered at once; 0 = max_loras
   std::uint64_t disk_budget_bytes = 20'000'000'000;
-  std::chrono::milliseconds poll_interval{1000};       // engine check + residency heartbeat
-  std::chrono::milliseconds session_timeout{45000};    // load-events consumer group
-  std::chrono::milliseconds engine_timeout{120000};    // one engine call (a load reads the files)
-  std::chrono::milliseconds fetch_idle_timeout{30000}; // a blob download making no progress
-  std::chrono::seconds heat_half_life{60};             // recency weight of the hotness policy
-  bool register_health = true;                         // role "agent:<engine id>" in /healthz
+  std::chrono::milliseconds poll_interval{1000};        // engine check + residency heartbeat
+  std::chrono::milliseconds session_timeout{45000};     // load-events consumer group
+  std::chrono::milliseconds engine_timeout{120000};     // one engine call (a load reads the files)
+  std::chrono::milliseconds fetch_idle_timeout{30000};  // a blob download making no progress
+  std::chrono::seconds heat_half_life{60};              // recency weight of the hotness policy
+  bool register_health = true;                          // role "agent:<engine id>" in /healthz
 
   std::size_t slots() const { return max_cpu_loras > max_loras ? max_cpu_loras : max_loras; }
 };

@@ -27,11 +27,10 @@ struct Families {
           .Name("loraplane_agent_fetch_failures_total")
           .Help("Blob fetches from one storage url that failed (network, status, sha256)")
           .Register(metrics::registry());
-  prometheus::Family<prometheus::Counter>& ensures =
-      prometheus::BuildCounter()
-          .Name("loraplane_agent_ensures_total")
-          .Help("POST /internal/v1/ensure calls")
-          .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& ensures = prometheus::BuildCounter()
+                                                         .Name("loraplane_agent_ensures_total")
+                                                         .Help("POST /internal/v1/ensure calls")
+                                                         .Register(metrics::registry());
   prometheus::Family<prometheus::Histogram>& hot_load =
       prometheus::BuildHistogram()
           .Name("loraplane_agent_hot_load_seconds")

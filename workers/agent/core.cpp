@@ -13,7 +13,8 @@ namespace {
 
 std::string default_engine_id(const AgentOptions& o) {
   std::string authority = o.engine_url;
-  if (auto at = authority.find("://"); at != std::string::npos) authority = authority.substr(at + 3);
+  if (auto at = authority.find("://"); at != std::string::npos)
+    authority = authority.substr(at + 3);
   while (authority.ends_with('/')) authority.pop_back();
   return o.base_model + "@" + authority;
 }
@@ -106,8 +107,7 @@ void Core::on_ready(schema::LoadEvent event) {
   e.info = std::move(event);
   if (fresh) spdlog::info("agent {}: adapter {} ready", options_.engine_id, id);
   publish_soon();
-  if (!e.op && !e.registered && !e.deleted)
-    spawn(prewarm(id), "agent prewarm");
+  if (!e.op && !e.registered && !e.deleted) spawn(prewarm(id), "agent prewarm");
 }
 
 void Core::on_deleted(const std::string& adapter_id) {

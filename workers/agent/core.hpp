@@ -120,6 +120,7 @@ class Core : public std::enable_shared_from_this<Core> {
   std::uint64_t disk_reserved_ = 0;  // bytes of downloads in progress
   int queue_depth_ = 0;
   bool engine_synced_ = false;
+  bool engine_up_ = false;  // the last engine check answered
   bool publish_pending_ = false;
   bool stopping_ = false;
   asio::steady_timer poll_timer_;

@@ -49,7 +49,7 @@ awaitable<Status> Core::ensure(std::string id) {
       auto waiting = wait_for(op);
       auto st = co_await std::move(waiting);
       if (op->ensure) co_return st;  // shared the same load: same answer
-      continue;                       // a pre-warm ended (fetched); now load
+      continue;                      // a pre-warm ended (fetched); now load
     }
     auto running = run_op(id, /*ensure=*/true);
     co_return co_await std::move(running);
@@ -118,9 +118,9 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure) {
     spdlog::error("agent {}: engine load of {} failed: {}", options_.engine_id, id,
                   loaded.error().message);
     if (loaded.error().code == Errc::not_found) e.on_disk = false;  // files vanished: fetch again
-    co_return make_error(loaded.error().code == Errc::invalid_argument ? Errc::invalid_argument
-                                                                       : Errc::unavailable,
-                         loaded.error().message);
+    co_return make_error(
+        loaded.error().code == Errc::invalid_argument ? Errc::invalid_argument : Errc::unavailable,
+        loaded.error().message);
   }
   mark(e, true);
   e.last_used = Clock::now();

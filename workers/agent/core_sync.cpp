@@ -30,8 +30,8 @@ awaitable<void> Core::engine_loop() {
     auto refreshing = refresh_engine();
     auto st = co_await std::move(refreshing);
     if (!st && !logged_down) {
-      spdlog::warn("agent {}: engine {} not reachable: {}", options_.engine_id,
-                   engine_.base_url(), st.error().message);
+      spdlog::warn("agent {}: engine {} not reachable: {}", options_.engine_id, engine_.base_url(),
+                   st.error().message);
     }
     logged_down = !st;
     if (st) {
@@ -41,8 +41,8 @@ awaitable<void> Core::engine_loop() {
     if (stopping_) break;
     const bool now_ready = engine_synced_ && (!caught_up_ || caught_up_());
     if (now_ready && !ready_.exchange(true)) {
-      spdlog::info("agent {}: ready (engine {}, agent {})", options_.engine_id,
-                   engine_.base_url(), agent_url_);
+      spdlog::info("agent {}: ready (engine {}, agent {})", options_.engine_id, engine_.base_url(),
+                   agent_url_);
       if (options_.register_health) health::set_ready("agent:" + options_.engine_id, true);
     }
     publish();
@@ -56,9 +56,14 @@ awaitable<Status> Core::refresh_engine() {
   const auto epoch_at_start = epoch_;
   auto listing = engine_.list_adapters();
   auto listed = co_await std::move(listing);
-  if (!listed) co_return listed.error();
+  if (!listed) {
+    if (engine_up_) publish_soon();  // no free slots while the engine does not answer
+    engine_up_ = false;
+    co_return listed.error();
+  }
   if (stopping_) co_return Status{};
   engine_synced_ = true;
+  engine_up_ = true;
   const std::string prefix = options_.base_model + ":";
   std::set<std::string> present;
   for (const auto& adapter : *listed) {
@@ -66,7 +71,8 @@ awaitable<Status> Core::refresh_engine() {
     const auto id = adapter.name.substr(prefix.size());
     auto* e = find(id);
     if (!e || e->deleted || (!e->on_disk && !e->op)) {
-      if (!e || e->changed_epoch <= epoch_at_start) spawn(unload_orphan(adapter.name), "agent unload");
+      if (!e || e->changed_epoch <= epoch_at_start)
+        spawn(unload_orphan(adapter.name), "agent unload");
       continue;
     }
     present.insert(id);
@@ -136,7 +142,8 @@ schema::Residency Core::snapshot() {
   for (std::size_t i = 0; i < registered.size(); ++i)
     (i < options_.max_loras ? r.gpu : r.cpu).push_back(registered[i]->info.adapter_id);
   const auto used = slots_used();
-  r.free_slots = engine_synced_ && used < options_.slots() ? static_cast<int>(options_.slots() - used) : 0;
+  r.free_slots =
+      engine_up_ && used < options_.slots() ? static_cast<int>(options_.slots() - used) : 0;
   r.queue_depth = queue_depth_;
   r.heartbeat_at_ms = unix_ms();
   metrics_.gpu.Set(static_cast<double>(r.gpu.size()));
@@ -155,12 +162,10 @@ void Core::publish() {
     last_ = r;
   }
   if (!producer_ || agent_url_.empty()) return;
-  producer_->produce(kafka::kResidency, r.engine_id, schema::to_json(r), {},
-                     [id = r.engine_id](Status st) {
-                       if (!st)
-                         spdlog::debug("agent {}: residency not published: {}", id,
-                                       st.error().message);
-                     });
+  producer_->produce(
+      kafka::kResidency, r.engine_id, schema::to_json(r), {}, [id = r.engine_id](Status st) {
+        if (!st) spdlog::debug("agent {}: residency not published: {}", id, st.error().message);
+      });
 }
 
 }  // namespace loraplane::agent

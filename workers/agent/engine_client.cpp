@@ -20,8 +20,8 @@ std::string trimmed_url(std::string url) {
 
 Error engine_error(unsigned status, const std::string& what, const std::string& body) {
   const auto code = status >= 500 ? Errc::unavailable : Errc::invalid_argument;
-  return make_error(code, what + ": engine answered " + std::to_string(status) + ": " +
-                              error_message(body));
+  return make_error(
+      code, what + ": engine answered " + std::to_string(status) + ": " + error_message(body));
 }
 
 // Values of label `name` in a Prometheus label set `{a="x",b="y"}` (no escapes in lora names).

@@ -22,9 +22,9 @@ struct EngineAdapter {
 
 // What the agent reads from vLLM's Prometheus page.
 struct EngineLoad {
-  int waiting = 0;                    // vllm:num_requests_waiting
-  int running = 0;                    // vllm:num_requests_running
-  std::vector<std::string> active;    // lora names running or waiting (vllm:lora_requests_info)
+  int waiting = 0;                  // vllm:num_requests_waiting
+  int running = 0;                  // vllm:num_requests_running
+  std::vector<std::string> active;  // lora names running or waiting (vllm:lora_requests_info)
 };
 
 class EngineClient {

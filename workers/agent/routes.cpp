@@ -18,8 +18,8 @@ namespace {
 namespace json = boost::json;
 
 http::Response invalid(std::string_view message) {
-  return http::error_response(http::Status::bad_request, "invalid_request_error",
-                              "invalid_request", message, "adapter_id");
+  return http::error_response(http::Status::bad_request, "invalid_request_error", "invalid_request",
+                              message, "adapter_id");
 }
 
 awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body) {
@@ -43,9 +43,9 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body) {
   if (st.error().code == Errc::not_found)
     co_return http::error_response(http::Status::not_found, "invalid_request_error",
                                    "adapter_not_found", st.error().message, "adapter_id");
-  auto res = http::error_response(http::Status::service_unavailable, "server_error",
-                                  "adapter_unavailable",
-                                  "cannot load " + adapter_id + " now: " + st.error().message);
+  auto res =
+      http::error_response(http::Status::service_unavailable, "server_error", "adapter_unavailable",
+                           "cannot load " + adapter_id + " now: " + st.error().message);
   res.set(http::beast::http::field::retry_after, "1");
   co_return res;
 }
@@ -58,9 +58,8 @@ awaitable<http::Response> residency(std::shared_ptr<Core> core) {
 
 http::Router make_router(std::shared_ptr<Core> core) {
   http::Router router;
-  router.add(http::Verb::post, "/internal/v1/ensure", [core](http::RequestContext& rc) {
-    return ensure(core, rc.request.body());
-  });
+  router.add(http::Verb::post, "/internal/v1/ensure",
+             [core](http::RequestContext& rc) { return ensure(core, rc.request.body()); });
   router.add(http::Verb::get, "/internal/v1/residency",
              [core](http::RequestContext&) { return residency(core); });
   http::add_ops_routes(router);

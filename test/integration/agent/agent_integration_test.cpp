@@ -4,11 +4,11 @@
 // answers, residency reaches loraplane.residency, a delete unloads it, SIGTERM exits cleanly.
 // Base model and ids are unique per run, so other runs' events on the shared topics are ignored.
 #define BOOST_TEST_MODULE agent_integration
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
 #include <signal.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -70,9 +70,8 @@ struct BlobNode {
   void start() {
     http::Router router;
     auto* b = &blobs;
-    router.add(http::Verb::get, "/internal/v1/blobs/{sha256}", [b](http::RequestContext& rc) {
-      return serve(b, std::string(rc.param("sha256")));
-    });
+    router.add(http::Verb::get, "/internal/v1/blobs/{sha256}",
+               [b](http::RequestContext& rc) { return serve(b, std::string(rc.param("sha256"))); });
     server = std::make_unique<http::Server>(io, http::ServerOptions{}, std::move(router));
     server->start();
     thread = std::thread([this] { io.run(); });
@@ -156,27 +155,28 @@ BOOST_AUTO_TEST_CASE(agent_process_prewarms_ensures_publishes_and_unloads) {
   auto producer = kafka::Producer::create(*cluster, {});
 
   produce(*producer, ready);
-  BOOST_REQUIRE_MESSAGE(agent::test::eventually([&] {
-                          return engine_lists(engine_port, base + ":" + adapter_id);
-                        }, 60s),
-                        agent.output());
+  BOOST_REQUIRE_MESSAGE(
+      agent::test::eventually([&] { return engine_lists(engine_port, base + ":" + adapter_id); },
+                              60s),
+      agent.output());
   auto res = lt::http_request(agent_port, "POST", "/internal/v1/ensure",
                               R"({"adapter_id":")" + adapter_id + R"("})");
   BOOST_TEST(res.status == 200, res.body);
-  BOOST_TEST(agent::test::eventually([&] {
-    std::lock_guard lock(mu);
-    return published && agent::test::contains(published->gpu, adapter_id) &&
-           published->agent_url == "http://127.0.0.1:" + std::to_string(agent_port) &&
-           published->url == "http://127.0.0.1:" + std::to_string(engine_port);
-  }, 30s));
+  BOOST_TEST(agent::test::eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return published && agent::test::contains(published->gpu, adapter_id) &&
+               published->agent_url == "http://127.0.0.1:" + std::to_string(agent_port) &&
+               published->url == "http://127.0.0.1:" + std::to_string(engine_port);
+      },
+      30s));
 
   schema::LoadEvent deleted = ready;
   deleted.event = schema::LoadEventKind::adapter_deleted;
   deleted.adapter_config.reset();
   produce(*producer, deleted);
-  BOOST_TEST(agent::test::eventually([&] {
-    return !engine_lists(engine_port, base + ":" + adapter_id);
-  }, 60s));
+  BOOST_TEST(agent::test::eventually(
+      [&] { return !engine_lists(engine_port, base + ":" + adapter_id); }, 60s));
   BOOST_TEST(!std::filesystem::exists(dir.path() + "/agent/adapters/" + adapter_id));
   BOOST_TEST(lt::http_request(agent_port, "POST", "/internal/v1/ensure",
                               R"({"adapter_id":")" + adapter_id + R"("})")

@@ -47,9 +47,8 @@ BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
   f.start_agent();
   f.publish_ready("adp_ev_hot", 1);
   f.publish_ready("adp_ev_cold", 2);
-  BOOST_REQUIRE(eventually([&] {
-    return f.engine_has("adp_ev_hot") && f.engine_has("adp_ev_cold");
-  }));
+  BOOST_REQUIRE(
+      eventually([&] { return f.engine_has("adp_ev_hot") && f.engine_has("adp_ev_cold"); }));
   for (int i = 0; i < 5; ++i) BOOST_TEST(f.ensure("adp_ev_hot").status == 200);
   f.publish_ready("adp_ev_new", 3);
   BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_ev_new"); }));
@@ -130,9 +129,8 @@ BOOST_AUTO_TEST_CASE(disk_budget_removes_the_least_recently_used_unregistered_ad
 }
 
 BOOST_AUTO_TEST_CASE(engine_answers_are_read_as_vllm_writes_them) {
-  auto models = parse_models(
-      R"({"object":"list","data":[{"id":"b","root":"/m/b","parent":null},)"
-      R"({"id":"b:adp_1","root":"/d/adp_1","parent":"b"}]})");
+  auto models = parse_models(R"({"object":"list","data":[{"id":"b","root":"/m/b","parent":null},)"
+                             R"({"id":"b:adp_1","root":"/d/adp_1","parent":"b"}]})");
   BOOST_REQUIRE(models.ok());
   BOOST_TEST(models->size() == 1u);
   BOOST_TEST((*models)[0].name == "b:adp_1");
