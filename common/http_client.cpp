@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 #include "common/sha256.hpp"
@@ -22,6 +23,9 @@
 namespace loraplane::http {
 
 namespace {
+
+// strerror is not thread-safe; the generic category's message is.
+std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
 
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
@@ -78,18 +82,17 @@ struct File {
     while (n > 0) {
       auto w = ::write(fd, data, n);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return make_error(Errc::io, "write " + path + ": " + std::strerror(errno));
+      if (w < 0) return make_error(Errc::io, "write " + path + ": " + errno_text());
       data += w;
       n -= static_cast<std::size_t>(w);
     }
     return {};
   }
   Status finish() {
-    if (::fsync(fd) != 0)
-      return make_error(Errc::io, "fsync " + path + ": " + std::strerror(errno));
+    if (::fsync(fd) != 0) return make_error(Errc::io, "fsync " + path + ": " + errno_text());
     int r = ::close(fd);
     fd = -1;
-    if (r != 0) return make_error(Errc::io, "close " + path + ": " + std::strerror(errno));
+    if (r != 0) return make_error(Errc::io, "close " + path + ": " + errno_text());
     return {};
   }
 };
@@ -236,7 +239,7 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   File file;
   file.path = path;
   file.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + std::strerror(errno));
+  if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + errno_text());
   Sha256 hash;
   const std::uint64_t max_bytes = options.max_bytes;
   auto sink = [&](const char* data, std::size_t n) -> Status {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "common/sha256.hpp"
 #include "schema/json.hpp"
@@ -19,20 +20,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// strerror is not thread-safe; the generic category's message is.
+std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
+
 Status io_error(const std::string& what, const std::error_code& ec) {
   return make_error(Errc::io, what + ": " + ec.message());
 }
 
 Status write_synced(const fs::path& path, std::string_view bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(Errc::io, "open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0) return make_error(Errc::io, "open " + path.string() + ": " + errno_text());
   const char* p = bytes.data();
   std::size_t left = bytes.size();
   while (left > 0) {
     auto w = ::write(fd, p, left);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
-      auto err = std::string(std::strerror(errno));
+      auto err = errno_text();
       ::close(fd);
       return make_error(Errc::io, "write " + path.string() + ": " + err);
     }
@@ -41,7 +45,7 @@ Status write_synced(const fs::path& path, std::string_view bytes) {
   }
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
-  if (!synced) return make_error(Errc::io, "fsync " + path.string() + ": " + std::strerror(errno));
+  if (!synced) return make_error(Errc::io, "fsync " + path.string() + ": " + errno_text());
   return {};
 }
 
@@ -120,6 +124,11 @@ void AdapterDisk::forget(const std::string& adapter_id) const {
   std::error_code ec;
   fs::remove(root_ / "catalog" / (adapter_id + ".json"), ec);
   sync_dir(root_ / "catalog");
+}
+
+bool AdapterDisk::remembers(const std::string& adapter_id) const {
+  std::error_code ec;
+  return fs::exists(root_ / "catalog" / (adapter_id + ".json"), ec);
 }
 
 std::string AdapterDisk::adapter_dir(const std::string& adapter_id) const {

@@ -46,6 +46,7 @@ class AdapterDisk {
   // Catalog (written by the Kafka consumer thread before its offset is committed).
   Status remember(const schema::LoadEvent& event) const;  // atomic replace
   void forget(const std::string& adapter_id) const;
+  bool remembers(const std::string& adapter_id) const;
 
   std::string adapter_dir(const std::string& adapter_id) const;
   // A fresh directory under tmp/ for one download.

@@ -33,8 +33,13 @@ Agent::Agent(asio::io_context& io, const kafka::Cluster& cluster, AgentOptions o
 }
 
 Agent::~Agent() {
-  stop();
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    spdlog::error("agent: stopping: {}", e.what());
+  }
   consumer_.reset();
+  table_reader_.reset();
   server_.reset();
 }
 
@@ -70,7 +75,17 @@ void Agent::start() {
   consumer_ = kafka::Consumer::start(
       cluster_, consumer, [core](const kafka::Message& m) { return core->on_message(m); });
   kafka::Consumer* reader = consumer_.get();
-  core_->set_consumer_caught_up([reader] { return reader->caught_up(); });
+  kafka::Consumer* table = nullptr;
+  if (o.read_adapters_table) {
+    kafka::ConsumerOptions table_options;  // no group: every partition, from the beginning
+    table_options.client_id = "loraplane-agent";
+    table_options.topics = {std::string(kafka::kAdapters)};
+    table_reader_ = kafka::Consumer::start(
+        cluster_, table_options, [core](const kafka::Message& m) { return core->on_state(m); });
+    table = table_reader_.get();
+  }
+  core_->set_consumer_caught_up(
+      [reader, table] { return reader->caught_up() && (!table || table->caught_up()); });
   core_->start_loops();
   spdlog::info("agent {} for engine {} listening on {}", o.engine_id, o.engine_url, url);
 }
@@ -78,6 +93,7 @@ void Agent::start() {
 void Agent::stop() {
   if (stopped_.exchange(true)) return;
   if (consumer_) consumer_->stop();
+  if (table_reader_) table_reader_->stop();
   if (server_) server_->stop();
   asio::post(io_, [core = core_] { core->shutdown(); });
   if (core_->options().register_health)

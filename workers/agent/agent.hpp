@@ -6,8 +6,8 @@
 // recent ensure/request rate, within max-loras), serves POST /internal/v1/ensure to gateways,
 // removes adapters on adapter.deleted, and publishes schema::Residency to loraplane.residency on
 // every change and every second. Its view is rebuilt at start from the engine's /v1/models and
-// the files on disk, and re-checked against the engine continuously (an engine restart drops
-// every adapter; the next ensure loads again).
+// the files on disk (and the loraplane.adapters table), and re-checked against the engine
+// continuously (an engine restart drops every adapter; the next ensure loads again).
 //
 // Wiring: construct on an io_context (may be shared with other roles), start(), stop() before
 // the io_context stops. The cluster and the io_context must outlive the agent.
@@ -46,6 +46,9 @@ struct AgentOptions {
   std::chrono::milliseconds fetch_idle_timeout{30000};  // a blob download making no progress
   std::chrono::seconds heat_half_life{60};              // recency weight of the hotness policy
   bool register_health = true;                          // role "agent:<engine id>" in /healthz
+  // Also read the compacted loraplane.adapters table: adapters that became ready before this
+  // agent's first start (load events are kept one day) are known too, fetched on demand.
+  bool read_adapters_table = true;
 
   std::size_t slots() const { return max_cpu_loras > max_loras ? max_cpu_loras : max_loras; }
 };
@@ -79,6 +82,7 @@ class Agent {
   std::shared_ptr<Core> core_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Consumer> table_reader_;
   std::string url_;
   std::atomic<bool> stopped_{false};
 };

@@ -29,7 +29,7 @@ http::ClientOptions engine_client_options(const AgentOptions& o) {
   http::ClientOptions c;
   c.connect_timeout = std::chrono::milliseconds(5000);
   c.timeout = o.engine_timeout;
-  c.max_response_bytes = 16 * 1024 * 1024;  // /v1/models of ~1000 adapters, /metrics
+  c.max_response_bytes = std::size_t{16} * 1024 * 1024;  // /v1/models of ~1000 adapters, /metrics
   return c;
 }
 
@@ -99,15 +99,58 @@ kafka::Handled Core::on_message(const kafka::Message& message) {
   return kafka::Handled::done;
 }
 
-void Core::on_ready(schema::LoadEvent event) {
+kafka::Handled Core::on_state(const kafka::Message& message) {
+  auto self = shared_from_this();
+  if (message.tombstone) {
+    if (disk_.remembers(message.key)) {
+      disk_.forget(message.key);
+      asio::post(io_, [self, id = message.key] { self->on_deleted(id); });
+    }
+    return kafka::Handled::done;
+  }
+  auto state = schema::parse<schema::AdapterState>(message.value);
+  if (!state || state->adapter.base_model != options_.base_model) return kafka::Handled::done;
+  const auto& a = state->adapter;
+  if (a.status == schema::AdapterStatus::deleting) {
+    if (disk_.remembers(a.id)) {
+      disk_.forget(a.id);
+      asio::post(io_, [self, id = a.id] { self->on_deleted(id); });
+    }
+    return kafka::Handled::done;
+  }
+  if (a.status != schema::AdapterStatus::ready || state->storage_urls.empty() ||
+      !state->adapter_config)
+    return kafka::Handled::done;
+  schema::LoadEvent event;
+  event.event = schema::LoadEventKind::adapter_ready;
+  event.adapter_id = a.id;
+  event.tenant_id = state->tenant_id;
+  event.base_model = a.base_model;
+  event.sha256 = a.sha256;
+  event.size_bytes = a.size_bytes;
+  event.rank = a.rank;
+  event.storage_urls = state->storage_urls;
+  event.at = state->updated_at;
+  event.adapter_config = state->adapter_config;
+  if (!disk_.remembers(a.id)) {
+    if (auto st = disk_.remember(event); !st) {
+      spdlog::error("agent {}: cannot record {}: {}", options_.engine_id, a.id, st.error().message);
+      return kafka::Handled::retry;
+    }
+  }
+  asio::post(io_, [self, e = std::move(event)]() mutable { self->on_ready(std::move(e), false); });
+  return kafka::Handled::done;
+}
+
+void Core::on_ready(schema::LoadEvent event, bool prewarm_it) {
   if (stopping_ || deleted_.contains(event.adapter_id)) return;
   const auto id = event.adapter_id;
   auto& e = adapters_[id];
   const bool fresh = e.info.adapter_id.empty();
   e.info = std::move(event);
-  if (fresh) spdlog::info("agent {}: adapter {} ready", options_.engine_id, id);
+  if (fresh && prewarm_it) spdlog::info("agent {}: adapter {} ready", options_.engine_id, id);
   publish_soon();
-  if (!e.op && !e.registered && !e.deleted) spawn(prewarm(id), "agent prewarm");
+  if (prewarm_it && !e.op && !e.registered && !e.deleted) spawn(prewarm(id), "agent prewarm");
 }
 
 void Core::on_deleted(const std::string& adapter_id) {

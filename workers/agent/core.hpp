@@ -61,6 +61,8 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Kafka consumer thread: makes the event durable in the catalog, then posts it.
   kafka::Handled on_message(const kafka::Message& message);
+  // Kafka table-reader thread: a loraplane.adapters record (catalog only, no pre-warm).
+  kafka::Handled on_state(const kafka::Message& message);
 
   // io thread.
   awaitable<Status> ensure(std::string adapter_id);
@@ -73,7 +75,7 @@ class Core : public std::enable_shared_from_this<Core> {
   schema::Residency residency() const;
 
  private:
-  void on_ready(schema::LoadEvent event);
+  void on_ready(schema::LoadEvent event, bool prewarm_it = true);
   void on_deleted(const std::string& adapter_id);
   Entry* find(const std::string& adapter_id);
   void touch(Entry& e, double weight = 1.0);

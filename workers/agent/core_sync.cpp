@@ -163,7 +163,7 @@ void Core::publish() {
   }
   if (!producer_ || agent_url_.empty()) return;
   producer_->produce(
-      kafka::kResidency, r.engine_id, schema::to_json(r), {}, [id = r.engine_id](Status st) {
+      kafka::kResidency, r.engine_id, schema::to_json(r), {}, [id = r.engine_id](const Status& st) {
         if (!st) spdlog::debug("agent {}: residency not published: {}", id, st.error().message);
       });
 }

@@ -50,6 +50,7 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body) {
   co_return res;
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the coroutine owns its copy
 awaitable<http::Response> residency(std::shared_ptr<Core> core) {
   co_return http::json_response(http::Status::ok, schema::to_json(core->residency()));
 }

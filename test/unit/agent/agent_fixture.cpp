@@ -252,6 +252,39 @@ BlobServer& Fixture::add_blob_server(bool corrupt) {
 
 schema::LoadEvent Fixture::publish_ready(const std::string& adapter_id, int variant,
                                          std::optional<std::vector<std::string>> urls) {
+  auto event = stage(adapter_id, variant);
+  if (urls) event.storage_urls = *urls;
+  std::promise<Status> done;
+  producer_->produce(kafka::kLoadEvents, adapter_id, schema::to_json(event), {},
+                     [&done](Status st) { done.set_value(st); });
+  BOOST_REQUIRE(done.get_future().get().ok());
+  return event;
+}
+
+void Fixture::publish_state(const schema::LoadEvent& event, schema::AdapterStatus status) {
+  schema::AdapterState s;
+  s.adapter.id = event.adapter_id;
+  s.adapter.name = "n-" + event.adapter_id.substr(4);
+  s.adapter.base_model = event.base_model;
+  s.adapter.status = status;
+  s.adapter.size_bytes = event.size_bytes;
+  s.adapter.sha256 = event.sha256;
+  s.adapter.rank = event.rank;
+  s.adapter.target_modules = {"q_proj"};
+  s.adapter.created_at = 1'717'000'000;
+  s.tenant_id = event.tenant_id;
+  s.updated_at = 1'717'000'010;
+  s.adapter_config = event.adapter_config;
+  s.seq = status == schema::AdapterStatus::ready ? 4 : 6;
+  s.validated = true;
+  s.storage_urls = event.storage_urls;
+  std::promise<Status> done;
+  producer_->produce(kafka::kAdapters, event.adapter_id, schema::to_json(s), {},
+                     [&done](Status st) { done.set_value(st); });
+  BOOST_REQUIRE(done.get_future().get().ok());
+}
+
+schema::LoadEvent Fixture::stage(const std::string& adapter_id, int variant) {
   const auto bytes = adapter_weights(variant);
   schema::LoadEvent event;
   event.event = schema::LoadEventKind::adapter_ready;
@@ -270,11 +303,6 @@ schema::LoadEvent Fixture::publish_ready(const std::string& adapter_id, int vari
     }
     event.storage_urls.push_back(node->url() + "/internal/v1/blobs/" + event.sha256);
   }
-  if (urls) event.storage_urls = *urls;
-  std::promise<Status> done;
-  producer_->produce(kafka::kLoadEvents, adapter_id, schema::to_json(event), {},
-                     [&done](Status st) { done.set_value(st); });
-  BOOST_REQUIRE(done.get_future().get().ok());
   return event;
 }
 

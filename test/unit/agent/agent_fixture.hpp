@@ -92,6 +92,11 @@ class Fixture {
   schema::LoadEvent publish_ready(const std::string& adapter_id, int variant,
                                   std::optional<std::vector<std::string>> urls = std::nullopt);
   void publish_deleted(const std::string& adapter_id);
+  // Writes the adapter's loraplane.adapters record (as the validate worker does) for `event`'s
+  // adapter with `status`.
+  void publish_state(const schema::LoadEvent& event, schema::AdapterStatus status);
+  // publish_ready without the load event: only the blob servers get the bytes.
+  schema::LoadEvent stage(const std::string& adapter_id, int variant);
 
   HttpResult ensure(const std::string& adapter_id) const;
   std::string lora(const std::string& adapter_id) const { return base_ + ":" + adapter_id; }

@@ -133,6 +133,28 @@ BOOST_AUTO_TEST_CASE(engine_restart_is_noticed_without_an_ensure) {
   BOOST_TEST(f.residency().gpu.empty());
 }
 
+BOOST_AUTO_TEST_CASE(adapters_ready_before_the_agent_existed_come_from_the_adapters_table) {
+  Fixture f("base-table");
+  f.add_blob_server();
+  // ready (and, for one, deleted) before the agent's first start: no load event for them
+  auto old = f.stage("adp_table_old", 1);
+  f.publish_state(old, schema::AdapterStatus::ready);
+  auto gone = f.stage("adp_table_gone", 2);
+  f.publish_state(gone, schema::AdapterStatus::ready);
+  f.publish_state(gone, schema::AdapterStatus::deleting);
+  f.start_agent();
+  // known, not pre-fetched: fetched and loaded on the first ensure
+  BOOST_TEST(!fs::exists(f.adapter_dir("adp_table_old")));
+  auto res = f.ensure("adp_table_old");
+  BOOST_TEST(res.status == 200, res.body);
+  BOOST_TEST(f.engine_has("adp_table_old"));
+  BOOST_TEST(f.ensure("adp_table_gone").status == 404);
+  // a deleting record reaching a running agent removes the adapter too
+  f.publish_state(old, schema::AdapterStatus::deleting);
+  BOOST_TEST(eventually([&] { return !f.engine_has("adp_table_old"); }));
+  BOOST_TEST(eventually([&] { return !fs::exists(f.adapter_dir("adp_table_old")); }));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace loraplane::agent::test
