@@ -18,6 +18,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/offload.hpp"
 #include "common/sha256.hpp"
 
 namespace loraplane::http {
@@ -170,13 +171,15 @@ awaitable<Result<ClientResponse>> request(std::string method, std::string url_te
 
 namespace {
 
+awaitable<Status> ready_status() { co_return Status{}; }
+
 // Reads the body of the parser's message in pieces, handing each to `sink`; stops at the end
 // of the body, a read error or a sink failure.
 template <class Sink>
 awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                             bhttp::response_parser<bhttp::buffer_body>& parser,
                             std::chrono::milliseconds idle, const std::string& url, Sink& sink) {
-  std::vector<char> piece(256 * 1024);
+  std::vector<char> piece(std::size_t{256} * 1024);
   while (!parser.is_done()) {
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
@@ -189,7 +192,8 @@ awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffe
     if (ec) co_return unavailable("read from", url, ec);
     const std::size_t got = piece.size() - parser.get().body().size;
     if (got > 0) {
-      if (auto st = sink(piece.data(), got); !st) co_return st;
+      auto step = sink(piece.data(), got);
+      if (auto st = co_await std::move(step); !st) co_return st;
     }
   }
   co_return Status{};
@@ -220,9 +224,9 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   out.status = parser.get().result_int();
   if (out.status != 200) {
     const std::size_t cap = options.client.max_response_bytes;
-    auto keep = [&out, cap](const char* data, std::size_t n) -> Status {
+    auto keep = [&out, cap](const char* data, std::size_t n) {
       out.error_body.append(data, std::min(n, cap - std::min(cap, out.error_body.size())));
-      return {};
+      return ready_status();
     };
     auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, keep);
     close(stream);
@@ -242,17 +246,24 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + errno_text());
   Sha256 hash;
   const std::uint64_t max_bytes = options.max_bytes;
-  auto sink = [&](const char* data, std::size_t n) -> Status {
-    out.bytes += n;
-    if (max_bytes > 0 && out.bytes > max_bytes)
-      return make_error(Errc::limit_exceeded,
-                        url_text + " sent more than " + std::to_string(max_bytes) + " bytes");
-    hash.update(std::string_view(data, n));
-    return file.write(data, n);
+  // Hashing and writing run on the file pool while this coroutine waits (the piece buffer is
+  // not reused before they finish).
+  auto sink = [&](const char* data, std::size_t n) {
+    return offload([&, data, n]() -> Status {
+      out.bytes += n;
+      if (max_bytes > 0 && out.bytes > max_bytes)
+        return make_error(Errc::limit_exceeded,
+                          url_text + " sent more than " + std::to_string(max_bytes) + " bytes");
+      hash.update(std::string_view(data, n));
+      return file.write(data, n);
+    });
   };
   auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, sink);
   close(stream);
-  if (st) st = file.finish();
+  if (st) {
+    auto finishing = offload([&file] { return file.finish(); });
+    st = co_await std::move(finishing);
+  }
   if (!st) {
     ::unlink(path.c_str());
     co_return st.error();

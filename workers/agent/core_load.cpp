@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http_client.hpp"
+#include "common/offload.hpp"
 #include "workers/agent/core.hpp"
 
 namespace loraplane::agent {
@@ -206,7 +207,11 @@ awaitable<Status> Core::fetch(std::string id) {
     if (got && got->status == 200 && got->sha256 == info.sha256 && got->bytes == info.size_bytes) {
       metrics_.fetch_seconds.Observe(seconds_since(started));
       const auto disk_started = Clock::now();
-      auto installed = disk_.install(*temp, id, *info.adapter_config);
+      const auto temp_dir = *temp;
+      const auto& config = *info.adapter_config;
+      auto installing =
+          offload([this, &temp_dir, &id, &config] { return disk_.install(temp_dir, id, config); });
+      auto installed = co_await std::move(installing);
       metrics_.disk_seconds.Observe(seconds_since(disk_started));
       if (installed) {
         disk_reserved_ -= info.size_bytes;
