@@ -3,10 +3,30 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+
+#include "common/sha256.hpp"
 #include "workers/agent/agent.hpp"
 #include "workers/sim_engine/sim_engine.hpp"
 
 namespace loraplane::cmd {
+
+namespace {
+
+// Stable across restarts of one data dir (the residency key and the consumer group), distinct
+// between data dirs (several `up` on one cluster).
+std::string engine_id(const std::filesystem::path& agent_dir, const std::string& base) {
+  const auto path = agent_dir / "engine-id";
+  std::string id;
+  if (std::ifstream in(path); in) std::getline(in, id);
+  if (!id.empty()) return id;
+  id = base + "@sim-" + random_base62(8);
+  std::filesystem::create_directories(agent_dir);
+  std::ofstream(path) << id << '\n';
+  return id;
+}
+
+}  // namespace
 
 Fleet::Fleet() = default;
 
@@ -32,8 +52,9 @@ std::unique_ptr<Fleet> start_fleet(asio::io_context& io, const kafka::Cluster& c
     agent::AgentOptions agent_options;
     agent_options.engine_url = "http://127.0.0.1:" + std::to_string(engine->port());
     agent_options.base_model = model.id;
-    agent_options.engine_id = model.id + "@sim-0";  // stable across restarts of `up`
-    agent_options.data_dir = (data_dir / "agents" / model.id).string();
+    const auto agent_dir = data_dir / "agents" / model.id;
+    agent_options.data_dir = agent_dir.string();
+    agent_options.engine_id = engine_id(agent_dir, model.id);
     agent_options.max_loras = engine_options.max_loras;
     auto agent = std::make_unique<agent::Agent>(io, cluster, agent_options);
     agent->start();
