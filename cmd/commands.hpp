@@ -1,6 +1,7 @@
 // Entry points of the sub-commands.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -12,6 +13,7 @@ struct UpOptions {
   std::string data_dir = "loraplane-data";
   std::string kafka;  // empty: embedded mock cluster
   std::string models;  // base-model catalog (ops/models.json)
+  std::string sim_profile = "realistic";  // simulated engines: realistic | instant
 };
 
 struct WorkerOptions {
@@ -21,12 +23,18 @@ struct WorkerOptions {
   std::uint16_t port = 0;
   std::string models;
   int session_timeout_ms = 45000;  // validate: consumer group failover after a crash
+  // agent
+  std::string engine;  // engine base URL
+  std::string base;    // base model
+  std::string engine_id;
+  std::size_t max_loras = 8;
+  std::uint64_t disk_budget_mb = 20000;
 };
 
 void init(const std::string& log_level, bool log_json);
 // Runs until SIGINT/SIGTERM; returns the process exit code.
 int run_up(const UpOptions& options, bool all_roles);
-// `worker --role validate|distribute` against a real cluster, until SIGINT/SIGTERM.
+// `worker --role validate|distribute|agent` against a real cluster, until SIGINT/SIGTERM.
 int run_worker(const std::string& role, const WorkerOptions& options);
 
 }  // namespace loraplane::cmd

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--kafka", up.kafka, "bootstrap servers of a real cluster (default: embedded)");
   up.models = loraplane::default_catalog_path(argv[0]);
   up_cmd->add_option("--models", up.models, "base-model catalog")->capture_default_str();
+  up_cmd->add_option("--sim-profile", up.sim_profile, "simulated engines: realistic | instant")
+      ->check(CLI::IsMember({"realistic", "instant"}))
+      ->capture_default_str();
 
   loraplane::cmd::UpOptions gw;
   auto* gw_cmd = app.add_subcommand("gateway", "run the gateway role against a Kafka cluster");
@@ -49,11 +52,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"validate", "distribute", "agent"}));
   loraplane::cmd::WorkerOptions worker;
   worker_cmd->add_option("--kafka", worker.kafka, "bootstrap servers")->required();
-  worker_cmd->add_option("--data-dir", worker.data_dir, "storage node data (distribute)")
+  worker_cmd->add_option("--data-dir", worker.data_dir, "local data (distribute, agent)")
       ->capture_default_str();
   worker_cmd->add_option("--node-id", worker.node_id, "storage node id (distribute)")
       ->capture_default_str();
-  worker_cmd->add_option("--port", worker.port, "blob server port (distribute; 0 = any free)")
+  worker_cmd->add_option("--port", worker.port, "listen port (distribute, agent; 0 = any free)")
+      ->capture_default_str();
+  worker_cmd->add_option("--engine", worker.engine, "engine base URL, http://host:port (agent)");
+  worker_cmd->add_option("--base", worker.base, "base model the engine serves (agent)");
+  worker_cmd->add_option("--engine-id", worker.engine_id, "residency key (agent; default base@host:port)");
+  worker_cmd->add_option("--max-loras", worker.max_loras, "adapters kept in the engine (agent)")
+      ->capture_default_str();
+  worker_cmd->add_option("--disk-budget-mb", worker.disk_budget_mb,
+                         "local adapter files, MB (agent)")
       ->capture_default_str();
   worker.models = loraplane::default_catalog_path(argv[0]);
   worker_cmd->add_option("--models", worker.models, "base-model catalog")->capture_default_str();
@@ -102,11 +113,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (*worker_cmd && role != "agent") return loraplane::cmd::run_worker(role, worker);
-  std::string name = (*worker_cmd) ? "worker --role " + role : app.get_subcommands().front()->get_name();
-  std::fprintf(stderr,
-               "loraplane %s: not available in this build yet; see the project issues "
-               "(agent, import)\n",
-               name.c_str());
+  if (*worker_cmd) return loraplane::cmd::run_worker(role, worker);
+  std::fprintf(stderr, "loraplane: no sub-command given (see --help)\n");
   return 2;
 }

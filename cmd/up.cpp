@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cmd/commands.hpp"
+#include "cmd/fleet.hpp"
 #include "common/asio.hpp"
 #include "common/health.hpp"
 #include "common/kafka.hpp"
@@ -192,6 +193,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   // `up` also runs a validate worker and one storage node; `gateway` runs the gateway alone.
   std::unique_ptr<distribute::DistributeWorker> storage_node;
   std::unique_ptr<validate::ValidateWorker> validate;
+  std::unique_ptr<Fleet> fleet;
   if (all_roles) {
     validate = std::make_unique<validate::ValidateWorker>(*cluster, gw_options.catalog,
                                                          validate::ValidateOptions{});
@@ -199,6 +201,7 @@ int run_up(const UpOptions& options, bool all_roles) {
       storage_node = start_storage_node(io, *cluster, *db, data_dir);
       health::register_role("validate");
       validate->start();
+      fleet = start_fleet(io, *cluster, gw_options.catalog, data_dir, options.sim_profile);
     } catch (const std::exception& e) {
       spdlog::error("workers failed to start: {}", e.what());
       return 1;
@@ -219,6 +222,7 @@ int run_up(const UpOptions& options, bool all_roles) {
     gw.stop();
     if (validate) validate->stop();
     if (storage_node) storage_node->stop();
+    if (fleet) fleet->stop();
     if (journal) journal->stop(std::chrono::seconds(10));
     io.stop();
   };

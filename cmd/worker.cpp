@@ -1,4 +1,4 @@
-// `loraplane worker --role validate|distribute`: one worker role in its own process.
+// `loraplane worker --role validate|distribute|agent`: one worker role in its own process.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -9,10 +9,48 @@
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
 #include "storage/db.hpp"
+#include "workers/agent/agent.hpp"
 #include "workers/distribute/distribute_worker.hpp"
 #include "workers/validate/validate_worker.hpp"
 
 namespace loraplane::cmd {
+
+namespace {
+
+int run_agent(const kafka::Cluster& cluster, const WorkerOptions& options) {
+  if (options.engine.empty() || options.base.empty()) {
+    spdlog::error("worker --role agent needs --engine URL and --base MODEL");
+    return 2;
+  }
+  agent::AgentOptions o;
+  o.engine_url = options.engine;
+  o.base_model = options.base;
+  o.engine_id = options.engine_id;
+  o.data_dir = options.data_dir;
+  o.port = options.port;
+  o.max_loras = options.max_loras;
+  o.disk_budget_bytes = options.disk_budget_mb * 1'000'000;
+  asio::io_context io;
+  std::unique_ptr<agent::Agent> worker;
+  try {
+    worker = std::make_unique<agent::Agent>(io, cluster, o);
+    worker->start();
+  } catch (const std::exception& e) {
+    spdlog::error("agent failed to start: {}", e.what());
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) {
+    worker->stop();
+    // let the stop reach the core, then end the loop
+    asio::post(io, [&io] { io.stop(); });
+  });
+  io.run();
+  worker.reset();
+  return 0;
+}
+
+}  // namespace
 
 int run_worker(const std::string& role, const WorkerOptions& options) {
   auto cluster = kafka::Cluster::external(options.kafka);
@@ -20,6 +58,7 @@ int run_worker(const std::string& role, const WorkerOptions& options) {
     spdlog::error("kafka topics: {}", st.error().message);
     return 1;
   }
+  if (role == "agent") return run_agent(*cluster, options);
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   if (role == "validate") {

@@ -1,0 +1,275 @@
+// Outbound HTTP/1.1 client (common/http_client.hpp) on Beast: resolve, connect, one exchange,
+// close. Timeouts ride on beast::tcp_stream's expiry; sizes on the parser's body limit.
+#include "common/http_client.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include "common/offload.hpp"
+#include "common/sha256.hpp"
+
+namespace loraplane::http {
+
+namespace {
+
+// strerror is not thread-safe; the generic category's message is.
+std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+Error unavailable(std::string_view what, const std::string& url,
+                  const boost::system::error_code& ec) {
+  return make_error(Errc::unavailable, std::string(what) + " " + url + ": " + ec.message());
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Resolves and connects; the stream's expiry is left at the connect deadline.
+awaitable<Status> connect(beast::tcp_stream& stream, const Url& url, const std::string& text,
+                          std::chrono::milliseconds timeout) {
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  auto [rec, results] = co_await resolver.async_resolve(url.host, url.port, use_nothrow_awaitable);
+  if (rec) co_return unavailable("resolve", text, rec);
+  stream.expires_after(timeout);
+  auto [cec, ep] = co_await stream.async_connect(results, use_nothrow_awaitable);
+  (void)ep;
+  if (cec) co_return unavailable("connect", text, cec);
+  co_return Status{};
+}
+
+bhttp::request<bhttp::string_body> make_request(bhttp::verb verb, const Url& url, std::string body,
+                                                const std::string& content_type) {
+  bhttp::request<bhttp::string_body> req{verb, url.target, 11};
+  req.set(bhttp::field::host, url.host + ":" + url.port);
+  req.set(bhttp::field::user_agent, "loraplane");
+  req.keep_alive(false);
+  if (!body.empty()) req.set(bhttp::field::content_type, content_type);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+void close(beast::tcp_stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+}
+
+struct File {
+  int fd = -1;
+  std::string path;
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+  Status write(const char* data, std::size_t n) {
+    while (n > 0) {
+      auto w = ::write(fd, data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return make_error(Errc::io, "write " + path + ": " + errno_text());
+      data += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return {};
+  }
+  Status finish() {
+    if (::fsync(fd) != 0) return make_error(Errc::io, "fsync " + path + ": " + errno_text());
+    int r = ::close(fd);
+    fd = -1;
+    if (r != 0) return make_error(Errc::io, "close " + path + ": " + errno_text());
+    return {};
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> ClientResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+Result<Url> parse_url(std::string_view text) {
+  constexpr std::string_view kScheme = "http://";
+  if (!text.starts_with(kScheme))
+    return make_error(Errc::invalid_argument, "URL must start with http://: " + std::string(text));
+  auto rest = text.substr(kScheme.size());
+  auto slash = rest.find('/');
+  auto authority = rest.substr(0, slash);
+  Url url;
+  if (slash != std::string_view::npos) url.target = std::string(rest.substr(slash));
+  if (authority.empty() || authority.find('@') != std::string_view::npos)
+    return make_error(Errc::invalid_argument, "URL has no usable host: " + std::string(text));
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    url.port = std::string(authority.substr(colon + 1));
+    authority = authority.substr(0, colon);
+    if (url.port.empty() || url.port.size() > 5 ||
+        url.port.find_first_not_of("0123456789") != std::string::npos)
+      return make_error(Errc::invalid_argument, "URL has a bad port: " + std::string(text));
+  }
+  if (authority.starts_with('[') && authority.ends_with(']'))
+    authority = authority.substr(1, authority.size() - 2);
+  url.host = std::string(authority);
+  if (url.host.empty())
+    return make_error(Errc::invalid_argument, "URL has no host: " + std::string(text));
+  return url;
+}
+
+awaitable<Result<ClientResponse>> request(std::string method, std::string url_text,
+                                          std::string body, std::string content_type,
+                                          ClientOptions options) {
+  auto url = parse_url(url_text);
+  if (!url) co_return url.error();
+  auto verb = bhttp::string_to_verb(method);
+  if (verb == bhttp::verb::unknown)
+    co_return make_error(Errc::invalid_argument, "unknown HTTP method " + method);
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  auto connected = co_await connect(stream, *url, url_text, options.connect_timeout);
+  if (!connected) co_return connected.error();
+  stream.expires_after(options.timeout);  // the whole exchange
+  auto req = make_request(verb, *url, std::move(body), content_type);
+  auto [wec, wn] = co_await bhttp::async_write(stream, req, use_nothrow_awaitable);
+  (void)wn;
+  if (wec) co_return unavailable("send to", url_text, wec);
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(options.max_response_bytes);
+  if (verb == bhttp::verb::head) parser.skip(true);
+  auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow_awaitable);
+  (void)rn;
+  close(stream);
+  if (rec == bhttp::error::body_limit)
+    co_return make_error(Errc::limit_exceeded, "response of " + url_text + " exceeds " +
+                                                   std::to_string(options.max_response_bytes) +
+                                                   " bytes");
+  if (rec) co_return unavailable("read from", url_text, rec);
+  ClientResponse out;
+  auto& res = parser.get();
+  out.status = res.result_int();
+  out.body = std::move(res.body());
+  for (const auto& field : res) out.headers.emplace_back(lower(field.name_string()), field.value());
+  co_return out;
+}
+
+namespace {
+
+awaitable<Status> ready_status() { co_return Status{}; }
+
+// Reads the body of the parser's message in pieces, handing each to `sink`; stops at the end
+// of the body, a read error or a sink failure.
+template <class Sink>
+awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                            bhttp::response_parser<bhttp::buffer_body>& parser,
+                            std::chrono::milliseconds idle, const std::string& url, Sink& sink) {
+  std::vector<char> piece(std::size_t{256} * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    stream.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow_awaitable);
+    (void)n;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == bhttp::error::body_limit)
+      co_return make_error(Errc::limit_exceeded, "body of " + url + " exceeds the limit");
+    if (ec) co_return unavailable("read from", url, ec);
+    const std::size_t got = piece.size() - parser.get().body().size;
+    if (got > 0) {
+      auto step = sink(piece.data(), got);
+      if (auto st = co_await std::move(step); !st) co_return st;
+    }
+  }
+  co_return Status{};
+}
+
+}  // namespace
+
+awaitable<Result<Download>> download(std::string url_text, std::string path,
+                                     DownloadOptions options) {
+  auto url = parse_url(url_text);
+  if (!url) co_return url.error();
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  auto connected = co_await connect(stream, *url, url_text, options.client.connect_timeout);
+  if (!connected) co_return connected.error();
+  stream.expires_after(options.client.timeout);
+  auto req = make_request(bhttp::verb::get, *url, {}, {});
+  auto [wec, wn] = co_await bhttp::async_write(stream, req, use_nothrow_awaitable);
+  (void)wn;
+  if (wec) co_return unavailable("send to", url_text, wec);
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  stream.expires_after(options.client.timeout);
+  auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow_awaitable);
+  (void)hn;
+  if (hec) co_return unavailable("read from", url_text, hec);
+  Download out;
+  out.status = parser.get().result_int();
+  if (out.status != 200) {
+    const std::size_t cap = options.client.max_response_bytes;
+    auto keep = [&out, cap](const char* data, std::size_t n) {
+      out.error_body.append(data, std::min(n, cap - std::min(cap, out.error_body.size())));
+      return ready_status();
+    };
+    auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, keep);
+    close(stream);
+    (void)st;  // the status is the answer; a truncated error body is still useful
+    co_return out;
+  }
+  if (options.max_bytes > 0) {
+    auto length = parser.content_length();
+    if (length && *length > options.max_bytes)
+      co_return make_error(Errc::limit_exceeded, url_text + " is " + std::to_string(*length) +
+                                                     " bytes, above the limit of " +
+                                                     std::to_string(options.max_bytes));
+  }
+  File file;
+  file.path = path;
+  file.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + errno_text());
+  Sha256 hash;
+  const std::uint64_t max_bytes = options.max_bytes;
+  // Hashing and writing run on the file pool while this coroutine waits (the piece buffer is
+  // not reused before they finish).
+  auto sink = [&](const char* data, std::size_t n) {
+    return offload([&, data, n]() -> Status {
+      out.bytes += n;
+      if (max_bytes > 0 && out.bytes > max_bytes)
+        return make_error(Errc::limit_exceeded,
+                          url_text + " sent more than " + std::to_string(max_bytes) + " bytes");
+      hash.update(std::string_view(data, n));
+      return file.write(data, n);
+    });
+  };
+  auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, sink);
+  close(stream);
+  if (st) {
+    auto finishing = offload([&file] { return file.finish(); });
+    st = co_await std::move(finishing);
+  }
+  if (!st) {
+    ::unlink(path.c_str());
+    co_return st.error();
+  }
+  out.sha256 = hash.finish_hex();
+  co_return out;
+}
+
+}  // namespace loraplane::http

@@ -1,0 +1,155 @@
+// common/http_client: one exchange with bounds, and a download that lands in a file with its
+// sha256 — against a local common/http server.
+#include "common/http_client.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "common/http.hpp"
+#include "common/sha256.hpp"
+#include "test/support/process.hpp"
+
+namespace loraplane::agent::test {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kBlob = std::string(700'000, 'x') + "tail";
+
+awaitable<http::Response> blob(http::RequestContext&) {
+  co_return http::text_response(http::Status::ok, kBlob, "application/octet-stream");
+}
+
+awaitable<http::Response> missing(http::RequestContext&) {
+  co_return http::error_response(http::Status::not_found, "invalid_request_error", "nope",
+                                 "not here");
+}
+
+// A server on its own io thread; calls run as coroutines on a second io_context.
+struct Local {
+  asio::io_context io;
+  std::unique_ptr<http::Server> server;
+  std::thread thread;
+  Local() {
+    http::Router router;
+    router.add(http::Verb::get, "/blob", blob);
+    router.add(http::Verb::get, "/missing", missing);
+    server = std::make_unique<http::Server>(io, http::ServerOptions{}, std::move(router));
+    server->start();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Local() {
+    server->stop();
+    io.stop();
+    thread.join();
+  }
+  std::string url(const std::string& target) const {
+    return "http://127.0.0.1:" + std::to_string(server->port()) + target;
+  }
+};
+
+template <class T>
+awaitable<void> capture(awaitable<T> work, std::optional<T>* out) {
+  out->emplace(co_await std::move(work));
+}
+
+template <class T>
+T run(awaitable<T> work) {
+  asio::io_context io;
+  std::optional<T> result;
+  std::exception_ptr error;
+  asio::co_spawn(io, capture(std::move(work), &result),
+                 [&error](std::exception_ptr ep) { error = ep; });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  BOOST_REQUIRE(result.has_value());
+  return std::move(*result);
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(http_client)
+
+BOOST_AUTO_TEST_CASE(urls) {
+  auto u = http::parse_url("http://127.0.0.1:8000/v1/models");
+  BOOST_REQUIRE(u.ok());
+  BOOST_TEST(u->host == "127.0.0.1");
+  BOOST_TEST(u->port == "8000");
+  BOOST_TEST(u->target == "/v1/models");
+  auto bare = http::parse_url("http://engine");
+  BOOST_REQUIRE(bare.ok());
+  BOOST_TEST(bare->port == "80");
+  BOOST_TEST(bare->target == "/");
+  for (auto bad : {"https://x", "ftp://x", "http://", "http://u@x", "http://x:99999999/"})
+    BOOST_TEST(!http::parse_url(bad).ok(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(request_is_bounded) {
+  Local local;
+  auto ok = run(http::request("GET", local.url("/blob")));
+  BOOST_REQUIRE(ok.ok());
+  BOOST_TEST(ok->status == 200u);
+  BOOST_TEST(ok->body == kBlob);
+  BOOST_TEST(ok->header("content-type").value_or("") == "application/octet-stream");
+  http::ClientOptions small;
+  small.max_response_bytes = 1000;
+  auto big = run(http::request("GET", local.url("/blob"), {}, {}, small));
+  BOOST_REQUIRE(!big.ok());
+  BOOST_TEST(big.error().code == Errc::limit_exceeded);
+  auto status = run(http::request("GET", local.url("/missing")));
+  BOOST_REQUIRE(status.ok());
+  BOOST_TEST(status->status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_is_unavailable) {
+  std::uint16_t port = 0;
+  {
+    Local gone;
+    port = gone.server->port();
+  }
+  auto res = run(http::request("GET", "http://127.0.0.1:" + std::to_string(port) + "/"));
+  BOOST_REQUIRE(!res.ok());
+  BOOST_TEST(res.error().code == Errc::unavailable);
+}
+
+BOOST_AUTO_TEST_CASE(download_streams_into_a_file_with_its_sha256) {
+  Local local;
+  loraplane::test::TempDir dir;
+  const auto path = dir.path() + "/blob";
+  auto got = run(http::download(local.url("/blob"), path));
+  BOOST_REQUIRE(got.ok());
+  BOOST_TEST(got->status == 200u);
+  BOOST_TEST(got->bytes == kBlob.size());
+  BOOST_TEST(got->sha256 == sha256_hex(kBlob));
+  BOOST_TEST(read(path) == kBlob);
+
+  auto missing_file = dir.path() + "/missing";
+  auto not_found = run(http::download(local.url("/missing"), missing_file));
+  BOOST_REQUIRE(not_found.ok());
+  BOOST_TEST(not_found->status == 404u);
+  BOOST_TEST(not_found->error_body.find("not here") != std::string::npos);
+  BOOST_TEST(!fs::exists(missing_file));
+
+  http::DownloadOptions limited;
+  limited.max_bytes = 1000;
+  auto too_big_file = dir.path() + "/too-big";
+  auto too_big = run(http::download(local.url("/blob"), too_big_file, limited));
+  BOOST_REQUIRE(!too_big.ok());
+  BOOST_TEST(too_big.error().code == Errc::limit_exceeded);
+  BOOST_TEST(!fs::exists(too_big_file));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace loraplane::agent::test

@@ -1,0 +1,153 @@
+// The agent's loading policy and its published view: concurrent ensures share one load, the
+// coldest registered adapter makes room, a corrupt blob is never installed (the next storage
+// url is tried), residency records carry the right lists.
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <future>
+
+#include "test/unit/agent/agent_fixture.hpp"
+#include "workers/agent/engine_client.hpp"
+
+namespace loraplane::agent::test {
+
+namespace {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(policy)
+
+BOOST_AUTO_TEST_CASE(concurrent_ensures_share_one_engine_load) {
+  auto slow = Fixture::engine_options();
+  slow.load_fixed = sim_engine::Millis(300);  // so the ensures overlap the load
+  Fixture f("base-concurrent", /*max_loras=*/1, slow);
+  f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_conc_a", 1);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_conc_a"); }));
+  f.publish_ready("adp_conc_b", 2);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_conc_b"); }));
+  const double loads = f.engine().loads();
+  std::vector<std::future<loraplane::test::HttpResult>> calls;
+  for (int i = 0; i < 10; ++i)
+    calls.push_back(std::async(std::launch::async, [&] { return f.ensure("adp_conc_b"); }));
+  for (auto& call : calls) {
+    auto res = call.get();
+    BOOST_TEST(res.status == 200, res.body);
+  }
+  BOOST_TEST(f.engine().loads() == loads + 1);
+  BOOST_TEST(f.engine_has("adp_conc_b"));
+  BOOST_TEST(!f.engine_has("adp_conc_a"));  // max-loras 1: the other one made room
+}
+
+BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
+  Fixture f("base-evict", /*max_loras=*/2);
+  f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_ev_hot", 1);
+  f.publish_ready("adp_ev_cold", 2);
+  BOOST_REQUIRE(
+      eventually([&] { return f.engine_has("adp_ev_hot") && f.engine_has("adp_ev_cold"); }));
+  for (int i = 0; i < 5; ++i) BOOST_TEST(f.ensure("adp_ev_hot").status == 200);
+  f.publish_ready("adp_ev_new", 3);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_ev_new"); }));
+  BOOST_TEST(f.ensure("adp_ev_new").status == 200);
+  BOOST_TEST(f.engine_has("adp_ev_new"));
+  BOOST_TEST(f.engine_has("adp_ev_hot"));
+  BOOST_TEST(!f.engine_has("adp_ev_cold"));
+  auto r = f.residency();
+  BOOST_TEST(contains(r.disk, "adp_ev_cold"));  // still fetched: a later ensure is warm
+  BOOST_TEST(r.gpu.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_blob_is_refused_and_the_next_url_used) {
+  Fixture f("base-corrupt");
+  auto& bad = f.add_blob_server(/*corrupt=*/true);
+  auto& good = f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_corrupt_a", 1);  // urls: bad first, then good
+  BOOST_REQUIRE(eventually([&] { return f.engine_has("adp_corrupt_a"); }));
+  BOOST_TEST(bad.requests.load() == 1);
+  BOOST_TEST(good.requests.load() == 1);
+
+  // only a corrupt copy: not installed, not loaded, 503 to the caller
+  auto event = f.publish_ready("adp_corrupt_b", 2, std::vector<std::string>{bad.url()});
+  BOOST_REQUIRE(eventually([&] { return bad.requests.load() >= 2; }));
+  auto res = f.ensure("adp_corrupt_b");
+  BOOST_TEST(res.status == 503);
+  BOOST_TEST(res.headers.count("retry-after") == 1u);
+  BOOST_TEST(!f.engine_has("adp_corrupt_b"));
+  BOOST_TEST(!fs::exists(f.adapter_dir("adp_corrupt_b")));
+  BOOST_TEST(fs::is_empty(f.data_dir() + "/agent/tmp"));
+}
+
+BOOST_AUTO_TEST_CASE(residency_records_list_adapters_by_where_they_are) {
+  Fixture f("base-residency", /*max_loras=*/1);
+  f.add_blob_server();
+  auto& agent = f.start_agent();
+  f.publish_ready("adp_res_a", 1);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_res_a"); }));
+  f.publish_ready("adp_res_b", 2);
+  BOOST_REQUIRE(eventually([&] {
+    auto p = f.published();
+    return p && p->gpu == std::vector<std::string>{"adp_res_a"} &&
+           p->disk == std::vector<std::string>{"adp_res_b"};
+  }));
+  auto p = *f.published();
+  BOOST_TEST(p.engine_id == "base-residency@test");
+  BOOST_TEST(p.base_model == "base-residency");
+  BOOST_TEST(p.url == f.engine().url());
+  BOOST_TEST(p.agent_url == agent.url());
+  BOOST_TEST(p.cpu.empty());
+  BOOST_TEST(p.loading.empty());
+  BOOST_TEST(p.free_slots == 0);
+  BOOST_TEST(p.heartbeat_at_ms > 0);
+  // heartbeats keep coming without changes
+  const auto first = p.heartbeat_at_ms;
+  BOOST_TEST(eventually([&] { return f.published()->heartbeat_at_ms > first; }));
+}
+
+BOOST_AUTO_TEST_CASE(disk_budget_removes_the_least_recently_used_unregistered_adapter) {
+  Fixture f("base-budget", /*max_loras=*/1);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.disk_budget_bytes = adapter_weights(1).size() * 2 + 100;  // two adapters fit
+  f.start_agent(options);
+  f.publish_ready("adp_bud_a", 1);  // registered
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_bud_a"); }));
+  f.publish_ready("adp_bud_b", 2);  // on disk
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_bud_b"); }));
+  f.publish_ready("adp_bud_c", 3);  // b (unregistered) makes room, a stays
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_bud_c"); }));
+  BOOST_TEST(!fs::exists(f.adapter_dir("adp_bud_b")));
+  BOOST_TEST(fs::exists(f.adapter_dir("adp_bud_a")));
+  BOOST_TEST(f.engine_has("adp_bud_a"));
+  // b is still known: an ensure fetches it again
+  BOOST_TEST(f.ensure("adp_bud_b").status == 200);
+  BOOST_TEST(f.engine_has("adp_bud_b"));
+}
+
+BOOST_AUTO_TEST_CASE(engine_answers_are_read_as_vllm_writes_them) {
+  auto models = parse_models(R"({"object":"list","data":[{"id":"b","root":"/m/b","parent":null},)"
+                             R"({"id":"b:adp_1","root":"/d/adp_1","parent":"b"}]})");
+  BOOST_REQUIRE(models.ok());
+  BOOST_TEST(models->size() == 1u);
+  BOOST_TEST((*models)[0].name == "b:adp_1");
+  BOOST_TEST((*models)[0].path == "/d/adp_1");
+  BOOST_TEST(!parse_models("[]").ok());
+  BOOST_TEST(error_message(R"({"error":{"message":"nested","type":"x","code":400}})") == "nested");
+  BOOST_TEST(error_message(R"({"object":"error","message":"flat","code":404})") == "flat");
+  auto load = parse_engine_metrics(
+      "# HELP x\nvllm:num_requests_waiting{engine=\"0\"} 3.0\n"
+      "vllm:lora_requests_info{max_lora=\"8\",running_lora_adapters=\"b:adp_old\","
+      "waiting_lora_adapters=\"\"} 1.0e+09\n"
+      "vllm:lora_requests_info{max_lora=\"8\",running_lora_adapters=\"b:adp_1,b:adp_2\","
+      "waiting_lora_adapters=\"b:adp_3\"} 2.0e+09\n");
+  BOOST_TEST(load.waiting == 3);
+  BOOST_TEST(load.active == (std::vector<std::string>{"b:adp_1", "b:adp_2", "b:adp_3"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace loraplane::agent::test

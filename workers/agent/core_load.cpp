@@ -1,0 +1,273 @@
+// Hot-loading (core.hpp): ensure → (fetch to disk) → (free a slot) → engine load, shared by
+// concurrent callers through one LoadOp; pre-warm; eviction from the engine and from disk;
+// removal of deleted adapters.
+#include <spdlog/spdlog.h>
+
+#include "common/http_client.hpp"
+#include "common/offload.hpp"
+#include "workers/agent/core.hpp"
+
+namespace loraplane::agent {
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+Error not_known(const std::string& id) {
+  return make_error(Errc::not_found, "adapter '" + id + "' is not known to this agent");
+}
+
+awaitable<Status> wait_for(std::shared_ptr<LoadOp> op) {
+  while (!op->done) {
+    auto [ec] = co_await op->signal.async_wait(use_nothrow_awaitable);
+    (void)ec;
+  }
+  co_return op->result;
+}
+
+}  // namespace
+
+awaitable<Status> Core::ensure(std::string id) {
+  metrics_.ensures.Increment();
+  if (stopping_) co_return make_error(Errc::unavailable, "agent is stopping");
+  auto* e = find(id);
+  if (!e || e->deleted) co_return not_known(id);
+  touch(*e);
+  if (e->registered) {
+    // The engine may have restarted since the last check: ask it before answering "loaded".
+    auto refreshing = refresh_engine();
+    auto refreshed = co_await std::move(refreshing);
+    if (!refreshed) co_return refreshed;
+  }
+  for (;;) {
+    e = find(id);
+    if (!e || e->deleted) co_return not_known(id);
+    if (e->registered) co_return Status{};
+    if (e->op) {
+      auto op = e->op;
+      auto waiting = wait_for(op);
+      auto st = co_await std::move(waiting);
+      if (op->ensure) co_return st;  // shared the same load: same answer
+      continue;                      // a pre-warm ended (fetched); now load
+    }
+    auto running = run_op(id, /*ensure=*/true);
+    co_return co_await std::move(running);
+  }
+}
+
+awaitable<void> Core::prewarm(std::string id) {
+  auto* e = find(id);
+  if (!e || e->op || e->registered || e->deleted || stopping_) co_return;
+  auto running = run_op(id, /*ensure=*/false);
+  auto st = co_await std::move(running);
+  if (!st)
+    spdlog::warn("agent {}: pre-warm of {} failed: {}", options_.engine_id, id, st.error().message);
+}
+
+awaitable<Status> Core::run_op(std::string id, bool ensure) {
+  auto op = std::make_shared<LoadOp>(io_.get_executor());
+  op->ensure = ensure;
+  adapters_.at(id).op = op;
+  auto loading = hot_load(id, ensure);
+  auto st = co_await std::move(loading);
+  if (auto* e = find(id)) {
+    e->op.reset();
+    e->phase = Phase::idle;
+    e->slot_reserved = false;
+    if (e->deleted) {
+      st = not_known(id);
+      spawn(remove(id), "agent remove");
+    }
+  }
+  op->done = true;
+  op->result = st;
+  op->signal.cancel();
+  publish_soon();
+  co_return st;
+}
+
+awaitable<Status> Core::hot_load(std::string id, bool ensure) {
+  const auto started = Clock::now();
+  auto& e = adapters_.at(id);  // not erased while its op runs
+  if (!e.on_disk) {
+    e.phase = Phase::fetching;
+    publish_soon();
+    auto fetching = fetch(id);
+    auto fetched = co_await std::move(fetching);
+    if (!fetched) {
+      metrics_.load_failures.Increment();
+      co_return fetched;
+    }
+  }
+  if (e.deleted || stopping_) co_return not_known(id);
+  if (!ensure && slots_used() >= options_.slots()) co_return Status{};  // pre-warm: disk only
+  e.phase = Phase::loading;
+  publish_soon();
+  auto reserving = reserve_slot(id);
+  if (auto reserved = co_await std::move(reserving); !reserved) {
+    metrics_.load_failures.Increment();
+    co_return reserved;
+  }
+  const auto engine_started = Clock::now();
+  auto loading = engine_.load(lora_name(id), disk_.adapter_dir(id));
+  auto loaded = co_await std::move(loading);
+  e.slot_reserved = false;
+  if (!loaded && loaded.error().code != Errc::already_exists) {
+    metrics_.load_failures.Increment();
+    spdlog::error("agent {}: engine load of {} failed: {}", options_.engine_id, id,
+                  loaded.error().message);
+    if (loaded.error().code == Errc::not_found) e.on_disk = false;  // files vanished: fetch again
+    co_return make_error(
+        loaded.error().code == Errc::invalid_argument ? Errc::invalid_argument : Errc::unavailable,
+        loaded.error().message);
+  }
+  mark(e, true);
+  e.last_used = Clock::now();
+  metrics_.loads.Increment();
+  metrics_.engine_seconds.Observe(seconds_since(engine_started));
+  metrics_.total_seconds.Observe(seconds_since(started));
+  spdlog::info("agent {}: loaded {} into the engine in {:.3f} s", options_.engine_id, id,
+               seconds_since(started));
+  co_return Status{};
+}
+
+awaitable<Status> Core::reserve_slot(std::string id) {
+  auto& e = adapters_.at(id);
+  e.slot_reserved = true;
+  while (slots_used() > options_.slots()) {
+    Entry* victim = coldest_registered(id);
+    if (!victim) {
+      e.slot_reserved = false;
+      co_return make_error(Errc::unavailable, "every adapter slot of the engine is busy loading");
+    }
+    auto evicting = evict(victim->info.adapter_id);
+    co_await std::move(evicting);
+  }
+  co_return Status{};
+}
+
+awaitable<void> Core::evict(std::string id) {
+  auto* e = find(id);
+  if (!e || !e->registered) co_return;
+  mark(*e, false);
+  metrics_.engine_evictions.Increment();
+  spdlog::info("agent {}: evicting {} from the engine (coldest)", options_.engine_id, id);
+  auto unloading = engine_.unload(lora_name(id));
+  auto st = co_await std::move(unloading);
+  if (!st && st.error().code != Errc::not_found)
+    spdlog::warn("agent {}: unload of {} failed: {}", options_.engine_id, id, st.error().message);
+}
+
+Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
+  auto used = [this] {
+    std::uint64_t n = disk_reserved_;
+    for (const auto& [_, e] : adapters_) n += e.on_disk ? e.disk_bytes : 0;
+    return n;
+  };
+  if (bytes > options_.disk_budget_bytes)
+    return make_error(Errc::limit_exceeded, "adapter " + id + " (" + std::to_string(bytes) +
+                                                " bytes) exceeds the disk budget");
+  while (used() + bytes > options_.disk_budget_bytes) {
+    Entry* victim = lru_on_disk(id);
+    if (!victim)
+      return make_error(Errc::unavailable, "disk budget full of registered or loading adapters");
+    spdlog::info("agent {}: removing {} from disk (budget, least recently used)",
+                 options_.engine_id, victim->info.adapter_id);
+    disk_.remove_adapter(victim->info.adapter_id);
+    victim->on_disk = false;
+    victim->disk_bytes = 0;
+    metrics_.disk_evictions.Increment();
+  }
+  return {};
+}
+
+awaitable<Status> Core::fetch(std::string id) {
+  auto& e = adapters_.at(id);
+  const auto info = e.info;  // the event may be replaced (more urls) while we download
+  if (!info.adapter_config)
+    co_return make_error(Errc::invalid_argument, "adapter " + id + " has no adapter_config");
+  if (auto room = make_disk_room(id, info.size_bytes); !room) co_return room;
+  disk_reserved_ += info.size_bytes;
+  Status last = make_error(Errc::unavailable, "adapter " + id + " has no storage url");
+  for (const auto& storage_url : info.storage_urls) {
+    auto temp = disk_.temp_dir(id);
+    if (!temp) {
+      last = temp.error();
+      break;
+    }
+    const auto started = Clock::now();
+    const auto url = blob_url(storage_url, info.sha256);
+    http::DownloadOptions download_options;
+    download_options.client.timeout = options_.fetch_idle_timeout;
+    download_options.max_bytes = info.size_bytes;
+    auto downloading = http::download(url, (*temp / kWeightsFile).string(), download_options);
+    auto got = co_await std::move(downloading);
+    if (got && got->status == 200 && got->sha256 == info.sha256 && got->bytes == info.size_bytes) {
+      metrics_.fetch_seconds.Observe(seconds_since(started));
+      const auto disk_started = Clock::now();
+      const auto temp_dir = *temp;
+      const auto& config = *info.adapter_config;
+      auto installing =
+          offload([this, &temp_dir, &id, &config] { return disk_.install(temp_dir, id, config); });
+      auto installed = co_await std::move(installing);
+      metrics_.disk_seconds.Observe(seconds_since(disk_started));
+      if (installed) {
+        disk_reserved_ -= info.size_bytes;
+        e.on_disk = true;
+        e.disk_bytes = info.size_bytes;
+        e.last_used = Clock::now();
+        co_return Status{};
+      }
+      last = installed;
+    } else if (!got) {
+      last = got.error();
+    } else if (got->status != 200) {
+      last = make_error(Errc::unavailable, url + " answered " + std::to_string(got->status));
+    } else {
+      last = make_error(Errc::corrupt, "sha256 mismatch: got " + std::to_string(got->bytes) +
+                                           " bytes with sha256 " + got->sha256 + ", expected " +
+                                           std::to_string(info.size_bytes) + " bytes with " +
+                                           info.sha256);
+    }
+    metrics_.fetch_failures.Increment();
+    spdlog::error("agent {}: fetching {} from {} failed: {}", options_.engine_id, id, url,
+                  last.error().message);
+    disk_.remove_temp(*temp);
+  }
+  disk_reserved_ -= info.size_bytes;
+  co_return last;
+}
+
+awaitable<void> Core::remove(std::string id) {
+  auto* e = find(id);
+  if (!e || e->op) co_return;
+  const bool registered = e->registered;
+  e->registered = false;
+  e->changed_epoch = ++epoch_;
+  if (registered) {
+    auto unloading = engine_.unload(lora_name(id));
+    auto st = co_await std::move(unloading);
+    if (!st && st.error().code != Errc::not_found)
+      spdlog::warn("agent {}: unload of deleted {} failed: {}", options_.engine_id, id,
+                   st.error().message);
+  }
+  disk_.remove_adapter(id);
+  adapters_.erase(id);
+  spdlog::info("agent {}: removed deleted adapter {}", options_.engine_id, id);
+  publish_soon();
+}
+
+awaitable<void> Core::unload_orphan(std::string name) {
+  if (!unloading_.insert(name).second) co_return;
+  spdlog::info("agent {}: unloading {} (not a known adapter of this agent)", options_.engine_id,
+               name);
+  auto unloading = engine_.unload(name);
+  auto st = co_await std::move(unloading);
+  if (!st && st.error().code != Errc::not_found)
+    spdlog::warn("agent {}: unload of {} failed: {}", options_.engine_id, name, st.error().message);
+  unloading_.erase(name);
+}
+
+}  // namespace loraplane::agent
