@@ -95,11 +95,15 @@ class SseRelay {
       out.append(pending_);
       pending_.clear();
     }
-    co_return out.empty() || co_await write_chunk(out);
+    // No co_await inside || or &&: GCC 12 evaluates it even when the left side decides.
+    if (out.empty()) co_return true;
+    co_return co_await write_chunk(out);
   }
 
   awaitable<bool> finish() {
-    if (!pending_.empty() && !co_await write_chunk(pending_)) co_return false;
+    if (!pending_.empty()) {
+      if (!co_await write_chunk(pending_)) co_return false;
+    }
     channel_.stream.expires_after(kClientWriteTimeout);
     auto [ec, n] = co_await asio::async_write(channel_.stream, bhttp::make_chunk_last(),
                                               use_nothrow_awaitable);
@@ -113,7 +117,6 @@ class SseRelay {
     auto [ec, n] = co_await asio::async_write(channel_.stream,
                                               bhttp::make_chunk(asio::buffer(data)),
                                               use_nothrow_awaitable);
-    (void)n;
     co_return !ec;
   }
 
@@ -147,7 +150,8 @@ awaitable<http::Response> relay_stream(Forward& f, Exchange& ex, UpstreamCall& c
       co_return client_gone_response(f.rc);
     }
   }
-  channel.reusable = co_await sse.finish() && channel.keep_alive;
+  const bool finished = co_await sse.finish();
+  channel.reusable = finished && channel.keep_alive;
   co_return http::text_response(http::Status::ok, "");
 }
 
