@@ -22,15 +22,17 @@ struct UpstreamMetrics {
   prometheus::Family<prometheus::Histogram>& latency =
       prometheus::BuildHistogram()
           .Name("loraplane_upstream_latency_seconds")
-          .Help("Time from sending a request to an engine (target=engine) or agent ensure "
-                "(target=agent) to its response header")
+          .Help(
+              "Time from sending a request to an engine (target=engine) or agent ensure "
+              "(target=agent) to its response header")
           .Register(metrics::registry());
   prometheus::Family<prometheus::Counter>& errors =
       prometheus::BuildCounter()
           .Name("loraplane_upstream_errors_total")
-          .Help("Failed upstream calls by target and kind: connect (unreachable or dropped), io "
-                "(timeout or broken answer), evicted (engine 404 for a routed adapter), "
-                "ensure (agent refused or failed), status (5xx answer)")
+          .Help(
+              "Failed upstream calls by target and kind: connect (unreachable or dropped), io "
+              "(timeout or broken answer), evicted (engine 404 for a routed adapter), "
+              "ensure (agent refused or failed), status (5xx answer)")
           .Register(metrics::registry());
 };
 
@@ -108,7 +110,8 @@ void observe_upstream_latency(std::string_view target, double seconds) {
 }
 
 void count_upstream_error(std::string_view target, std::string_view kind) {
-  upstream_metrics().errors.Add({{"target", std::string(target)}, {"kind", std::string(kind)}})
+  upstream_metrics()
+      .errors.Add({{"target", std::string(target)}, {"kind", std::string(kind)}})
       .Increment();
 }
 
@@ -116,7 +119,7 @@ http::Response client_gone_response(http::RequestContext& rc) {
   if (rc.channel) {
     rc.channel->written = true;  // nothing more is sent on this connection
     rc.channel->reusable = false;
-    rc.channel->status = 499;    // nginx's "client closed request", for the metrics
+    rc.channel->status = 499;  // nginx's "client closed request", for the metrics
   }
   return http::text_response(http::Status::ok, "");
 }

@@ -129,8 +129,11 @@ std::optional<BodyError> parse_inference_body(std::string_view body, InferenceBo
   }
   simdjson::dom::element root;
   if (parser.parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS)
-    return BodyError{"We could not parse the JSON body of your request. The API expects a JSON "
-                     "object no deeper than " + std::to_string(max_depth) + " levels.", ""};
+    return BodyError{
+        "We could not parse the JSON body of your request. The API expects a JSON "
+        "object no deeper than " +
+            std::to_string(max_depth) + " levels.",
+        ""};
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS)
     return BodyError{"The request body must be a JSON object.", ""};

@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-
 namespace loraplane::gateway::inference {
 
 // Byte range of the top-level "model" value, quotes included.

@@ -1,12 +1,13 @@
 // POST /v1/chat/completions, /v1/completions, /v1/embeddings: authenticate, check the body,
 // resolve the model, then forward while watching the client: if it disconnects, the engine
 // call is cut so the generation stops.
+#include "gateway/inference/proxy.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "gateway/errors.hpp"
 #include "gateway/inference/handlers.hpp"
 #include "gateway/inference/model_field.hpp"
-#include "gateway/inference/proxy.hpp"
 
 namespace loraplane::gateway::inference {
 

@@ -17,7 +17,7 @@ enum class Api { chat, completion, embedding };
 std::string_view engine_path(Api api);
 
 struct Target {
-  std::string caller_model;    // as sent: "<base>" or "<base>:<name>"
+  std::string caller_model;  // as sent: "<base>" or "<base>:<name>"
   std::string base;
   std::string adapter_id;      // empty for the bare base model
   std::string upstream_model;  // "<base>:<adapter id>" or "<base>"

@@ -73,8 +73,8 @@ class SseRelay {
     channel_.written = true;
     channel_.status = 200;
     channel_.stream.expires_after(kClientWriteTimeout);
-    auto [ec, n] = co_await bhttp::async_write_header(channel_.stream, serializer,
-                                                      use_nothrow_awaitable);
+    auto [ec, n] =
+        co_await bhttp::async_write_header(channel_.stream, serializer, use_nothrow_awaitable);
     (void)n;
     co_return !ec;
   }
@@ -114,9 +114,8 @@ class SseRelay {
  private:
   awaitable<bool> write_chunk(const std::string& data) {
     channel_.stream.expires_after(kClientWriteTimeout);
-    auto [ec, n] = co_await asio::async_write(channel_.stream,
-                                              bhttp::make_chunk(asio::buffer(data)),
-                                              use_nothrow_awaitable);
+    auto [ec, n] = co_await asio::async_write(
+        channel_.stream, bhttp::make_chunk(asio::buffer(data)), use_nothrow_awaitable);
     co_return !ec;
   }
 

@@ -20,11 +20,10 @@ namespace {
 
 http::Response model_not_found(std::string_view model) {
   // The same words whether the base, the adapter or the tenant is wrong: nothing leaks.
-  auto res = http::error_response(http::Status::not_found, "invalid_request_error",
-                                  "model_not_found",
-                                  "The model `" + std::string(model) +
-                                      "` does not exist or you do not have access to it.",
-                                  "model");
+  auto res = http::error_response(
+      http::Status::not_found, "invalid_request_error", "model_not_found",
+      "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
+      "model");
   return res;
 }
 
@@ -48,9 +47,9 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
                                          "or /v1/completions.",
                                      "model", "model_not_supported");
     if (named)
-      return errors::invalid_request("Embedding models take no LoRA adapters: call `" + t.base +
-                                         "` without `:" + name + "`.",
-                                     "model", "adapter_not_supported");
+      return errors::invalid_request(
+          "Embedding models take no LoRA adapters: call `" + t.base + "` without `:" + name + "`.",
+          "model", "adapter_not_supported");
   } else if (base->kind == ModelKind::embedding) {
     return errors::invalid_request(
         "The model `" + t.base + "` is an embedding model; use /v1/embeddings.", "model",
@@ -63,11 +62,11 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
   auto state = name.empty() ? std::nullopt : ctx.adapters.find_by_name(tenant.id, t.base, name);
   if (!state) return model_not_found(model);
   if (state->adapter.status != schema::AdapterStatus::ready) {
-    std::string why = state->adapter.status == schema::AdapterStatus::failed
-                          ? "failed validation and cannot serve requests"
-                          : "is not ready yet (status: " +
-                                std::string(schema::to_string(state->adapter.status)) +
-                                "); retry once it is ready";
+    std::string why =
+        state->adapter.status == schema::AdapterStatus::failed
+            ? "failed validation and cannot serve requests"
+            : "is not ready yet (status: " + std::string(schema::to_string(state->adapter.status)) +
+                  "); retry once it is ready";
     auto res = errors::conflict("adapter_not_ready", "The adapter `" + model + "` " + why + ".");
     return res;
   }

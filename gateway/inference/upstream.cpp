@@ -27,8 +27,8 @@ struct UpstreamPool::State {
 Result<UpstreamUrl> parse_upstream_url(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (!url.starts_with(kScheme))
-    return make_error(Errc::invalid_argument, "upstream url must start with http://: " +
-                                                  std::string(url));
+    return make_error(Errc::invalid_argument,
+                      "upstream url must start with http://: " + std::string(url));
   url.remove_prefix(kScheme.size());
   auto slash = url.find('/');
   std::string_view authority = url.substr(0, slash);
@@ -71,8 +71,9 @@ bool still_open(UpstreamConnection& c) {
 
 }  // namespace
 
-awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::acquire(
-    const UpstreamUrl& url, bool fresh_only, bool& reused) {
+awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::acquire(const UpstreamUrl& url,
+                                                                             bool fresh_only,
+                                                                             bool& reused) {
   reused = false;
   auto key = url.key();
   auto& st = *state_;
@@ -89,15 +90,16 @@ awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::acquire(
   }
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_nothrow_awaitable);
-  if (rec)
-    co_return make_error(Errc::unavailable, "cannot resolve " + key + ": " + rec.message());
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(url.host, url.port, use_nothrow_awaitable);
+  if (rec) co_return make_error(Errc::unavailable, "cannot resolve " + key + ": " + rec.message());
   auto c = std::make_unique<UpstreamConnection>(ex);
   c->key = key;
   c->stream.expires_after(st.options.connect_timeout);
   auto [cec, endpoint] = co_await c->stream.async_connect(endpoints, use_nothrow_awaitable);
   (void)endpoint;
-  if (cec) co_return make_error(Errc::unavailable, "cannot connect to " + key + ": " + cec.message());
+  if (cec)
+    co_return make_error(Errc::unavailable, "cannot connect to " + key + ": " + cec.message());
   boost::system::error_code ignored;
   c->stream.socket().set_option(tcp::no_delay(true), ignored);
   co_return c;
@@ -130,8 +132,8 @@ awaitable<Status> UpstreamCall::exchange(const bhttp::request<bhttp::string_body
     co_return make_error(Errc::unavailable, "sending to " + c.key + ": " + wec.message());
   }
   c.stream.expires_after(timeout);
-  auto [rec, rn] = co_await bhttp::async_read_header(c.stream, c.buffer, parser_,
-                                                     use_nothrow_awaitable);
+  auto [rec, rn] =
+      co_await bhttp::async_read_header(c.stream, c.buffer, parser_, use_nothrow_awaitable);
   (void)rn;
   if (rec) {
     failed_ = true;
@@ -187,8 +189,8 @@ awaitable<Result<std::string>> UpstreamCall::read_some() {
     parser_.get().body().size = out.size();
     auto pool = pool_.lock();
     c.stream.expires_after(pool ? pool->options.io_timeout : std::chrono::seconds(60));
-    auto [ec, n] = co_await bhttp::async_read_some(c.stream, c.buffer, parser_,
-                                                   use_nothrow_awaitable);
+    auto [ec, n] =
+        co_await bhttp::async_read_some(c.stream, c.buffer, parser_, use_nothrow_awaitable);
     (void)n;
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {

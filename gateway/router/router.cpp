@@ -118,8 +118,8 @@ std::int64_t Router::points(const Engine& engine, Placement placement) const {
   if (engine.residency.free_slots > 0) return options_.free_slot_points;
   // Every slot is taken: a load evicts the least recently used adapter, which is more likely
   // still in use the more requests are queued per resident adapter.
-  const auto resident = std::max<std::int64_t>(1, static_cast<std::int64_t>(
-                                                      engine.residency.gpu.size()));
+  const auto resident =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(engine.residency.gpu.size()));
   const std::int64_t per_adapter = 100 * load_of(engine) / resident;
   return options_.eviction_points - std::min(options_.eviction_points, per_adapter);
 }
@@ -174,8 +174,8 @@ Decision Router::route(std::string_view base_model, std::string_view adapter_id,
   if (hot && holders < options_.max_replicas && best_other &&
       best_other->load + options_.spill_margin <= best_holder->load)
     return decide(*best_other, Outcome::spill, adapter_id, now_ms);
-  const bool resident = best_holder->placement == Placement::gpu ||
-                        best_holder->placement == Placement::cpu;
+  const bool resident =
+      best_holder->placement == Placement::gpu || best_holder->placement == Placement::cpu;
   return decide(*best_holder, resident ? Outcome::hit : Outcome::miss, adapter_id, now_ms);
 }
 

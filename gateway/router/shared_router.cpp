@@ -12,9 +12,10 @@ namespace {
 prometheus::Family<prometheus::Counter>& decisions() {
   static auto& family = prometheus::BuildCounter()
                             .Name("loraplane_router_decisions_total")
-                            .Help("Routing decisions by outcome: hit (adapter resident on the "
-                                  "chosen engine), miss (load needed), spill (a hot adapter "
-                                  "spread to another engine), no_engine (pool empty)")
+                            .Help(
+                                "Routing decisions by outcome: hit (adapter resident on the "
+                                "chosen engine), miss (load needed), spill (a hot adapter "
+                                "spread to another engine), no_engine (pool empty)")
                             .Register(metrics::registry());
   return family;
 }
@@ -39,8 +40,7 @@ void SharedRouter::apply(std::string_view engine_id, std::optional<std::string_v
   }
   auto parsed = schema::parse<schema::Residency>(*value);
   if (!parsed) {
-    spdlog::warn("residency: skipping malformed record {}: {}", engine_id,
-                 parsed.error().message);
+    spdlog::warn("residency: skipping malformed record {}: {}", engine_id, parsed.error().message);
     return;
   }
   if (parsed.value().engine_id != engine_id) {

@@ -1,7 +1,7 @@
 // The model-field scanner: finds the top-level "model" string only, replaces exactly its bytes.
-#include <boost/test/unit_test.hpp>
-
 #include "gateway/inference/model_field.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace inf = loraplane::gateway::inference;
 
@@ -18,8 +18,7 @@ BOOST_AUTO_TEST_CASE(only_the_top_level_model_value_is_replaced) {
 }
 
 BOOST_AUTO_TEST_CASE(text_without_a_model_string_is_left_alone) {
-  for (std::string s : {R"({"id":1})", R"({"model":null})", "[1]", "not json", R"({"model":)",
-                        ""})
+  for (std::string s : {R"({"id":1})", R"({"model":null})", "[1]", "not json", R"({"model":)", ""})
     BOOST_TEST(inf::rewrite_model(s, "m") == s);
 }
 
@@ -41,9 +40,9 @@ BOOST_AUTO_TEST_CASE(request_bodies_are_checked) {
   BOOST_TEST(inf::parse_inference_body(R"({"mod\u0065l":"b"})", body).has_value());
   BOOST_TEST(inf::parse_inference_body("{", body).has_value());
   std::string deep(100, '[');
-  BOOST_TEST(inf::parse_inference_body(R"({"model":"b","x":)" + deep + std::string(100, ']') + "}",
-                                       body)
-                 .has_value());
+  BOOST_TEST(
+      inf::parse_inference_body(R"({"model":"b","x":)" + deep + std::string(100, ']') + "}", body)
+          .has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -56,8 +56,8 @@ BOOST_AUTO_TEST_CASE(only_the_model_field_changes) {
   // seed and prompt: everything but "model" and the per-response id/created must match.
   auto via_gateway = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
   BOOST_TEST_REQUIRE(via_gateway.status == 200, via_gateway.body);
-  auto direct = s.engine().post("/v1/chat/completions", it::chat_body(
-                                                            it::kBase + ":" + s.ensured().at(0)));
+  auto direct =
+      s.engine().post("/v1/chat/completions", it::chat_body(it::kBase + ":" + s.ensured().at(0)));
   BOOST_TEST_REQUIRE(direct.status == 200, direct.body);
   auto g = it::parse_object(via_gateway.body);
   auto d = it::parse_object(direct.body);
@@ -175,9 +175,9 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_400) {
   BOOST_TEST(it::parse_object(no_model.body)["error"].as_object()["param"].as_string() == "model");
   BOOST_TEST(s.post(acme, "/v1/chat/completions", "{not json").status == 400);
   BOOST_TEST(s.post(acme, "/v1/chat/completions", R"([1,2])").status == 400);
-  BOOST_TEST(s.post(acme, "/v1/chat/completions",
-                    R"({"model":"toy-llama","stream":"yes","messages":[]})")
-                 .status == 400);
+  BOOST_TEST(
+      s.post(acme, "/v1/chat/completions", R"({"model":"toy-llama","stream":"yes","messages":[]})")
+          .status == 400);
   BOOST_TEST(s.post(acme, "/v1/chat/completions", R"({"model":"a","model":"b"})").status == 400);
   auto no_key = loraplane::test::http_request(s.port(), "POST", "/v1/chat/completions",
                                               it::chat_body(it::kBase));
@@ -249,8 +249,8 @@ BOOST_AUTO_TEST_CASE(router_metrics_count_decisions) {
   auto acme = s.create_tenant("acme");
   s.add_adapter(acme, "a1");
   s.publish_residency({});
-  BOOST_TEST_REQUIRE(s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1")).status ==
-                     200);
+  BOOST_TEST_REQUIRE(
+      s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1")).status == 200);
   auto metrics = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
   BOOST_TEST(metrics.find("loraplane_router_decisions_total{outcome=\"miss\"}") !=
              std::string::npos);

@@ -188,9 +188,9 @@ void Stack::publish_residency(const std::vector<std::string>& gpu, int free_slot
 }
 
 void Stack::load_in_engine(const std::string& adapter_id) {
-  auto r = engine_->post_json("/v1/load_lora_adapter",
-                              {{"lora_name", kBase + ":" + adapter_id},
-                               {"lora_path", engine_->dir() + "/" + adapter_id}});
+  auto r = engine_->post_json(
+      "/v1/load_lora_adapter",
+      {{"lora_name", kBase + ":" + adapter_id}, {"lora_path", engine_->dir() + "/" + adapter_id}});
   BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
 }
 
@@ -230,15 +230,15 @@ http::Response Stack::handle_ensure(const std::string& body) {
   }
   auto load = loraplane::test::http_request(
       engine_->port(), "POST", "/v1/load_lora_adapter",
-      json::serialize(json::object{{"lora_name", kBase + ":" + id},
-                                   {"lora_path", engine_->dir() + "/" + id}}));
+      json::serialize(
+          json::object{{"lora_name", kBase + ":" + id}, {"lora_path", engine_->dir() + "/" + id}}));
   if (load.status != 200 && load.body.find("already been loaded") == std::string::npos)
-    return http::error_response(http::Status::service_unavailable, "server_error",
-                                "load_failed", load.body);
+    return http::error_response(http::Status::service_unavailable, "server_error", "load_failed",
+                                load.body);
   return http::json_response(
       http::Status::ok,
-      json::serialize(json::object{
-          {"adapter_id", id}, {"lora_name", kBase + ":" + id}, {"state", "loaded"}}));
+      json::serialize(
+          json::object{{"adapter_id", id}, {"lora_name", kBase + ":" + id}, {"state", "loaded"}}));
 }
 
 }  // namespace loraplane::inference_test

@@ -57,8 +57,8 @@ BOOST_AUTO_TEST_CASE(one_connection_serves_streamed_and_whole_answers_in_turn) {
   const std::string model = it::kBase + ":ka";
   loraplane::asio::io_context io;
   beast::tcp_stream stream(io);
-  stream.connect(loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"),
-                                          s.port()));
+  stream.connect(
+      loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
   beast::flat_buffer buffer;
   for (bool streamed : {true, false, true}) {
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
@@ -91,8 +91,8 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
   {
     loraplane::asio::io_context io;
     beast::tcp_stream stream(io);
-    stream.connect(loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"),
-                                            s.port()));
+    stream.connect(
+        loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
     auto body = json::serialize(json::object{
         {"model", it::kBase + ":slow"},
         {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
@@ -115,8 +115,8 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
     stream.close();
   }
   BOOST_TEST(eventually([&] {
-    return loraplane::sim_engine::test::metric_value(
-               s.engine().get("/metrics").body, "loraplane_sim_client_disconnects_total") == 1;
+    return loraplane::sim_engine::test::metric_value(s.engine().get("/metrics").body,
+                                                     "loraplane_sim_client_disconnects_total") == 1;
   }));
 }
 

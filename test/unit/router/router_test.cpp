@@ -1,10 +1,10 @@
 // The router's rules one by one, on hand-made residency records and an explicit clock.
 #define BOOST_TEST_MODULE router
+#include "gateway/router/router.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <map>
 #include <set>
-
-#include "gateway/router/router.hpp"
 
 namespace r = loraplane::gateway::router;
 using loraplane::schema::Residency;
@@ -51,9 +51,9 @@ BOOST_AUTO_TEST_CASE(gpu_beats_cpu_beats_loading_beats_disk_beats_free_slot_beat
   auto free = engine("e-free", 3);
   auto full = engine("e-full", 0);
   full.gpu = {"adp_x"};
-  std::vector<std::pair<Residency, std::string>> order = {
-      {gpu, "e-gpu"}, {cpu, "e-cpu"}, {loading, "e-loading"}, {disk, "e-disk"},
-      {free, "e-free"}, {full, "e-full"}};
+  std::vector<std::pair<Residency, std::string>> order = {{gpu, "e-gpu"},         {cpu, "e-cpu"},
+                                                          {loading, "e-loading"}, {disk, "e-disk"},
+                                                          {free, "e-free"},       {full, "e-full"}};
   for (const auto& [res, unused] : order) add(res);
   // Remove the best engine one at a time: the next one in the order takes over.
   for (const auto& [res, id] : order) {
