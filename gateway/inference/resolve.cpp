@@ -59,18 +59,18 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
     t.upstream_model = t.base;
     return t;
   }
-  auto state = name.empty() ? std::nullopt : ctx.adapters.find_by_name(tenant.id, t.base, name);
+  auto state = name.empty() ? std::nullopt : ctx.adapters.brief_by_name(tenant.id, t.base, name);
   if (!state) return model_not_found(model);
-  if (state->adapter.status != schema::AdapterStatus::ready) {
+  if (state->status != schema::AdapterStatus::ready) {
     std::string why =
-        state->adapter.status == schema::AdapterStatus::failed
+        state->status == schema::AdapterStatus::failed
             ? "failed validation and cannot serve requests"
-            : "is not ready yet (status: " + std::string(schema::to_string(state->adapter.status)) +
+            : "is not ready yet (status: " + std::string(schema::to_string(state->status)) +
                   "); retry once it is ready";
     auto res = errors::conflict("adapter_not_ready", "The adapter `" + model + "` " + why + ".");
     return res;
   }
-  t.adapter_id = state->adapter.id;
+  t.adapter_id = state->id;
   t.upstream_model = t.base + ":" + t.adapter_id;
   return t;
 }
