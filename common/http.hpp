@@ -29,10 +29,27 @@ using Request = beast::http::request<beast::http::string_body>;
 using Response = beast::http::response<beast::http::string_body>;
 using HeaderParser = beast::http::request_parser<beast::http::empty_body>;
 
+// Lets a buffered handler write its response itself, e.g. Server-Sent Events relayed as they
+// arrive, instead of returning it. The request body has been read whole, so the connection can
+// serve the next request once the handler has written one complete message.
+struct ResponseChannel {
+  beast::tcp_stream& stream;
+  beast::flat_buffer& buffer;  // bytes the client sent past this request (pipelining) go here
+  bool keep_alive = false;     // what the request asked for and the server allows
+  // Set by the handler once it has written anything: the Response it returns is then not sent
+  // (only its status is counted, from `status`).
+  bool written = false;
+  // Set by the handler when what it wrote is one complete message that allows keep-alive; else
+  // the connection closes after the handler returns.
+  bool reusable = false;
+  unsigned status = 0;
+};
+
 struct RequestContext {
   const Request& request;
   std::vector<std::pair<std::string, std::string>> params;  // from {name} segments
   std::string request_id;
+  ResponseChannel* channel = nullptr;  // set for every buffered handler the Server runs
   std::string_view param(std::string_view name) const;
   // Query parameter, percent-decoded; nullopt when absent.
   std::optional<std::string> query(std::string_view name) const;

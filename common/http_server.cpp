@@ -97,7 +97,7 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
                                                 const Handler& handler,
                                                 std::vector<std::pair<std::string, std::string>> params,
                                                 const std::string& request_id,
-                                                bool& body_read) {
+                                                bool& body_read, ResponseChannel& channel) {
   body_read = false;
   auto length = header.content_length();
   if (length && *length > st.options.max_body_bytes)
@@ -111,7 +111,8 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
     co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
   if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
   body_read = true;
-  RequestContext ctx{parser.get(), std::move(params), request_id};
+  channel.keep_alive = channel.keep_alive && parser.keep_alive();
+  RequestContext ctx{parser.get(), std::move(params), request_id, &channel};
   co_return co_await handler(ctx);
 }
 
@@ -180,6 +181,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     Verb method = req.method();
     std::string route = match.pattern ? *match.pattern : std::string("unmatched");
     std::optional<Response> res;
+    ResponseChannel channel{stream, buffer, keep_alive};
     try {
       if (match.stream_handler) {
         StreamContext ctx{stream, buffer, header, std::move(match.params), request_id};
@@ -188,7 +190,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
       } else if (match.handler) {
         bool body_read = false;
         res = co_await run_buffered(*st, stream, buffer, header, *match.handler,
-                                    std::move(match.params), request_id, body_read);
+                                    std::move(match.params), request_id, body_read, channel);
         keep_alive = keep_alive && body_read;
       } else if (match.method_not_allowed) {
         res = dispatch_error(Status::method_not_allowed, "method not allowed for this path",
@@ -205,6 +207,13 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
       res = error_response(Status::internal_server_error, "server_error", "internal_error",
                            "internal error; request id " + request_id);
       keep_alive = false;
+    }
+    if (channel.written) {
+      // The handler wrote its own response; a failure inside it must not append another.
+      st->observe(route, method, channel.status ? channel.status : (res ? res->result_int() : 0),
+                  std::chrono::duration<double>(Clock::now() - start).count());
+      if (!(keep_alive && channel.reusable)) break;
+      continue;
     }
     if (!res) break;
     res->set("x-request-id", request_id);

@@ -57,11 +57,17 @@ bool AdapterDirectory::visible(const schema::AdapterState& s) {
   return s.adapter.status != schema::AdapterStatus::deleting;
 }
 
-std::optional<schema::AdapterState> AdapterDirectory::lookup(std::string_view adapter_id) const {
+const schema::AdapterState* AdapterDirectory::find_visible(std::string_view adapter_id) const {
   auto it = adapters_.find(std::string(adapter_id));
   if (it == adapters_.end() || !visible(it->second) || hidden_.contains(it->first))
-    return std::nullopt;
-  return it->second;
+    return nullptr;
+  return &it->second;
+}
+
+std::optional<schema::AdapterState> AdapterDirectory::lookup(std::string_view adapter_id) const {
+  const auto* found = find_visible(adapter_id);
+  if (!found) return std::nullopt;
+  return *found;
 }
 
 std::optional<schema::AdapterState> AdapterDirectory::get(std::string_view tenant_id,
@@ -78,9 +84,22 @@ std::optional<schema::AdapterState> AdapterDirectory::find_by_name(
   auto tenant = by_tenant_.find(std::string(tenant_id));
   if (tenant == by_tenant_.end()) return std::nullopt;
   for (const auto& [id, unused] : tenant->second) {
-    auto found = lookup(id);
+    const auto* found = find_visible(id);
     if (found && found->adapter.base_model == base_model && found->adapter.name == name)
-      return found;
+      return *found;
+  }
+  return std::nullopt;
+}
+
+std::optional<AdapterDirectory::Brief> AdapterDirectory::brief_by_name(
+    std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return std::nullopt;
+  for (const auto& [id, unused] : tenant->second) {
+    const auto* found = find_visible(id);
+    if (found && found->adapter.base_model == base_model && found->adapter.name == name)
+      return Brief{found->adapter.id, found->adapter.status};
   }
   return std::nullopt;
 }

@@ -33,6 +33,14 @@ class AdapterDirectory {
   std::optional<schema::AdapterState> find_by_name(std::string_view tenant_id,
                                                    std::string_view base_model,
                                                    std::string_view name) const;
+  // What inference needs of the tenant's adapter `name` on `base_model`, without copying the
+  // whole state (its adapter_config may be 64 KiB): the id and status.
+  struct Brief {
+    std::string id;
+    schema::AdapterStatus status = schema::AdapterStatus::pending;
+  };
+  std::optional<Brief> brief_by_name(std::string_view tenant_id, std::string_view base_model,
+                                     std::string_view name) const;
   // Newest first; `after` is the id of the last item of the previous page.
   std::vector<schema::AdapterState> list(std::string_view tenant_id, std::size_t limit,
                                          std::string_view after, bool& has_more) const;
@@ -42,6 +50,7 @@ class AdapterDirectory {
  private:
   static bool visible(const schema::AdapterState& s);
   std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
+  const schema::AdapterState* find_visible(std::string_view adapter_id) const;   // locked
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, schema::AdapterState> adapters_;

@@ -1,5 +1,6 @@
 // What the gateway's handlers share: the tenant view, the Kafka producer, the admin token hash,
-// the clock and the base-model catalog. Owned by Gateway; handlers hold a reference.
+// the clock, the base-model catalog, the router and the upstream connection pool. Owned by
+// Gateway; handlers hold a reference.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,14 @@
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
 #include "gateway/adapter_directory.hpp"
+#include "gateway/router/shared_router.hpp"
 #include "gateway/tenant_directory.hpp"
 
 namespace loraplane::gateway {
+
+namespace inference {
+class UpstreamPool;
+}
 
 struct GatewayContext {
   TenantDirectory& tenants;
@@ -23,6 +29,10 @@ struct GatewayContext {
   std::function<std::int64_t()> now_seconds;
   const ModelCatalog& catalog;
   std::int64_t started_at = 0;
+  // Inference: the residency-aware router, the engine/agent connection pool, unix ms.
+  router::SharedRouter* router = nullptr;
+  inference::UpstreamPool* upstream = nullptr;
+  std::function<std::int64_t()> now_ms;
 
   // nullopt when the request carries the admin token; otherwise the 401 to send.
   std::optional<http::Response> require_admin(const http::RequestHeader& request) const;

@@ -12,6 +12,7 @@
 #include "gateway/admin/handlers.hpp"
 #include "gateway/context.hpp"
 #include "gateway/inference/handlers.hpp"
+#include "gateway/router/shared_router.hpp"
 #include "gateway/tenant_directory.hpp"
 
 namespace loraplane::gateway {
@@ -24,6 +25,12 @@ std::int64_t unix_now() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 struct Gateway::Impl {
@@ -32,16 +39,20 @@ struct Gateway::Impl {
   GatewayOptions options;
   TenantDirectory tenants;
   AdapterDirectory adapters;
+  router::SharedRouter routing;
+  inference::UpstreamPool upstream;
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<GatewayContext> context;
   std::unique_ptr<kafka::Consumer> tenant_reader;
   std::unique_ptr<kafka::Consumer> adapter_reader;
+  std::unique_ptr<kafka::Consumer> residency_reader;
   std::unique_ptr<http::Server> server;
   asio::steady_timer ready_timer{io};
   bool stopped = false;
 
   Impl(asio::io_context& io_, const kafka::Cluster& c, GatewayOptions o)
-      : io(io_), cluster(c), options(std::move(o)) {}
+      : io(io_), cluster(c), options(std::move(o)), routing(options.router),
+        upstream(options.upstream) {}
 
   http::Router make_router() {
     http::Router router;
@@ -79,7 +90,7 @@ void Gateway::start() {
   d.context = std::make_unique<GatewayContext>(GatewayContext{
       d.tenants, d.adapters, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
-      unix_now, d.options.catalog, unix_now()});
+      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream, unix_now_ms});
 
   kafka::ConsumerOptions reader_options;
   reader_options.client_id = "loraplane-gateway-tenants";
@@ -95,6 +106,15 @@ void Gateway::start() {
     d.adapters.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value));
     return kafka::Handled::done;
   });
+
+  reader_options.client_id = "loraplane-gateway-residency";
+  reader_options.topics = {std::string(kafka::kResidency)};
+  d.residency_reader =
+      kafka::Consumer::start(d.cluster, reader_options, [&d](const kafka::Message& m) {
+        d.routing.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value),
+                       unix_now_ms());
+        return kafka::Handled::done;
+      });
 
   http::ServerOptions server_options;
   server_options.role = kRole;
@@ -128,6 +148,7 @@ void Gateway::stop() {
   d.ready_timer.cancel();
   if (d.tenant_reader) d.tenant_reader->stop();
   if (d.adapter_reader) d.adapter_reader->stop();
+  if (d.residency_reader) d.residency_reader->stop();
   if (d.producer && !d.producer->flush(std::chrono::seconds(10)))
     spdlog::warn("gateway: producer flush timed out; undelivered messages were reported failed");
   health::set_ready(kRole, false);

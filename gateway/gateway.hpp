@@ -1,6 +1,6 @@
-// The gateway role: HTTP front door (admin API, model listing; adapters
-// and inference proxying join as they land),
-// its Kafka producer, and the table readers that rebuild its caches from compacted topics.
+// The gateway role: HTTP front door (admin API, adapters API, OpenAI inference API proxied
+// through the residency-aware router), its Kafka producer, and the table readers that rebuild
+// its caches from compacted topics (tenants, adapters, residency).
 #pragma once
 
 #include <memory>
@@ -9,6 +9,8 @@
 #include "common/asio.hpp"
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
+#include "gateway/inference/upstream.hpp"
+#include "gateway/router/router.hpp"
 
 namespace loraplane::gateway {
 
@@ -18,14 +20,16 @@ struct GatewayOptions {
   std::string admin_token;  // empty: admin API answers 401 to everyone
   std::size_t max_body_bytes = 1024 * 1024;
   ModelCatalog catalog;
+  router::RouterOptions router;
+  inference::UpstreamOptions upstream;
 };
 
 class Gateway {
  public:
   Gateway(asio::io_context& io, const kafka::Cluster& cluster, GatewayOptions options);
   ~Gateway();
-  // Binds the listener and starts the readers; the role turns ready once the tenant table is
-  // caught up. Throws if the port cannot be bound.
+  // Binds the listener and starts the readers; the role turns ready once the tenant and adapter
+  // tables are caught up (not the residency table: a pool may be empty). Throws if the port cannot be bound.
   void start();
   std::uint16_t port() const;
   // First step of a drain: stops accepting, closes idle connections and turns not ready;

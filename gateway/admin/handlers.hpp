@@ -1,4 +1,4 @@
-// Admin API handlers (§5): tenants and their API keys. Each needs the admin bearer token.
+// Admin API handlers (§5): tenants and their API keys, the fleet view. Each needs the admin bearer token.
 #pragma once
 
 #include "common/http.hpp"
@@ -12,6 +12,8 @@ awaitable<http::Response> create_tenant(GatewayContext& ctx, http::RequestContex
 awaitable<http::Response> create_key(GatewayContext& ctx, http::RequestContext& rc);
 // DELETE /admin/v1/keys/{prefix} → 200; every gateway refuses the key within a poll interval.
 awaitable<http::Response> revoke_key(GatewayContext& ctx, http::RequestContext& rc);
+// GET /admin/v1/engines → the fleet exactly as the router sees it.
+awaitable<http::Response> list_engines(GatewayContext& ctx, http::RequestContext& rc);
 
 void add_routes(http::Router& router, GatewayContext& ctx);
 

@@ -10,6 +10,8 @@ void add_routes(http::Router& router, GatewayContext& ctx) {
              [&ctx](http::RequestContext& rc) { return create_key(ctx, rc); });
   router.add(Verb::delete_, "/admin/v1/keys/{prefix}",
              [&ctx](http::RequestContext& rc) { return revoke_key(ctx, rc); });
+  router.add(Verb::get, "/admin/v1/engines",
+             [&ctx](http::RequestContext& rc) { return list_engines(ctx, rc); });
 }
 
 }  // namespace loraplane::gateway::admin

@@ -1,0 +1,206 @@
+#include "gateway/router/router.hpp"
+
+#include <algorithm>
+
+namespace loraplane::gateway::router {
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::hit:
+      return "hit";
+    case Outcome::miss:
+      return "miss";
+    case Outcome::spill:
+      return "spill";
+    case Outcome::no_engine:
+      break;
+  }
+  return "no_engine";
+}
+
+std::string_view to_string(Placement placement) {
+  switch (placement) {
+    case Placement::gpu:
+      return "gpu";
+    case Placement::cpu:
+      return "cpu";
+    case Placement::loading:
+      return "loading";
+    case Placement::disk:
+      return "disk";
+    case Placement::none:
+      break;
+  }
+  return "none";
+}
+
+std::uint64_t rendezvous_hash(std::string_view key, std::string_view engine_id) {
+  // FNV-1a over key, a separator and the engine id, then the splitmix64 finaliser so that
+  // engine ids differing in one character still spread uniformly.
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(key);
+  h ^= 0xff;
+  h *= 1099511628211ULL;
+  mix(engine_id);
+  h += 0x9e3779b97f4a7c15ULL;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+Router::Router(RouterOptions options) : options_(options) {}
+
+void Router::update(schema::Residency residency, std::int64_t received_ms) {
+  auto& engine = engines_[residency.engine_id];
+  engine.heartbeat_ms = residency.heartbeat_at_ms > 0
+                            ? std::min(residency.heartbeat_at_ms, received_ms)
+                            : received_ms;
+  engine.placement.clear();
+  // Weakest first, so an adapter listed twice keeps its best placement.
+  for (const auto& id : residency.disk) engine.placement[id] = Placement::disk;
+  for (const auto& id : residency.loading) engine.placement[id] = Placement::loading;
+  for (const auto& id : residency.cpu) engine.placement[id] = Placement::cpu;
+  for (const auto& id : residency.gpu) engine.placement[id] = Placement::gpu;
+  for (auto it = engine.pending.begin(); it != engine.pending.end();) {
+    auto found = engine.placement.find(it->first);
+    bool loaded = found != engine.placement.end() &&
+                  (found->second == Placement::gpu || found->second == Placement::cpu);
+    if (loaded || it->second <= received_ms)
+      it = engine.pending.erase(it);
+    else
+      ++it;
+  }
+  engine.residency = std::move(residency);
+}
+
+void Router::remove(std::string_view engine_id) {
+  auto it = engines_.find(engine_id);
+  if (it != engines_.end()) engines_.erase(it);
+}
+
+bool Router::healthy(const Engine& engine, std::int64_t now_ms) const {
+  return now_ms - engine.heartbeat_ms <= options_.stale_after_ms;
+}
+
+Placement Router::placement_of(const Engine& engine, std::string_view adapter_id,
+                               std::int64_t now_ms) const {
+  auto found = engine.placement.find(std::string(adapter_id));
+  Placement p = found == engine.placement.end() ? Placement::none : found->second;
+  if (p == Placement::gpu || p == Placement::cpu || p == Placement::loading) return p;
+  auto pending = engine.pending.find(std::string(adapter_id));
+  if (pending != engine.pending.end() && pending->second > now_ms) return Placement::loading;
+  return p;
+}
+
+int Router::load_of(const Engine& engine) {
+  return std::max(engine.residency.queue_depth, engine.in_flight);
+}
+
+std::int64_t Router::points(const Engine& engine, Placement placement) const {
+  switch (placement) {
+    case Placement::gpu:
+      return options_.gpu_points;
+    case Placement::cpu:
+      return options_.cpu_points;
+    case Placement::loading:
+      return options_.loading_points;
+    case Placement::disk:
+      return options_.disk_points;
+    case Placement::none:
+      break;
+  }
+  if (engine.residency.free_slots > 0) return options_.free_slot_points;
+  // Every slot is taken: a load evicts the least recently used adapter, which is more likely
+  // still in use the more requests are queued per resident adapter.
+  const auto resident =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(engine.residency.gpu.size()));
+  const std::int64_t per_adapter = 100 * load_of(engine) / resident;
+  return options_.eviction_points - std::min(options_.eviction_points, per_adapter);
+}
+
+bool Router::better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  return a.hash > b.hash;
+}
+
+Decision Router::decide(const Candidate& chosen, Outcome outcome, std::string_view adapter_id,
+                        std::int64_t now_ms) {
+  Decision d;
+  d.outcome = outcome;
+  d.engine_id = chosen.engine->residency.engine_id;
+  d.url = chosen.engine->residency.url;
+  d.agent_url = chosen.engine->residency.agent_url;
+  d.placement = chosen.placement;
+  d.needs_ensure = !adapter_id.empty() && chosen.placement != Placement::gpu &&
+                   chosen.placement != Placement::cpu;
+  if (d.needs_ensure)
+    chosen.engine->pending[std::string(adapter_id)] = now_ms + options_.pending_ttl_ms;
+  return d;
+}
+
+Decision Router::route(std::string_view base_model, std::string_view adapter_id,
+                       std::int64_t now_ms, std::string_view exclude_engine) {
+  std::optional<Candidate> best_holder, best_other;
+  std::size_t holders = 0;
+  for (auto& [id, engine] : engines_) {
+    if (engine.residency.base_model != base_model || id == exclude_engine) continue;
+    if (!healthy(engine, now_ms)) continue;
+    Candidate c;
+    c.engine = &engine;
+    c.load = load_of(engine);
+    c.hash = rendezvous_hash(adapter_id, id);
+    if (adapter_id.empty()) {
+      c.placement = Placement::gpu;  // the base model is always there
+      c.score = -options_.queue_penalty * c.load;
+    } else {
+      c.placement = placement_of(engine, adapter_id, now_ms);
+      c.score = points(engine, c.placement) - options_.queue_penalty * c.load;
+    }
+    bool holds = c.placement == Placement::gpu || c.placement == Placement::cpu ||
+                 c.placement == Placement::loading;
+    auto& slot = holds ? best_holder : best_other;
+    if (holds) ++holders;
+    if (!slot || better(c, *slot)) slot = c;
+  }
+  if (!best_holder && !best_other) return Decision{};
+  if (!best_holder) return decide(*best_other, Outcome::miss, adapter_id, now_ms);
+  const bool hot = best_holder->load >= options_.spill_queue_depth;
+  if (hot && holders < options_.max_replicas && best_other &&
+      best_other->load + options_.spill_margin <= best_holder->load)
+    return decide(*best_other, Outcome::spill, adapter_id, now_ms);
+  const bool resident =
+      best_holder->placement == Placement::gpu || best_holder->placement == Placement::cpu;
+  return decide(*best_holder, resident ? Outcome::hit : Outcome::miss, adapter_id, now_ms);
+}
+
+void Router::begin_request(std::string_view engine_id) {
+  auto it = engines_.find(engine_id);
+  if (it != engines_.end()) ++it->second.in_flight;
+}
+
+void Router::end_request(std::string_view engine_id) {
+  auto it = engines_.find(engine_id);
+  if (it != engines_.end() && it->second.in_flight > 0) --it->second.in_flight;
+}
+
+std::vector<EngineSnapshot> Router::snapshot(std::int64_t now_ms) const {
+  std::vector<EngineSnapshot> out;
+  out.reserve(engines_.size());
+  for (const auto& [id, engine] : engines_) {
+    EngineSnapshot s;
+    s.residency = engine.residency;
+    s.healthy = healthy(engine, now_ms);
+    s.heartbeat_age_ms = std::max<std::int64_t>(0, now_ms - engine.heartbeat_ms);
+    s.in_flight = engine.in_flight;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace loraplane::gateway::router

@@ -1,0 +1,130 @@
+// The residency-aware router: picks an engine of a base model's pool for one request from the
+// engines' published residency (loraplane.residency). Pure: no I/O, no clock of its own (every
+// call takes `now_ms`, unix milliseconds) and no locking, so a routing simulation can drive the
+// same code with a simulated clock. The gateway wraps it with a mutex (SharedRouter).
+//
+// Rules, in order:
+//  - Pool: engines whose residency names the base model; engines whose last heartbeat is older
+//    than `stale_after_ms` are skipped (and shown unhealthy), as is the one excluded engine of
+//    a retry.
+//  - Score per engine = placement points - queue_penalty × load, where placement points rank
+//    GPU-resident > CPU-cached > loading > on local disk > free slot > eviction (cheaper when
+//    fewer requests are queued per resident adapter), and load = max(reported queue depth,
+//    requests this router has in flight there). Equal scores break by rendezvous hash of
+//    (adapter id, engine id), so an adapter sticks to the same engines on every gateway.
+//  - Affinity with bounded spread: if some engines hold the adapter (GPU, CPU or loading), the
+//    best holder wins unless even it has at least `spill_queue_depth` queued; then, while the
+//    adapter has fewer than `max_replicas` holders, the best non-holder with at least
+//    `spill_margin` fewer queued takes the request (outcome spill) and becomes a holder.
+//  - A decision that needs a load (miss or spill) marks the adapter pending on that engine for
+//    `pending_ttl_ms`, counted as loading, so concurrent requests converge on the same engine
+//    before the agent's next residency record arrives.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "schema/types.hpp"
+
+namespace loraplane::gateway::router {
+
+struct RouterOptions {
+  std::int64_t stale_after_ms = 5000;
+  std::int64_t gpu_points = 1000;
+  std::int64_t cpu_points = 800;
+  std::int64_t loading_points = 600;
+  std::int64_t disk_points = 500;
+  std::int64_t free_slot_points = 300;
+  std::int64_t eviction_points = 200;  // at most; less as queued requests per adapter grow
+  std::int64_t queue_penalty = 10;     // points per queued request
+  int spill_queue_depth = 8;
+  int spill_margin = 4;
+  std::size_t max_replicas = 4;
+  std::int64_t pending_ttl_ms = 10000;
+};
+
+enum class Outcome { hit, miss, spill, no_engine };
+std::string_view to_string(Outcome outcome);
+
+// Where an adapter is on one engine.
+enum class Placement { gpu, cpu, loading, disk, none };
+std::string_view to_string(Placement placement);
+
+struct Decision {
+  Outcome outcome = Outcome::no_engine;
+  std::string engine_id;
+  std::string url;        // the engine's OpenAI server
+  std::string agent_url;  // its agent (ensure)
+  Placement placement = Placement::none;
+  // The adapter must be loaded first: ask the agent to ensure it (miss or spill).
+  bool needs_ensure = false;
+};
+
+// One engine as the router sees it (GET /admin/v1/engines).
+struct EngineSnapshot {
+  schema::Residency residency;
+  bool healthy = false;
+  std::int64_t heartbeat_age_ms = 0;
+  int in_flight = 0;
+};
+
+// Rendezvous (highest random weight) hash of (key, engine): stable across processes and builds.
+std::uint64_t rendezvous_hash(std::string_view key, std::string_view engine_id);
+
+class Router {
+ public:
+  explicit Router(RouterOptions options = {});
+
+  // A residency record received at `received_ms`. Its heartbeat counts from the earlier of
+  // heartbeat_at_ms and the receipt (an agent clock running ahead cannot keep a dead engine
+  // alive; an old record read at start-up is stale at once).
+  void update(schema::Residency residency, std::int64_t received_ms);
+  void remove(std::string_view engine_id);
+
+  // Chooses an engine for `adapter_id` (empty: the bare base model) in `base_model`'s pool.
+  Decision route(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms,
+                 std::string_view exclude_engine = {});
+
+  // Requests this router has sent to an engine and not seen finish.
+  void begin_request(std::string_view engine_id);
+  void end_request(std::string_view engine_id);
+
+  std::vector<EngineSnapshot> snapshot(std::int64_t now_ms) const;
+  std::size_t engine_count() const { return engines_.size(); }
+  const RouterOptions& options() const { return options_; }
+
+ private:
+  struct Engine {
+    schema::Residency residency;
+    std::int64_t heartbeat_ms = 0;  // effective, see update()
+    std::unordered_map<std::string, Placement> placement;
+    std::unordered_map<std::string, std::int64_t> pending;  // adapter → expiry (ms)
+    int in_flight = 0;
+  };
+  struct Candidate {
+    Engine* engine = nullptr;
+    Placement placement = Placement::none;
+    std::int64_t score = 0;
+    std::uint64_t hash = 0;
+    int load = 0;
+  };
+
+  bool healthy(const Engine& engine, std::int64_t now_ms) const;
+  Placement placement_of(const Engine& engine, std::string_view adapter_id,
+                         std::int64_t now_ms) const;
+  std::int64_t points(const Engine& engine, Placement placement) const;
+  static int load_of(const Engine& engine);
+  static bool better(const Candidate& a, const Candidate& b);
+  Decision decide(const Candidate& chosen, Outcome outcome, std::string_view adapter_id,
+                  std::int64_t now_ms);
+
+  RouterOptions options_;
+  std::map<std::string, Engine, std::less<>> engines_;
+};
+
+}  // namespace loraplane::gateway::router

@@ -1,0 +1,48 @@
+// The model-field scanner: finds the top-level "model" string only, replaces exactly its bytes.
+#include "gateway/inference/model_field.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+namespace inf = loraplane::gateway::inference;
+
+BOOST_AUTO_TEST_SUITE(model_field)
+
+BOOST_AUTO_TEST_CASE(only_the_top_level_model_value_is_replaced) {
+  std::string body =
+      R"({"messages":[{"model":"inner","content":"\"model\": no"}],"meta":{"model":"x"},)"
+      R"( "model" : "base:adp_1" ,"n":1})";
+  auto out = inf::rewrite_model(body, "base:mine");
+  BOOST_TEST(out ==
+             R"({"messages":[{"model":"inner","content":"\"model\": no"}],"meta":{"model":"x"},)"
+             R"( "model" : "base:mine" ,"n":1})");
+}
+
+BOOST_AUTO_TEST_CASE(text_without_a_model_string_is_left_alone) {
+  for (std::string s : {R"({"id":1})", R"({"model":null})", "[1]", "not json", R"({"model":)", ""})
+    BOOST_TEST(inf::rewrite_model(s, "m") == s);
+}
+
+BOOST_AUTO_TEST_CASE(the_new_value_is_escaped) {
+  BOOST_TEST(inf::rewrite_model(R"({"model":"a"})", "q\"\\\n") == R"({"model":"q\"\\\u000a"})");
+}
+
+BOOST_AUTO_TEST_CASE(request_bodies_are_checked) {
+  inf::InferenceBody body;
+  BOOST_TEST(!inf::parse_inference_body(R"({"model":"b:x","stream":true})", body));
+  BOOST_TEST(body.model == "b:x");
+  BOOST_TEST(body.stream);
+  BOOST_TEST(!inf::parse_inference_body(R"({"model":"b","stream":null})", body));
+  BOOST_TEST(!body.stream);
+  BOOST_TEST(inf::parse_inference_body(R"({"model":"b:x","model":"c"})", body)->param == "model");
+  BOOST_TEST(inf::parse_inference_body(R"({"model":5})", body)->param == "model");
+  BOOST_TEST(inf::parse_inference_body(R"({"model":""})", body)->param == "model");
+  BOOST_TEST(inf::parse_inference_body(R"({"model":"b","stream":1})", body)->param == "stream");
+  BOOST_TEST(inf::parse_inference_body(R"({"mod\u0065l":"b"})", body).has_value());
+  BOOST_TEST(inf::parse_inference_body("{", body).has_value());
+  std::string deep(100, '[');
+  BOOST_TEST(
+      inf::parse_inference_body(R"({"model":"b","x":)" + deep + std::string(100, ']') + "}", body)
+          .has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,261 @@
+// Non-streamed inference through the gateway: model resolution and its errors, the router's
+// ensure and retry, /v1/models and the fleet view.
+#include <boost/test/unit_test.hpp>
+
+#include "test/unit/inference/stack.hpp"
+
+namespace it = loraplane::inference_test;
+namespace json = boost::json;
+using loraplane::schema::AdapterStatus;
+
+namespace {
+
+std::string error_code_of(const loraplane::test::HttpResult& r) {
+  auto o = it::parse_object(r.body);
+  BOOST_REQUIRE(o.contains("error"));
+  auto& code = o["error"].as_object()["code"];
+  return code.is_string() ? std::string(code.as_string()) : std::string();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(proxy)
+
+BOOST_AUTO_TEST_CASE(chat_and_completion_answer_with_the_model_the_caller_sent) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "support-v3");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  const std::string model = it::kBase + ":support-v3";
+
+  auto chat = s.post(acme, "/v1/chat/completions", it::chat_body(model));
+  BOOST_TEST_REQUIRE(chat.status == 200, chat.body);
+  auto o = it::parse_object(chat.body);
+  BOOST_TEST(o["model"].as_string() == model);
+  BOOST_TEST(o["object"].as_string() == "chat.completion");
+  BOOST_TEST(chat.body.find(id) == std::string::npos);  // the adapter id never shows
+  BOOST_TEST(!o["choices"].as_array().empty());
+
+  auto completion = s.post(acme, "/v1/completions", it::completion_body(model));
+  BOOST_TEST_REQUIRE(completion.status == 200, completion.body);
+  BOOST_TEST(it::parse_object(completion.body)["model"].as_string() == model);
+  BOOST_TEST(s.ensured().empty());  // resident on the GPU: no ensure
+
+  auto base = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase));
+  BOOST_TEST_REQUIRE(base.status == 200, base.body);
+  BOOST_TEST(it::parse_object(base.body)["model"].as_string() == it::kBase);
+}
+
+BOOST_AUTO_TEST_CASE(only_the_model_field_changes) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.add_adapter(acme, "a1");
+  s.publish_residency({});
+  // The engine echoes nothing of the request, so compare the engine's own answer for the same
+  // seed and prompt: everything but "model" and the per-response id/created must match.
+  auto via_gateway = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
+  BOOST_TEST_REQUIRE(via_gateway.status == 200, via_gateway.body);
+  auto direct =
+      s.engine().post("/v1/chat/completions", it::chat_body(it::kBase + ":" + s.ensured().at(0)));
+  BOOST_TEST_REQUIRE(direct.status == 200, direct.body);
+  auto g = it::parse_object(via_gateway.body);
+  auto d = it::parse_object(direct.body);
+  for (auto* key : {"id", "created", "model"}) {
+    g.erase(key);
+    d.erase(key);
+  }
+  BOOST_TEST(json::serialize(g) == json::serialize(d));
+}
+
+BOOST_AUTO_TEST_CASE(another_tenants_adapter_is_as_missing_as_a_missing_one) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto globex = s.create_tenant("globex");
+  auto id = s.add_adapter(globex, "secret");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  auto theirs = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":secret"));
+  auto missing = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":nothing"));
+  BOOST_TEST(theirs.status == 404);
+  BOOST_TEST(missing.status == 404);
+  BOOST_TEST(error_code_of(theirs) == "model_not_found");
+  // Same words apart from the name the caller sent.
+  auto strip = [](std::string body, const std::string& name) {
+    return body.replace(body.find(name), name.size(), "X");
+  };
+  BOOST_TEST(strip(theirs.body, "secret") == strip(missing.body, "nothing"));
+  // Unknown base and an empty adapter name get the same answer too.
+  auto no_base = s.post(acme, "/v1/chat/completions", it::chat_body("gpt-17:secret"));
+  BOOST_TEST(no_base.status == 404);
+  BOOST_TEST(error_code_of(no_base) == "model_not_found");
+  BOOST_TEST(s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":")).status == 404);
+  // And the owner can use it.
+  auto own = s.post(globex, "/v1/chat/completions", it::chat_body(it::kBase + ":secret"));
+  BOOST_TEST(own.status == 200, own.body);
+}
+
+BOOST_AUTO_TEST_CASE(an_adapter_not_ready_yet_is_a_conflict) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.add_adapter(acme, "new-one", AdapterStatus::validating);
+  s.publish_residency({});
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":new-one"));
+  BOOST_TEST(r.status == 409);
+  BOOST_TEST(error_code_of(r) == "adapter_not_ready");
+  BOOST_TEST(s.ensured().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_pool_answers_503_with_retry_after) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.add_adapter(acme, "a1");
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(r.headers.count("retry-after") == 1u);
+  // A base with no engine at all, bare.
+  auto other = s.post(acme, "/v1/completions", it::completion_body("llama-3.1-70b-instruct"));
+  BOOST_TEST(other.status == 503);
+  BOOST_TEST(other.headers.count("retry-after") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_miss_asks_the_agent_to_ensure_first) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "cold");
+  s.publish_residency({});  // engine up, adapter nowhere
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":cold"));
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+}
+
+BOOST_AUTO_TEST_CASE(a_just_evicted_adapter_is_ensured_and_retried_once) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "evicted");
+  // The residency still says GPU, but the engine no longer has it: its 404 triggers an ensure
+  // and one more try.
+  s.publish_residency({id});
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":evicted"));
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(it::parse_object(r.body)["model"].as_string() == it::kBase + ":evicted");
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_engine_is_retried_on_another) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "a1");
+  s.load_in_engine(id);
+  // A dead engine that looks best (adapter on its GPU) and the live one without the adapter.
+  s.publish_residency({id}, 4, "engine-dead", "http://127.0.0.1:1");
+  s.publish_residency({}, 4, "engine-0");
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_that_does_not_know_the_adapter_yet_means_retry_later) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "fresh");
+  s.agent_does_not_know(id);
+  s.publish_residency({});
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":fresh"));
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(r.headers.count("retry-after") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_bodies_are_400) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.publish_residency({});
+  auto no_model = s.post(acme, "/v1/chat/completions", R"({"messages":[]})");
+  BOOST_TEST(no_model.status == 400);
+  BOOST_TEST(it::parse_object(no_model.body)["error"].as_object()["param"].as_string() == "model");
+  BOOST_TEST(s.post(acme, "/v1/chat/completions", "{not json").status == 400);
+  BOOST_TEST(s.post(acme, "/v1/chat/completions", R"([1,2])").status == 400);
+  BOOST_TEST(
+      s.post(acme, "/v1/chat/completions", R"({"model":"toy-llama","stream":"yes","messages":[]})")
+          .status == 400);
+  BOOST_TEST(s.post(acme, "/v1/chat/completions", R"({"model":"a","model":"b"})").status == 400);
+  auto no_key = loraplane::test::http_request(s.port(), "POST", "/v1/chat/completions",
+                                              it::chat_body(it::kBase));
+  BOOST_TEST(no_key.status == 401);
+  std::string huge = R"({"model":"toy-llama","prompt":")" + std::string(2 << 20, 'a') + "\"}";
+  BOOST_TEST(s.post(acme, "/v1/completions", huge).status == 413);
+}
+
+BOOST_AUTO_TEST_CASE(embeddings_refuse_adapters_and_chat_refuses_embedding_bases) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.add_adapter(acme, "a1");
+  auto with_adapter = s.post(acme, "/v1/embeddings", R"({"model":"bge-m3:a1","input":"hi"})");
+  BOOST_TEST(with_adapter.status == 400);
+  BOOST_TEST(error_code_of(with_adapter) == "adapter_not_supported");
+  auto chat_base = s.post(acme, "/v1/embeddings", R"({"model":"toy-llama","input":"hi"})");
+  BOOST_TEST(chat_base.status == 400);
+  auto embed_chat = s.post(acme, "/v1/chat/completions", it::chat_body("bge-m3"));
+  BOOST_TEST(embed_chat.status == 400);
+  // A bare embedding base is routed; here its pool is empty.
+  auto bare = s.post(acme, "/v1/embeddings", R"({"model":"bge-m3","input":"hi"})");
+  BOOST_TEST(bare.status == 503);
+}
+
+BOOST_AUTO_TEST_CASE(models_lists_the_tenants_ready_adapters) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto globex = s.create_tenant("globex");
+  s.add_adapter(acme, "ready-one");
+  s.add_adapter(acme, "pending-one", AdapterStatus::validating);
+  s.add_adapter(globex, "theirs");
+  auto r = s.get(acme.key, "/v1/models");
+  BOOST_TEST_REQUIRE(r.status == 200);
+  std::map<std::string, json::object> by_id;
+  auto list = it::parse_object(r.body);
+  for (auto& m : list["data"].as_array())
+    by_id[std::string(m.as_object().at("id").as_string())] = m.as_object();
+  BOOST_TEST(by_id.count(it::kBase) == 1u);
+  BOOST_TEST_REQUIRE(by_id.count(it::kBase + ":ready-one") == 1u);
+  auto& adapter = by_id[it::kBase + ":ready-one"];
+  BOOST_TEST(adapter["owned_by"].as_string() == acme.id);
+  BOOST_TEST(adapter["parent"].as_string() == it::kBase);
+  BOOST_TEST(by_id.count(it::kBase + ":pending-one") == 0u);
+  BOOST_TEST(by_id.count(it::kBase + ":theirs") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(fleet_view_shows_what_the_router_sees) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "a1");
+  s.publish_residency({id}, 3);
+  BOOST_TEST(s.get(acme.key, "/admin/v1/engines").status == 401);
+  auto r = s.get(it::kAdminToken, "/admin/v1/engines");
+  BOOST_TEST_REQUIRE(r.status == 200);
+  auto data = it::parse_object(r.body)["data"].as_array();
+  BOOST_TEST_REQUIRE(data.size() == 1u);
+  auto& e = data[0].as_object();
+  BOOST_TEST(e["id"].as_string() == "engine-0");
+  BOOST_TEST(e["base_model"].as_string() == it::kBase);
+  BOOST_TEST(e["url"].as_string() == s.engine_url());
+  BOOST_TEST(e["healthy"].as_bool());
+  BOOST_TEST(e["gpu"].as_array().at(0).as_string() == it::kBase + ":" + id);
+  BOOST_TEST(e["free_slots"].as_int64() == 3);
+  BOOST_TEST(e["heartbeat_age_ms"].as_int64() >= 0);
+}
+
+BOOST_AUTO_TEST_CASE(router_metrics_count_decisions) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  s.add_adapter(acme, "a1");
+  s.publish_residency({});
+  BOOST_TEST_REQUIRE(
+      s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1")).status == 200);
+  auto metrics = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
+  BOOST_TEST(metrics.find("loraplane_router_decisions_total{outcome=\"miss\"}") !=
+             std::string::npos);
+  BOOST_TEST(metrics.find("loraplane_upstream_latency_seconds_bucket{target=\"engine\"") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

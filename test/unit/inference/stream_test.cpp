@@ -1,0 +1,123 @@
+// Streamed inference through the gateway: SSE relayed event by event with the caller's model in
+// every chunk, keep-alive across streamed and whole answers, and a client that hangs up
+// stopping the engine's generation.
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "test/unit/inference/stack.hpp"
+
+namespace it = loraplane::inference_test;
+namespace json = boost::json;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using loraplane::sim_engine::test::eventually;
+using loraplane::sim_engine::test::sse_events;
+
+namespace {
+
+void check_stream(const loraplane::test::HttpResult& r, const std::string& model,
+                  const std::string& object) {
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(r.headers.at("content-type").starts_with("text/event-stream"));
+  auto events = sse_events(r.body);
+  BOOST_TEST_REQUIRE(events.size() >= 3u);
+  BOOST_TEST(events.back() == "[DONE]");
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    auto o = it::parse_object(events[i]);
+    BOOST_TEST(o["model"].as_string() == model);
+    BOOST_TEST(o["object"].as_string() == object);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(stream)
+
+BOOST_AUTO_TEST_CASE(every_chunk_carries_the_callers_model_and_the_stream_ends_with_done) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "streamer");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  const std::string model = it::kBase + ":streamer";
+  auto chat = s.post(acme, "/v1/chat/completions", it::chat_body(model, true));
+  check_stream(chat, model, "chat.completion.chunk");
+  BOOST_TEST(chat.body.find(id) == std::string::npos);
+  auto completion = s.post(acme, "/v1/completions", it::completion_body(model, true));
+  check_stream(completion, model, "text_completion");
+}
+
+BOOST_AUTO_TEST_CASE(one_connection_serves_streamed_and_whole_answers_in_turn) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "ka");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  const std::string model = it::kBase + ":ka";
+  loraplane::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(
+      loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
+  beast::flat_buffer buffer;
+  for (bool streamed : {true, false, true}) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::authorization, "Bearer " + acme.key);
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = it::chat_body(model, streamed);
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    BOOST_TEST_REQUIRE(res.result_int() == 200u, res.body());
+    BOOST_TEST(res.keep_alive());
+    if (streamed) {
+      BOOST_TEST(sse_events(res.body()).back() == "[DONE]");
+    } else {
+      BOOST_TEST(it::parse_object(res.body())["model"].as_string() == model);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
+  auto options = loraplane::sim_engine::test::test_options();
+  options.itl = loraplane::sim_engine::Millis(20);
+  it::Stack s(options);
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "slow");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  {
+    loraplane::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect(
+        loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
+    auto body = json::serialize(json::object{
+        {"model", it::kBase + ":slow"},
+        {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
+        {"max_tokens", 5000},
+        {"ignore_eos", true},
+        {"stream", true}});
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::authorization, "Bearer " + acme.key);
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::empty_body> header;
+    bhttp::read_header(stream, buffer, header);
+    BOOST_TEST_REQUIRE(header.get().result_int() == 200u);
+    // The first events arrive while the generation goes on; then the client goes away.
+    stream.socket().shutdown(loraplane::tcp::socket::shutdown_both);
+    stream.close();
+  }
+  BOOST_TEST(eventually([&] {
+    return loraplane::sim_engine::test::metric_value(s.engine().get("/metrics").body,
+                                                     "loraplane_sim_client_disconnects_total") == 1;
+  }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
