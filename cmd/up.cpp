@@ -136,7 +136,7 @@ int run_up(const UpOptions& options, bool all_roles) {
     return 1;
   }
   if (all_roles) ensure_seal_key(data_dir);
-  auto cluster = options.kafka.empty() ? kafka::Cluster::embedded()
+  auto cluster = options.kafka.empty() ? kafka::Cluster::embedded((data_dir / "spool").string())
                                        : kafka::Cluster::external(options.kafka);
   spdlog::info("kafka: {} ({})", cluster->bootstrap(), cluster->is_mock() ? "embedded" : "external");
   if (auto st = cluster->ensure_topics(kafka::default_topics(), std::chrono::seconds(30)); !st) {

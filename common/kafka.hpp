@@ -51,6 +51,8 @@ struct TopicSpec {
 // The topics every role expects (same list as ops/kafka/topics.tsv).
 std::vector<TopicSpec> default_topics();
 
+class ClaimStore;  // common/kafka_claims.hpp
+
 struct Header {
   std::string key;
   std::string value;
@@ -75,11 +77,15 @@ class Cluster {
  public:
   virtual ~Cluster() = default;
   // Starts librdkafka's mock cluster with one broker.
-  static std::unique_ptr<Cluster> embedded();
+  // `spool_dir`: where large upload chunks are kept (see common/kafka_claims.hpp); empty = a
+  // temporary directory removed with the cluster.
+  static std::unique_ptr<Cluster> embedded(std::string spool_dir = {});
   static std::unique_ptr<Cluster> external(std::string bootstrap);
 
   virtual const std::string& bootstrap() const = 0;
   virtual bool is_mock() const = 0;
+  // The mock cluster's spool for large upload chunks; nullptr on real clusters.
+  virtual ClaimStore* claims() const { return nullptr; }
   // Creates missing topics (idempotent; existing ones are left alone). Blocking.
   virtual Status ensure_topics(const std::vector<TopicSpec>& topics,
                                std::chrono::milliseconds timeout) = 0;

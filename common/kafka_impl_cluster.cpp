@@ -1,6 +1,7 @@
 // Cluster handles: librdkafka's in-process mock cluster (tests, single-binary demos) and real
 // brokers, with topic creation (mock API or the Admin API's CreateTopics) that waits until the
 // new topics are visible in metadata, so a consumer started right after sees every partition.
+#include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"  // first: rdkafka_mock.h needs rdkafka.h
 
 #include <librdkafka/rdkafka_mock.h>
@@ -228,7 +229,11 @@ class ExternalCluster final : public Cluster {
 // why every producer and consumer on this cluster must be destroyed before the Cluster.
 class MockCluster final : public Cluster {
  public:
-  MockCluster() {
+  explicit MockCluster(std::string spool_dir) {
+    std::chrono::seconds retention(24 * 3600);
+    for (const auto& spec : default_topics())
+      if (spec.name == kUploads) retention = std::chrono::seconds(spec.retention_ms / 1000);
+    claims_ = std::make_unique<ClaimStore>(std::move(spool_dir), retention);
     auto conf = make_conf("", "loraplane-mock-owner");
     set_conf(conf.get(), "test.mock.num.brokers", "1");
     owner_ = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
@@ -238,6 +243,7 @@ class MockCluster final : public Cluster {
   }
   const std::string& bootstrap() const override { return bootstrap_; }
   bool is_mock() const override { return true; }
+  ClaimStore* claims() const override { return claims_.get(); }
 
   Status ensure_topics(const std::vector<TopicSpec>& topics,
                        std::chrono::milliseconds timeout) override {
@@ -265,6 +271,7 @@ class MockCluster final : public Cluster {
   }
 
  private:
+  std::unique_ptr<ClaimStore> claims_;  // before the mock: outlives its brokers
   HandlePtr owner_;
   rd_kafka_mock_cluster_t* mock_ = nullptr;  // owned by owner_
   std::string bootstrap_;
@@ -273,7 +280,9 @@ class MockCluster final : public Cluster {
 }  // namespace
 }  // namespace impl
 
-std::unique_ptr<Cluster> Cluster::embedded() { return std::make_unique<impl::MockCluster>(); }
+std::unique_ptr<Cluster> Cluster::embedded(std::string spool_dir) {
+  return std::make_unique<impl::MockCluster>(std::move(spool_dir));
+}
 
 std::unique_ptr<Cluster> Cluster::external(std::string bootstrap) {
   return std::make_unique<impl::ExternalCluster>(std::move(bootstrap));

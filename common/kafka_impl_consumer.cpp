@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"
 
 namespace loraplane::kafka {
@@ -91,6 +92,7 @@ class ConsumerImpl final : public Consumer {
   ConsumerImpl(const Cluster& cluster, ConsumerOptions options, Handler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
+        claims_(cluster.claims()),
         label_(group_mode() ? options_.group_id : "table:" + options_.client_id) {
     if (options_.topics.empty()) throw std::invalid_argument("kafka consumer without topics");
     // Names as the broker knows them from here on (Message::topic gets the plain name back).
@@ -200,7 +202,9 @@ class ConsumerImpl final : public Consumer {
     auto& ps = partitions_[key];
     Handled result = Handled::retry;
     try {
-      result = handler_(to_message(m));
+      auto message = to_message(m);
+      if (claims_ != nullptr) claims_->redeem(message);
+      result = handler_(message);
     } catch (const std::exception& e) {
       spdlog::error("kafka consumer {}: handler threw on {} [{}] @{}: {}", label_, key.first,
                     key.second, m.offset, e.what());
@@ -429,6 +433,7 @@ class ConsumerImpl final : public Consumer {
 
   ConsumerOptions options_;
   Handler handler_;
+  ClaimStore* claims_;  // mock clusters: large upload chunks live in its spool
   std::string label_;  // group id, or "table:<client id>"; log lines and the lag gauge
   HandlePtr rk_;
   // Touched only on the consumer thread (rebalance callbacks run inside consumer_poll), or

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"
 
 namespace loraplane::kafka {
@@ -86,6 +87,7 @@ class ProducerImpl final : public Producer {
  public:
   ProducerImpl(const Cluster& cluster, ProducerOptions options)
       : options_(std::move(options)),
+        claims_(cluster.claims()),
         rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_))),
         poller_([this] { poll_loop(); }) {
     // Learn the partitions of our topics now rather than on the first message: the first
@@ -131,6 +133,15 @@ class ProducerImpl final : public Producer {
                          std::optional<std::string_view> value, std::vector<Header> headers,
                          DeliveredCallback done) override {
     std::string topic_name = prefixed(topic);
+    if (claims_ != nullptr && value && ClaimStore::wanted(topic, value->size())) {
+      auto id = claims_->put(*value);
+      if (!id) {
+        if (done) done(id.error());
+        return;
+      }
+      headers.push_back({std::string(kClaimHeader), std::move(id).value()});
+      value = std::string_view();
+    }
     auto* callback = done ? new DeliveredCallback(std::move(done)) : nullptr;
     HeadersPtr hdrs;
     if (!headers.empty()) {
@@ -180,6 +191,7 @@ class ProducerImpl final : public Producer {
   }
 
   ProducerOptions options_;
+  ClaimStore* claims_;  // mock clusters only
   HandlePtr rk_;
   std::vector<rd_kafka_topic_t*> warm_topics_;  // app handles kept until close
   std::atomic<bool> stop_{false};

@@ -1,5 +1,7 @@
 #include "common/kafka_range.hpp"
 
+#include "common/kafka_claims.hpp"
+
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
@@ -115,7 +117,9 @@ Status read_range(const Cluster& cluster, std::string_view topic, std::int32_t p
     if (msg->offset < next) continue;
     last_progress = std::chrono::steady_clock::now();
     next = msg->offset + 1;
-    if (auto st = visit(to_message(raw)); !st) return st;
+    auto message = to_message(raw);
+    if (cluster.claims() != nullptr) cluster.claims()->redeem(message);
+    if (auto st = visit(message); !st) return st;
   }
   return {};
 }
