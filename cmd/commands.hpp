@@ -13,6 +13,7 @@ struct UpOptions {
   std::string data_dir = "loraplane-data";
   std::string kafka;  // empty: embedded mock cluster
   std::string models;  // base-model catalog (ops/models.json)
+  int tenant_max_inflight = 0;  // > 0: per-tenant inference bound for every tier
   std::string sim_profile = "realistic";  // simulated engines: realistic | instant
 };
 

@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--kafka", up.kafka, "bootstrap servers of a real cluster (default: embedded)");
   up.models = loraplane::default_catalog_path(argv[0]);
   up_cmd->add_option("--models", up.models, "base-model catalog")->capture_default_str();
+  up_cmd->add_option("--tenant-max-inflight", up.tenant_max_inflight,
+                     "inference requests in flight per tenant (0 = by tier: 32/128/512)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   up_cmd->add_option("--sim-profile", up.sim_profile, "simulated engines: realistic | instant")
       ->check(CLI::IsMember({"realistic", "instant"}))
       ->capture_default_str();
@@ -44,6 +48,10 @@ int main(int argc, char** argv) {
   gw_cmd->add_option("--kafka", gw.kafka, "bootstrap servers")->required();
   gw.models = loraplane::default_catalog_path(argv[0]);
   gw_cmd->add_option("--models", gw.models, "base-model catalog")->capture_default_str();
+  gw_cmd->add_option("--tenant-max-inflight", gw.tenant_max_inflight,
+                     "inference requests in flight per tenant (0 = by tier: 32/128/512)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
 
   std::string role;
   auto* worker_cmd = app.add_subcommand("worker", "run a worker role (validate|distribute|agent)");

@@ -183,6 +183,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   gw_options.host = options.host;
   gw_options.port = options.port;
   gw_options.admin_token = admin_token(data_dir);
+  gw_options.tenant_max_inflight = options.tenant_max_inflight;
   gateway::Gateway gw(io, *cluster, gw_options);
   try {
     gw.start();

@@ -19,6 +19,7 @@ namespace loraplane::gateway {
 
 namespace inference {
 class UpstreamPool;
+class TenantInflight;
 }
 
 struct GatewayContext {
@@ -33,6 +34,7 @@ struct GatewayContext {
   router::SharedRouter* router = nullptr;
   inference::UpstreamPool* upstream = nullptr;
   std::function<std::int64_t()> now_ms;
+  inference::TenantInflight* inflight = nullptr;  // per-tenant bound on requests in flight
 
   // nullopt when the request carries the admin token; otherwise the 401 to send.
   std::optional<http::Response> require_admin(const http::RequestHeader& request) const;

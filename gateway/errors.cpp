@@ -49,6 +49,13 @@ http::Response unavailable(std::string_view message, int retry_after_seconds) {
   return res;
 }
 
+http::Response rate_limited(std::string_view message, int retry_after_seconds) {
+  auto res = http::error_response(http::Status::too_many_requests, "rate_limit_error",
+                                  "rate_limit_exceeded", message);
+  res.set(http::beast::http::field::retry_after, std::to_string(retry_after_seconds));
+  return res;
+}
+
 http::Response from_error(const Error& error, std::string_view param) {
   switch (error.code) {
     case Errc::invalid_argument:

@@ -17,6 +17,8 @@ http::Response not_found(std::string_view code, std::string_view message);
 http::Response conflict(std::string_view code, std::string_view message);
 // 503 with Retry-After, for a dependency (Kafka) that is down or saturated.
 http::Response unavailable(std::string_view message, int retry_after_seconds = 1);
+// 429 rate_limit_exceeded with Retry-After.
+http::Response rate_limited(std::string_view message, int retry_after_seconds);
 // Maps an Error from a lower layer; invalid_argument → 400 naming the message, unavailable and
 // io → 503, limit_exceeded → 429, not_found → 404, already_exists → 409, anything else → 500 without internals.
 http::Response from_error(const Error& error, std::string_view param = {});

@@ -1,3 +1,4 @@
+#include "gateway/inference/tenant_inflight.hpp"
 #include "gateway/gateway.hpp"
 
 #include <spdlog/spdlog.h>
@@ -41,6 +42,7 @@ struct Gateway::Impl {
   AdapterDirectory adapters;
   router::SharedRouter routing;
   inference::UpstreamPool upstream;
+  inference::TenantInflight inflight;
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<GatewayContext> context;
   std::unique_ptr<kafka::Consumer> tenant_reader;
@@ -52,7 +54,7 @@ struct Gateway::Impl {
 
   Impl(asio::io_context& io_, const kafka::Cluster& c, GatewayOptions o)
       : io(io_), cluster(c), options(std::move(o)), routing(options.router),
-        upstream(options.upstream) {}
+        upstream(options.upstream), inflight(options.tenant_max_inflight) {}
 
   http::Router make_router() {
     http::Router router;
@@ -90,7 +92,8 @@ void Gateway::start() {
   d.context = std::make_unique<GatewayContext>(GatewayContext{
       d.tenants, d.adapters, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
-      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream, unix_now_ms});
+      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream, unix_now_ms,
+      &d.inflight});
 
   kafka::ConsumerOptions reader_options;
   reader_options.client_id = "loraplane-gateway-tenants";

@@ -22,6 +22,7 @@ struct GatewayOptions {
   ModelCatalog catalog;
   router::RouterOptions router;
   inference::UpstreamOptions upstream;
+  int tenant_max_inflight = 0;  // > 0: per-tenant inference bound for every tier
 };
 
 class Gateway {

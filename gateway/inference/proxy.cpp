@@ -8,6 +8,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/inference/handlers.hpp"
 #include "gateway/inference/model_field.hpp"
+#include "gateway/inference/tenant_inflight.hpp"
 
 namespace loraplane::gateway::inference {
 
@@ -44,6 +45,15 @@ awaitable<http::Response> handle(GatewayContext& ctx, http::RequestContext& rc, 
   if (!tenant) co_return errors::invalid_api_key();
   if (!ctx.router || !ctx.upstream)
     co_return errors::unavailable("inference is not configured on this gateway", 5);
+  // Held until the answer (or the stream) is done.
+  auto slot = ctx.inflight ? ctx.inflight->acquire(tenant->id, tenant->tier)
+                           : std::optional<TenantInflight::Slot>{};
+  if (ctx.inflight && !slot) {
+    co_return errors::rate_limited("too many requests in flight for this tenant (" +
+                                       std::to_string(ctx.inflight->limit(tenant->tier)) +
+                                       " at once on its tier); retry shortly",
+                                   1);
+  }
   const std::string& body = rc.request.body();
   InferenceBody parsed;
   if (auto bad = parse_inference_body(body, parsed))

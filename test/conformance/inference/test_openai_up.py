@@ -1,0 +1,209 @@
+"""The OpenAI API of `loraplane up` through the official openai SDK, as a user meets it.
+
+Starts the real binary (LORAPLANE_BINARY) on free ports with simulated engines, creates two
+tenants through the admin API, uploads small real LoRA adapters for the toy-llama base, then
+calls them as `toy-llama:<name>`: chat and completions, streamed and not, models.list(), and
+every typed error the SDK raises for our answers.
+"""
+
+import io
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import openai
+import pytest
+from safetensors.numpy import save
+
+ADMIN = "conformance-admin-token"
+BASE = "toy-llama"
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+def toy_adapter(rank=8, in_dim=64):
+    """A PEFT-named q_proj/o_proj LoRA for toy-llama (hidden 64); in_dim != 64 is invalid."""
+    tensors = {}
+    for module in ("q_proj", "o_proj"):
+        prefix = f"base_model.model.model.layers.0.self_attn.{module}"
+        tensors[f"{prefix}.lora_A.weight"] = np.zeros((rank, in_dim), dtype=np.float16)
+        tensors[f"{prefix}.lora_B.weight"] = np.zeros((64, rank), dtype=np.float16)
+    return save(tensors)
+
+
+def call(port, method, path, body=None, token=None, headers=None):
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, json.loads(res.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def upload(port, key, name, weights):
+    boundary = "----conformance"
+    out = io.BytesIO()
+    for field, value in (("name", name), ("base_model", BASE)):
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'.encode())
+    out.write(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="adapter_model.safetensors"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+    )
+    out.write(weights)
+    out.write(f"\r\n--{boundary}--\r\n".encode())
+    status, body = call(port, "POST", "/v1/adapters/upload", out.getvalue(), key,
+                        {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 202, body
+    return body["id"]
+
+
+def settle(port, key, adapter_id):
+    for _ in range(600):
+        status, body = call(port, "GET", f"/v1/adapters/{adapter_id}", token=key)
+        if body.get("status") in ("ready", "failed"):
+            return body
+        time.sleep(0.1)
+    pytest.fail(f"{adapter_id} did not settle: {body}")
+
+
+class Up:
+    def __init__(self, *args):
+        binary = os.environ.get("LORAPLANE_BINARY")
+        if not binary:
+            pytest.skip("LORAPLANE_BINARY is set by ctest")
+        self.dir = tempfile.TemporaryDirectory(prefix="loraplane-sdk-")
+        env = dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN)
+        self.proc = subprocess.Popen(
+            [binary, "up", "--port", "0", "--data-dir", self.dir.name, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.time() + 90
+        self.port = None
+        for line in self.proc.stdout:
+            m = re.search(r"loraplane ready on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if time.time() > deadline:
+                break
+        if self.port is None:
+            self.stop()
+            pytest.fail("loraplane up did not get ready")
+        # Keep draining the log so the process never blocks on a full pipe.
+        import threading
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def tenant(self, name, tier="shared"):
+        status, body = call(self.port, "POST", "/admin/v1/tenants", {"name": name, "tier": tier}, ADMIN)
+        assert status == 201, body
+        return body
+
+    def client(self, key):
+        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=key, max_retries=0)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.dir.cleanup()
+
+
+@pytest.fixture(scope="module")
+def up():
+    u = Up("--sim-profile", "instant")
+    acme = u.tenant("acme")
+    globex = u.tenant("globex")
+    ready = upload(u.port, acme["api_key"], "support-v3", toy_adapter())
+    broken = upload(u.port, acme["api_key"], "broken", toy_adapter(in_dim=32))
+    secret = upload(u.port, globex["api_key"], "secret", toy_adapter())
+    assert settle(u.port, acme["api_key"], ready)["status"] == "ready"
+    assert settle(u.port, acme["api_key"], broken)["status"] == "failed"
+    assert settle(u.port, globex["api_key"], secret)["status"] == "ready"
+    u.acme, u.globex = acme, globex
+    yield u
+    u.stop()
+
+
+def test_models_list_has_bases_and_only_the_callers_ready_adapters(up):
+    models = {m.id: m for m in up.client(up.acme["api_key"]).models.list()}
+    assert {BASE, "llama-3.1-8b-instruct", "llama-3.1-70b-instruct"} <= set(models)
+    adapter = models[f"{BASE}:support-v3"]
+    assert adapter.owned_by == up.acme["id"]
+    assert getattr(adapter, "parent", None) == BASE
+    assert f"{BASE}:broken" not in models
+    assert f"{BASE}:secret" not in models
+
+
+def test_chat_completion_json_and_stream(up):
+    c = up.client(up.acme["api_key"])
+    m = f"{BASE}:support-v3"
+    res = c.chat.completions.create(model=m, messages=MESSAGES, max_tokens=6)
+    assert res.model == m
+    assert res.choices[0].message.role == "assistant" and res.choices[0].message.content
+    assert res.usage.completion_tokens > 0
+    chunks = list(c.chat.completions.create(model=m, messages=MESSAGES, max_tokens=6, stream=True))
+    assert len(chunks) >= 2 and all(ch.model == m for ch in chunks)
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+
+
+def test_completions_json_and_stream(up):
+    c = up.client(up.acme["api_key"])
+    m = f"{BASE}:support-v3"
+    res = c.completions.create(model=m, prompt="Once upon a time", max_tokens=5)
+    assert res.model == m and res.choices[0].text
+    chunks = list(c.completions.create(model=m, prompt="Once upon a time", max_tokens=5, stream=True))
+    assert chunks and all(ch.model == m for ch in chunks)
+
+
+def test_the_same_name_in_two_tenants_never_collides(up):
+    theirs = up.client(up.globex["api_key"]).chat.completions.create(
+        model=f"{BASE}:secret", messages=MESSAGES, max_tokens=3)
+    assert theirs.model == f"{BASE}:secret"
+    with pytest.raises(openai.NotFoundError) as foreign:
+        up.client(up.acme["api_key"]).chat.completions.create(model=f"{BASE}:secret", messages=MESSAGES)
+    with pytest.raises(openai.NotFoundError) as missing:
+        up.client(up.acme["api_key"]).chat.completions.create(model=f"{BASE}:nope", messages=MESSAGES)
+    assert foreign.value.code == missing.value.code == "model_not_found"
+
+
+def test_typed_errors(up):
+    c = up.client(up.acme["api_key"])
+    with pytest.raises(openai.AuthenticationError):
+        up.client("pk-prov-not-a-key").chat.completions.create(model=BASE, messages=MESSAGES)
+    with pytest.raises(openai.ConflictError) as conflict:
+        c.chat.completions.create(model=f"{BASE}:broken", messages=MESSAGES)
+    assert conflict.value.code == "adapter_not_ready"
+    with pytest.raises(openai.BadRequestError):
+        c.embeddings.create(model="bge-m3:support-v3", input="hi")
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(model=f"{BASE}:support-v3", messages="not a list")
+
+
+def test_a_tenant_over_its_inflight_bound_gets_rate_limited():
+    u = Up("--sim-profile", "realistic", "--tenant-max-inflight", "1")
+    try:
+        tenant = u.tenant("busy")
+        other = u.tenant("calm")
+        c = u.client(tenant["api_key"])
+        stream = c.chat.completions.create(model=BASE, messages=MESSAGES, max_tokens=400, stream=True)
+        next(iter(stream))  # the first chunk: the request holds its slot now
+        with pytest.raises(openai.RateLimitError) as err:
+            c.chat.completions.create(model=BASE, messages=MESSAGES, max_tokens=2)
+        assert err.value.response.headers.get("retry-after")
+        # Another tenant is not affected.
+        calm = u.client(other["api_key"]).chat.completions.create(model=BASE, messages=MESSAGES, max_tokens=2)
+        assert calm.choices
+        stream.close()
+    finally:
+        u.stop()
