@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 
+#include "test/support/broker.hpp"
 #include "common/http.hpp"
 #include "common/kafka.hpp"
 #include "common/sha256.hpp"
@@ -31,21 +32,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* broker() { return std::getenv("LORAPLANE_KAFKA"); }
-
-struct BrokerGiven {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    boost::test_tools::assertion_result ok(broker() != nullptr && *broker() != '\0');
-    if (!ok) {
-      constexpr const char* kWhy =
-          "LORAPLANE_KAFKA is not set; start a broker with `eval \"$(ops/kafka/start)\"` to run "
-          "this suite";
-      ok.message() << kWhy;
-      std::cout << "SKIPPED: " << kWhy << std::endl;
-    }
-    return ok;
-  }
-};
+using loraplane::test::broker;
+using loraplane::test::BrokerGiven;
 
 std::uint16_t last_port(const std::string& line) {
   auto pos = line.rfind("http://127.0.0.1:");

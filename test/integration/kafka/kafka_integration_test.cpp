@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "test/support/broker.hpp"
 #include "common/kafka.hpp"
 #include "test/unit/kafka/kafka_checks.hpp"
 
@@ -18,21 +19,8 @@ using loraplane::Errc;
 
 namespace {
 
-const char* broker() { return std::getenv("LORAPLANE_KAFKA"); }
-
-struct BrokerGiven {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    boost::test_tools::assertion_result ok(broker() != nullptr && *broker() != '\0');
-    if (!ok) {
-      constexpr const char* kWhy =
-          "LORAPLANE_KAFKA is not set; start a broker with `eval \"$(ops/kafka/start)\"` to run "
-          "this suite";
-      ok.message() << kWhy;
-      std::cout << "SKIPPED: " << kWhy << std::endl;  // ctest's SKIP_REGULAR_EXPRESSION sees it
-    }
-    return ok;
-  }
-};
+using loraplane::test::broker;
+using loraplane::test::BrokerGiven;
 
 struct RealCluster {
   std::unique_ptr<kafka::Cluster> cluster = kafka::Cluster::external(broker());

@@ -12,22 +12,6 @@ namespace loraplane::lifecycle_test {
 
 using namespace std::chrono_literals;
 
-const char* broker() {
-  const char* b = std::getenv("LORAPLANE_KAFKA");
-  return b != nullptr && *b != '\0' ? b : nullptr;
-}
-
-boost::test_tools::assertion_result BrokerGiven::operator()(boost::unit_test::test_unit_id) const {
-  boost::test_tools::assertion_result ok(broker() != nullptr);
-  if (!ok) {
-    constexpr const char* kWhy =
-        "LORAPLANE_KAFKA is not set; start a broker with `eval \"$(ops/kafka/start)\"` to run "
-        "this suite";
-    ok.message() << kWhy;
-    std::cout << "SKIPPED: " << kWhy << std::endl;  // ctest's SKIP_REGULAR_EXPRESSION sees it
-  }
-  return ok;
-}
 
 namespace {
 

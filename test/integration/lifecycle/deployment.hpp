@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "test/support/broker.hpp"
 #include "test/support/http_client.hpp"
 #include "test/support/process.hpp"
 
@@ -23,14 +24,8 @@ namespace json = boost::json;
 
 inline const std::string kAdminToken = "lifecycle-admin-token-5678";
 
-// LORAPLANE_KAFKA, or nullptr when unset.
-const char* broker();
-
-// Boost.Test precondition: the broker is given; otherwise prints the SKIPPED line ctest's
-// SKIP_REGULAR_EXPRESSION looks for.
-struct BrokerGiven {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const;
-};
+using loraplane::test::broker;
+using loraplane::test::BrokerGiven;
 
 struct Tenant {
   std::string id;
