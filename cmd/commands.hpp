@@ -22,6 +22,8 @@ struct WorkerOptions {
   std::string data_dir = "loraplane-data";
   std::string node_id = "storage-0";
   std::uint16_t port = 0;
+  std::string host = "127.0.0.1";  // listen address (distribute, agent)
+  std::string advertise_url;       // how others reach this node; empty: http://host:port
   std::string models;
   int session_timeout_ms = 45000;  // validate: consumer group failover after a crash
   // agent

@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker_cmd->add_option("--node-id", worker.node_id, "storage node id (distribute)")
       ->capture_default_str();
+  worker_cmd->add_option("--host", worker.host, "listen address (distribute, agent)")
+      ->capture_default_str();
+  worker_cmd->add_option("--advertise-url", worker.advertise_url,
+                         "base URL other machines reach this node at (distribute, agent; "
+                         "default http://<host>:<port>)");
   worker_cmd->add_option("--port", worker.port, "listen port (distribute, agent; 0 = any free)")
       ->capture_default_str();
   worker_cmd->add_option("--engine", worker.engine, "engine base URL, http://host:port (agent)");

@@ -28,6 +28,8 @@ int run_agent(const kafka::Cluster& cluster, const WorkerOptions& options) {
   o.engine_id = options.engine_id;
   o.data_dir = options.data_dir;
   o.port = options.port;
+  o.host = options.host;
+  o.advertised_url = options.advertise_url;
   o.max_loras = options.max_loras;
   o.disk_budget_bytes = options.disk_budget_mb * 1'000'000;
   asio::io_context io;
@@ -86,10 +88,12 @@ int run_worker(const std::string& role, const WorkerOptions& options) {
   distribute::DistributeOptions node;
   node.node_id = options.node_id;
   node.port = options.port;
+  node.host = options.host;
+  node.advertised_url = options.advertise_url;
   distribute::DistributeWorker worker(io, *cluster, *db.value(), node);
   worker.start();
-  spdlog::info("storage node {} serving blobs on http://127.0.0.1:{}", options.node_id,
-               worker.port());
+  spdlog::info("storage node {} serving blobs on http://{}:{} (advertised as {})",
+               options.node_id, options.host, worker.port(), worker.blob_url("<sha256>"));
   signals.async_wait([&](boost::system::error_code, int) {
     worker.stop();
     io.stop();
