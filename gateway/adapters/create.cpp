@@ -11,6 +11,7 @@
 #include "gateway/adapter_directory.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/errors.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "schema/json.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -65,7 +66,11 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
 
   auto sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, a.id, schema::to_json(state));
   if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
-  if (!sent) co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  if (!sent) {
+    count_import("failed");
+    co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  }
+  count_import("accepted");
   ctx.adapters.put(state);
   spdlog::info("import of {}@{} for tenant {}: adapter {} pending", request->repo, request->revision,
                tenant->id, a.id);

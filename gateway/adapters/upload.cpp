@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "common/sha256.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "gateway/adapters/chunk_sender.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/adapters/upload_session.hpp"
@@ -155,6 +156,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   auto early = co_await stream_body(sc, parser, session, sender);
   if (early) {
     co_await sender.wait_all();
+    count_upload("rejected", 0, 0);
     co_return std::move(*early);
   }
   std::optional<double> alpha;
@@ -174,8 +176,14 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
     if (!st) early = errors::unavailable("upload store unavailable: " + st.error().message);
   }
   auto delivered = co_await sender.wait_all();
-  if (early) co_return std::move(*early);
-  if (!delivered) co_return errors::unavailable("upload store unavailable: " + delivered.error().message);
+  if (early) {
+    count_upload("rejected", 0, 0);
+    co_return std::move(*early);
+  }
+  if (!delivered) {
+    count_upload("failed", 0, 0);
+    co_return errors::unavailable("upload store unavailable: " + delivered.error().message);
+  }
 
   auto created_ms = now_ms();
   std::string adapter_id = new_adapter_id(created_ms);
@@ -204,9 +212,13 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   auto sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, adapter_id,
                                       schema::to_json(state));
   if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
-  if (!sent) co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  if (!sent) {
+    count_upload("failed", 0, 0);
+    co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
+  }
   ctx.adapters.put(state);
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  count_upload("accepted", session.file_bytes(), seconds);
   spdlog::info("upload {} for tenant {}: adapter {} ({} bytes, {} chunks, {:.0f} MB/s)", upload_id,
                tenant->id, adapter_id, session.file_bytes(), sender.sent(),
                seconds > 0 ? session.file_bytes() / seconds / 1e6 : 0.0);

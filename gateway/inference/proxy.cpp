@@ -6,6 +6,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "gateway/errors.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "gateway/inference/handlers.hpp"
 #include "gateway/inference/model_field.hpp"
 #include "gateway/inference/tenant_inflight.hpp"
@@ -54,6 +55,9 @@ awaitable<http::Response> handle(GatewayContext& ctx, http::RequestContext& rc, 
                                        " at once on its tier); retry shortly",
                                    1);
   }
+  count_tenant_request(tenant->id, api == Api::chat         ? "chat"
+                                  : api == Api::completion ? "completion"
+                                                           : "embedding");
   const std::string& body = rc.request.body();
   InferenceBody parsed;
   if (auto bad = parse_inference_body(body, parsed))

@@ -33,6 +33,17 @@ awaitable<Status> Core::ensure(std::string id) {
   metrics_.ensures.Increment();
   if (stopping_) co_return make_error(Errc::unavailable, "agent is stopping");
   auto* e = find(id);
+  if (!e) {
+    // A gateway can see an adapter `ready` a moment before this agent reads the same news
+    // (other consumers of the same records): wait briefly before calling it unknown.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 100 && find(id) == nullptr && !stopping_; ++i) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      auto [ec] = co_await timer.async_wait(use_nothrow_awaitable);
+      (void)ec;
+    }
+    e = find(id);
+  }
   if (!e || e->deleted) co_return not_known(id);
   touch(*e);
   if (e->registered) {
