@@ -3,12 +3,14 @@
 // MIN on the pooled slots), on one generated S-LoRA-style trace per configuration.
 //
 // Model (everything in simulated seconds):
-//  - E engines, each a FIFO single server with `slots` GPU LoRA slots (LRU). A request's
-//    adapter is checked when the engine starts it: resident → compute (`service` s); not
-//    resident → a load (`load` s, the engine is blocked, as a synchronous LoRA load is) that
-//    evicts the least recently used slot, then compute. Every load is a miss.
-//  - Queueing delay = arrival → start of compute (waiting behind others, their loads and its
-//    own load).
+//  - E engines, each a single compute server (`service` s per request) with `slots` GPU LoRA
+//    slots. The engine's agent loads adapters one at a time (`load` s each) beside the compute:
+//    a request routed to an engine where its adapter is neither resident nor loading starts a
+//    load at once (the router's ensure), which takes a free slot, else the least recently used
+//    slot without waiting requests. Every load counts as a miss. The engine runs the oldest of
+//    its first 64 waiting requests whose adapter is loaded (S-LoRA-style scheduling); a waiting
+//    request whose adapter was evicted meanwhile has it loaded again (another miss).
+//  - Queueing delay = arrival → start of compute (waiting for the engine and for its adapter).
 //  - The agent side for our router: after every residency change (load start: `loading`, load
 //    end: `gpu`, eviction) and every `heartbeat` s the engine's residency record (gpu, loading,
 //    free_slots, queue_depth, heartbeat_at_ms) is fed to Router::update at that simulated
@@ -160,15 +162,16 @@ const char* name(Policy p) {
 struct Slot {
   int adapter = -1;
   double last_use = 0;
-  bool loading = false;
+  double ready_at = 0;  // the load completes then
 };
 
 struct Engine {
   std::string id;
   std::vector<Slot> slots;
-  std::deque<int> queue;  // request indices
+  std::deque<int> queue;                   // waiting request indices, oldest first
+  std::unordered_map<int, int> queued;     // adapter → waiting requests
   bool busy = false;
-  int current = -1;
+  double loader_free = 0;                  // the agent loads one adapter at a time
   long served = 0;
   double busy_time = 0;
 
@@ -184,10 +187,11 @@ struct Result {
   long loads = 0;
   double p50 = 0, p99 = 0, mean_wait = 0;
   double balance = 0;
-  double busy = 0;  // mean engine busy fraction over the trace's span
+  double busy = 0;  // mean engine compute busy fraction over the trace's span
 };
 
 enum class EventType { done, load_done, heartbeat };
+constexpr std::size_t kWindow = 64;  // waiting requests an engine's scheduler looks at
 struct Event {
   double t;
   std::uint64_t seq;
@@ -240,24 +244,20 @@ class Sim {
       auto& eng = engines_[static_cast<std::size_t>(ev.engine)];
       switch (ev.type) {
         case EventType::heartbeat:
-          if (next < trace_.size() || busy_engines_ > 0) {
+          if (next < trace_.size() || outstanding_ > 0) {
             publish(ev.engine, now);
             push(now + p_.heartbeat, EventType::heartbeat, ev.engine);
           }
           break;
-        case EventType::load_done: {
-          Slot* s = eng.find(trace_[static_cast<std::size_t>(eng.current)].adapter);
-          s->loading = false;
+        case EventType::load_done:
           if (policy_ == Policy::ours) publish(ev.engine, now);
-          compute(ev.engine, now);
+          try_start(ev.engine, now);
           break;
-        }
         case EventType::done:
           if (policy_ == Policy::ours) r_.end_request(eng.id);
           eng.busy = false;
-          eng.current = -1;
-          --busy_engines_;
-          start_next(ev.engine, now);
+          --outstanding_;
+          try_start(ev.engine, now);
           break;
       }
     }
@@ -299,7 +299,7 @@ class Sim {
     for (const auto& s : eng.slots) {
       if (s.adapter < 0) continue;
       ++used;
-      (s.loading ? res.loading : res.gpu).push_back(names_[static_cast<std::size_t>(s.adapter)]);
+      (s.ready_at > t ? res.loading : res.gpu).push_back(names_[static_cast<std::size_t>(s.adapter)]);
     }
     res.free_slots = p_.slots - used;
     res.queue_depth = eng.depth();
@@ -347,52 +347,81 @@ class Sim {
   }
 
   void dispatch(int req, double now) {
-    int e = choose(trace_[static_cast<std::size_t>(req)].adapter, now);
+    const int adapter = trace_[static_cast<std::size_t>(req)].adapter;
+    int e = choose(adapter, now);
     auto& eng = engines_[static_cast<std::size_t>(e)];
     if (policy_ == Policy::ours) r_.begin_request(eng.id);
+    // The agent's ensure: load at once if the adapter is neither on the GPU nor loading.
+    if (eng.find(adapter) == nullptr) load(e, victim(eng, now, true), adapter, now);
     eng.queue.push_back(req);
-    if (!eng.busy) start_next(e, now);
+    ++eng.queued[adapter];
+    ++outstanding_;
+    try_start(e, now);
   }
 
-  void start_next(int e, double now) {
+  // The slot a load takes: a free one, else the least recently used one without waiting
+  // requests, else the least recently used loaded one, else (all loading) the oldest load.
+  Slot* victim(Engine& eng, double now, bool allow_loading) {
+    Slot* best = nullptr;
+    int best_rank = 4;
+    for (auto& s : eng.slots) {
+      int rank = 3;
+      if (s.adapter < 0) {
+        rank = 0;
+      } else if (s.ready_at <= now) {
+        auto q = eng.queued.find(s.adapter);
+        rank = q == eng.queued.end() || q->second == 0 ? 1 : 2;
+      }
+      if (rank < best_rank || (rank == best_rank && s.last_use < best->last_use)) {
+        best = &s;
+        best_rank = rank;
+      }
+    }
+    return best_rank == 3 && !allow_loading ? nullptr : best;
+  }
+
+  // A miss: the agent loads the adapter into `slot` after the loads already queued.
+  void load(int e, Slot* slot, int adapter, double now) {
     auto& eng = engines_[static_cast<std::size_t>(e)];
-    if (eng.queue.empty()) return;
-    int req = eng.queue.front();
-    eng.queue.pop_front();
-    eng.busy = true;
-    eng.current = req;
-    ++busy_engines_;
-    int adapter = trace_[static_cast<std::size_t>(req)].adapter;
-    if (Slot* s = eng.find(adapter)) {
+    ++loads_;
+    const double start = std::max(now, eng.loader_free);
+    eng.loader_free = start + p_.load;
+    slot->adapter = adapter;
+    slot->last_use = now;
+    slot->ready_at = eng.loader_free;
+    if (policy_ == Policy::ours) publish(e, now);
+    push(slot->ready_at, EventType::load_done, e);
+  }
+
+  // An idle engine starts the oldest of its first kWindow waiting requests whose adapter is
+  // loaded; if there is none, waiting requests whose adapter was evicted meanwhile get it loaded
+  // again (into slots that are not loading).
+  void try_start(int e, double now) {
+    auto& eng = engines_[static_cast<std::size_t>(e)];
+    if (eng.busy || eng.queue.empty()) return;
+    const std::size_t window = std::min(kWindow, eng.queue.size());
+    for (std::size_t i = 0; i < window; ++i) {
+      const auto req = static_cast<std::size_t>(eng.queue[i]);
+      const int adapter = trace_[req].adapter;
+      Slot* s = eng.find(adapter);
+      if (s == nullptr || s->ready_at > now) continue;
+      eng.queue.erase(eng.queue.begin() + static_cast<std::ptrdiff_t>(i));
+      --eng.queued[adapter];
       s->last_use = now;
-      compute(e, now);
+      eng.busy = true;
+      waits_[req] = now - trace_[req].arrival;
+      ++eng.served;
+      eng.busy_time += p_.service;
+      push(now + p_.service, EventType::done, e);
       return;
     }
-    // Miss: evict the least recently used slot (a free one first) and load.
-    ++loads_;
-    Slot* victim = &eng.slots[0];
-    for (auto& s : eng.slots) {
-      if (s.adapter < 0) {
-        victim = &s;
-        break;
-      }
-      if (s.last_use < victim->last_use) victim = &s;
+    for (std::size_t i = 0; i < window; ++i) {
+      const int adapter = trace_[static_cast<std::size_t>(eng.queue[i])].adapter;
+      if (eng.find(adapter) != nullptr) continue;
+      Slot* slot = victim(eng, now, false);
+      if (slot == nullptr) return;
+      load(e, slot, adapter, now);
     }
-    victim->adapter = adapter;
-    victim->loading = true;
-    victim->last_use = now;
-    eng.busy_time += p_.load;
-    if (policy_ == Policy::ours) publish(e, now);
-    push(now + p_.load, EventType::load_done, e);
-  }
-
-  void compute(int e, double now) {
-    auto& eng = engines_[static_cast<std::size_t>(e)];
-    auto req = static_cast<std::size_t>(eng.current);
-    waits_[req] = now - trace_[req].arrival;
-    ++eng.served;
-    eng.busy_time += p_.service;
-    push(now + p_.service, EventType::done, e);
   }
 
   const Params& p_;
@@ -406,7 +435,7 @@ class Sim {
   std::uint64_t seq_ = 0;
   std::size_t rr_ = 0;
   long loads_ = 0;
-  int busy_engines_ = 0;
+  long outstanding_ = 0;  // dispatched, not done
   router::Router r_;
 };
 
