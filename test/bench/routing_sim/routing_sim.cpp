@@ -51,6 +51,7 @@ struct Params {
   int drifts = 10;
   double drift_fraction = 0.2;
   int gie_threshold = 8;
+  int max_replicas = 0;  // 0: the router's default
   std::uint64_t seed = 42;
   std::vector<int> adapters = {100, 1000, 5000};
   std::vector<double> zipf = {0.8, 1.0, 1.2};
@@ -203,11 +204,17 @@ struct Event {
 constexpr std::int64_t kEpochMs = 1'800'000'000'000;
 const std::string kBase = "sim-base";
 
+router::RouterOptions options(const Params& p) {
+  router::RouterOptions o;
+  if (p.max_replicas > 0) o.max_replicas = static_cast<std::size_t>(p.max_replicas);
+  return o;
+}
+
 class Sim {
  public:
   Sim(const Params& p, const std::vector<Request>& trace, int n_engines, int n_adapters,
       Policy policy)
-      : p_(p), trace_(trace), policy_(policy), waits_(trace.size(), 0.0) {
+      : p_(p), trace_(trace), policy_(policy), waits_(trace.size(), 0.0), r_(options(p)) {
     for (int a = 0; a < n_adapters; ++a) names_.push_back("adp_" + std::to_string(a));
     for (int e = 0; e < n_engines; ++e) {
       Engine eng;
@@ -458,7 +465,7 @@ void usage() {
       "routing_sim [--quick] [--requests N] [--adapters 100,1000,5000] [--zipf 0.8,1.0,1.2]\n"
       "            [--cv 1,4] [--engines 8,64] [--slots 8] [--service 0.05] [--load 0.3]\n"
       "            [--utilisation 0.7] [--heartbeat 1.0] [--drifts 10] [--drift-fraction 0.2]\n"
-      "            [--gie-threshold 8] [--seed 42]");
+      "            [--gie-threshold 8] [--max-replicas N (router option)] [--seed 42]");
 }
 
 }  // namespace
@@ -506,6 +513,8 @@ int main(int argc, char** argv) {
       p.drift_fraction = std::atof(value());
     } else if (a == "--gie-threshold") {
       p.gie_threshold = std::atoi(value());
+    } else if (a == "--max-replicas") {
+      p.max_replicas = std::atoi(value());
     } else if (a == "--seed") {
       p.seed = std::strtoull(value(), nullptr, 10);
     } else {
