@@ -122,17 +122,19 @@ class Up:
 @pytest.fixture(scope="module")
 def up():
     u = Up("--sim-profile", "instant")
-    acme = u.tenant("acme")
-    globex = u.tenant("globex")
-    ready = upload(u.port, acme["api_key"], "support-v3", toy_adapter())
-    broken = upload(u.port, acme["api_key"], "broken", toy_adapter(in_dim=32))
-    secret = upload(u.port, globex["api_key"], "secret", toy_adapter())
-    assert settle(u.port, acme["api_key"], ready)["status"] == "ready"
-    assert settle(u.port, acme["api_key"], broken)["status"] == "failed"
-    assert settle(u.port, globex["api_key"], secret)["status"] == "ready"
-    u.acme, u.globex = acme, globex
-    yield u
-    u.stop()
+    try:
+        acme = u.tenant("acme")
+        globex = u.tenant("globex")
+        ready = upload(u.port, acme["api_key"], "support-v3", toy_adapter())
+        broken = upload(u.port, acme["api_key"], "broken", toy_adapter(in_dim=32))
+        secret = upload(u.port, globex["api_key"], "secret", toy_adapter())
+        assert settle(u.port, acme["api_key"], ready)["status"] == "ready"
+        assert settle(u.port, acme["api_key"], broken)["status"] == "failed"
+        assert settle(u.port, globex["api_key"], secret)["status"] == "ready"
+        u.acme, u.globex = acme, globex
+        yield u
+    finally:
+        u.stop()
 
 
 def test_models_list_has_bases_and_only_the_callers_ready_adapters(up):

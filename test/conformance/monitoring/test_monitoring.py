@@ -117,45 +117,51 @@ def stack():
     prometheus = shutil.which("prometheus")
     assert prometheus, "the prometheus server is not installed (ops/setup installs it)"
     work = tempfile.TemporaryDirectory(prefix="loraplane-monitoring-")
-    up = subprocess.Popen([binary, "up", "--port", "0", "--data-dir", f"{work.name}/up",
-                           "--sim-profile", "instant"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN))
-    port = None
-    for line in up.stdout:
-        m = re.search(r"loraplane ready on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-            break
-    threading.Thread(target=lambda: [None for _ in up.stdout], daemon=True).start()
-    assert port, "loraplane up did not get ready"
-    key = traffic(port)
-    chat(port, key)
-
-    prom_port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [os.path.abspath(os.path.join(ROOT, "ops/prometheus/rules.yml"))],
-        "scrape_configs": [{"job_name": "loraplane",
-                            "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
-    }
-    with open(f"{work.name}/prometheus.yml", "w") as f:
-        yaml.safe_dump(config, f)
-    prom = subprocess.Popen([prometheus, f"--config.file={work.name}/prometheus.yml",
-                             f"--storage.tsdb.path={work.name}/tsdb",
-                             f"--web.listen-address=127.0.0.1:{prom_port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Traffic while Prometheus scrapes, so rates see increases.
-    deadline = time.time() + 12
-    while time.time() < deadline:
+    up = prom = None
+    try:
+        up = subprocess.Popen([binary, "up", "--port", "0", "--data-dir", f"{work.name}/up",
+                               "--sim-profile", "instant"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN))
+        port = None
+        for line in up.stdout:
+            m = re.search(r"loraplane ready on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        threading.Thread(target=lambda: [None for _ in up.stdout], daemon=True).start()
+        assert port, "loraplane up did not get ready"
+        key = traffic(port)
         chat(port, key)
-        time.sleep(0.5)
-    yield prom_port
-    prom.terminate()
-    up.terminate()
-    prom.wait(timeout=30)
-    up.wait(timeout=40)
-    work.cleanup()
+
+        prom_port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [os.path.abspath(os.path.join(ROOT, "ops/prometheus/rules.yml"))],
+            "scrape_configs": [{"job_name": "loraplane",
+                                "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
+        }
+        with open(f"{work.name}/prometheus.yml", "w") as f:
+            yaml.safe_dump(config, f)
+        prom = subprocess.Popen([prometheus, f"--config.file={work.name}/prometheus.yml",
+                                 f"--storage.tsdb.path={work.name}/tsdb",
+                                 f"--web.listen-address=127.0.0.1:{prom_port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Traffic while Prometheus scrapes, so rates see increases.
+        deadline = time.time() + 12
+        while time.time() < deadline:
+            chat(port, key)
+            time.sleep(0.5)
+        yield prom_port
+    finally:
+        for proc in (prom, up):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        work.cleanup()
 
 
 def prom_query(port, expr):
