@@ -1,5 +1,7 @@
 #include "workers/distribute/blob_http.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/write.hpp>
@@ -109,25 +111,51 @@ void end_stream(beast::tcp_stream& stream, tcp::socket::shutdown_type how) {
   stream.socket().shutdown(how, ignored);
 }
 
+awaitable<bool> write_piece(BlobService& svc, beast::tcp_stream& stream, const std::string& bytes) {
+  stream.expires_after(svc.options.write_timeout);
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow_awaitable);
+  if (ec) co_return false;
+  distribute_metrics().served_bytes.Increment(static_cast<double>(n));
+  co_return true;
+}
+
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the coroutine owns its copy
+awaitable<std::optional<PieceRead>> read_piece(BlobService& svc, ReadPiece read) {
+  auto piece = co_await run_blocking(svc.pool, svc.gate, std::move(read));
+  co_return piece;
+}
+
+// Streams the range chunk by chunk, reading the next chunk from the store while the current
+// one goes out on the socket (two chunks in memory at most).
 awaitable<bool> write_body(BlobService& svc, beast::tcp_stream& stream,
                            const storage::BlobInfo& info, ByteRange range) {
+  using namespace asio::experimental::awaitable_operators;
   const std::uint64_t end = range.offset + range.length;
-  for (std::uint64_t pos = range.offset; pos < end;) {
+  auto piece_at = [&](std::uint64_t pos) {
     const std::uint64_t chunk_left = info.chunk_size - pos % info.chunk_size;
-    const std::uint64_t length = std::min(end - pos, chunk_left);
-    // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries
-    // twice.
-    ReadPiece read{&svc.store, info.sha256, pos, length};
-    auto piece = co_await run_blocking(svc.pool, svc.gate, std::move(read));
-    if (!piece || piece->status != Status::ok || piece->bytes.size() != length) co_return false;
-    stream.expires_after(svc.options.write_timeout);
-    auto [ec, n] =
-        co_await asio::async_write(stream, asio::buffer(piece->bytes), use_nothrow_awaitable);
-    if (ec) co_return false;
-    distribute_metrics().served_bytes.Increment(static_cast<double>(n));
-    pos += length;
+    return ReadPiece{&svc.store, info.sha256, pos, std::min(end - pos, chunk_left)};
+  };
+  auto usable = [](const std::optional<PieceRead>& piece, std::uint64_t length) {
+    return piece && piece->status == Status::ok && piece->bytes.size() == length;
+  };
+  if (range.offset >= end) co_return true;
+  // Named, not temporaries in the co_await expressions: GCC 12 destroys such temporaries twice.
+  ReadPiece first = piece_at(range.offset);
+  const std::uint64_t first_length = first.length;
+  auto current = co_await run_blocking(svc.pool, svc.gate, std::move(first));
+  if (!usable(current, first_length)) co_return false;
+  std::uint64_t pos = range.offset + first_length;
+  while (pos < end) {
+    ReadPiece next = piece_at(pos);
+    const std::uint64_t next_length = next.length;
+    auto both = write_piece(svc, stream, current->bytes) && read_piece(svc, std::move(next));
+    auto [written, next_piece] = co_await std::move(both);
+    if (!written || !usable(next_piece, next_length)) co_return false;
+    current = std::move(next_piece);
+    pos += next_length;
   }
-  co_return true;
+  auto last = write_piece(svc, stream, current->bytes);
+  co_return co_await std::move(last);
 }
 
 // What serve_blob did: answered with a body it wrote itself (`sent`), or has `response` for
