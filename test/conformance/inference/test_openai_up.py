@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -20,6 +21,9 @@ import numpy as np
 import openai
 import pytest
 from safetensors.numpy import save
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from loraplane_http import call  # noqa: E402
 
 ADMIN = "conformance-admin-token"
 BASE = "toy-llama"
@@ -34,20 +38,6 @@ def toy_adapter(rank=8, in_dim=64):
         tensors[f"{prefix}.lora_A.weight"] = np.zeros((rank, in_dim), dtype=np.float16)
         tensors[f"{prefix}.lora_B.weight"] = np.zeros((64, rank), dtype=np.float16)
     return save(tensors)
-
-
-def call(port, method, path, body=None, token=None, headers=None):
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as res:
-            return res.status, json.loads(res.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 def upload(port, key, name, weights):
