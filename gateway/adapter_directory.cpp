@@ -78,30 +78,33 @@ std::optional<schema::AdapterState> AdapterDirectory::get(std::string_view tenan
   return found;
 }
 
-std::optional<schema::AdapterState> AdapterDirectory::find_by_name(
-    std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
-  std::shared_lock lock(mutex_);
+const schema::AdapterState* AdapterDirectory::find_named(std::string_view tenant_id,
+                                                         std::string_view base_model,
+                                                         std::string_view name) const {
   auto tenant = by_tenant_.find(std::string(tenant_id));
-  if (tenant == by_tenant_.end()) return std::nullopt;
+  if (tenant == by_tenant_.end()) return nullptr;
   for (const auto& [id, unused] : tenant->second) {
     const auto* found = find_visible(id);
     if (found && found->adapter.base_model == base_model && found->adapter.name == name)
-      return *found;
+      return found;
   }
-  return std::nullopt;
+  return nullptr;
+}
+
+std::optional<schema::AdapterState> AdapterDirectory::find_by_name(
+    std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  const auto* found = find_named(tenant_id, base_model, name);
+  if (!found) return std::nullopt;
+  return *found;
 }
 
 std::optional<AdapterDirectory::Brief> AdapterDirectory::brief_by_name(
     std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
   std::shared_lock lock(mutex_);
-  auto tenant = by_tenant_.find(std::string(tenant_id));
-  if (tenant == by_tenant_.end()) return std::nullopt;
-  for (const auto& [id, unused] : tenant->second) {
-    const auto* found = find_visible(id);
-    if (found && found->adapter.base_model == base_model && found->adapter.name == name)
-      return Brief{found->adapter.id, found->adapter.status};
-  }
-  return std::nullopt;
+  const auto* found = find_named(tenant_id, base_model, name);
+  if (!found) return std::nullopt;
+  return Brief{found->adapter.id, found->adapter.status};
 }
 
 std::vector<schema::AdapterState> AdapterDirectory::list(std::string_view tenant_id,

@@ -51,6 +51,9 @@ class AdapterDirectory {
   static bool visible(const schema::AdapterState& s);
   std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
   const schema::AdapterState* find_visible(std::string_view adapter_id) const;   // locked
+  // locked: the tenant's visible adapter with this name on this base, or nullptr.
+  const schema::AdapterState* find_named(std::string_view tenant_id, std::string_view base_model,
+                                         std::string_view name) const;
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, schema::AdapterState> adapters_;
