@@ -106,10 +106,10 @@ class ConsumerImpl final : public Consumer {
     set_conf(conf.get(), "enable.auto.offset.store", "false");
     set_conf(conf.get(), "auto.offset.reset", "earliest");
     set_conf(conf.get(), "enable.partition.eof", "true");
-    // Every hop of the upload pipeline is a consumer: bound how long an idle fetch waits, so a
-    // record produced meanwhile is seen within ~this even where the broker does not wake the
-    // long poll early (librdkafka's mock cluster; the default is 500 ms per hop).
-    set_conf(conf.get(), "fetch.wait.max.ms", "50");
+    // librdkafka's mock broker does not answer a waiting fetch when new records arrive, so
+    // every hop of the upload pipeline would wait out fetch.wait.max.ms (500 ms). Real brokers
+    // do, and there a short wait only multiplies idle fetch requests (broker CPU).
+    if (cluster.is_mock()) set_conf(conf.get(), "fetch.wait.max.ms", "50");
     if (group_mode()) {
       const auto session = options_.session_timeout.count();
       set_conf(conf.get(), "session.timeout.ms", std::to_string(session));
