@@ -138,15 +138,12 @@ awaitable<bool> respond_stream(Generation& gen, const Prepared& p, const Respons
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
-                                          http::StreamContext& ctx, Api api) {
+                                          http::RequestContext& rc, Api api) {
   auto& st = *state;
-  auto body = co_await read_body(ctx, st.options.max_body_bytes, std::chrono::seconds(60));
-  if (!body)
-    co_return vllm_error(
-        body.error().code == Errc::limit_exceeded ? Status::payload_too_large : Status::bad_request,
-        "BadRequestError", body.error().message);
-  auto parsed = api == Api::chat ? parse_chat_request(*body, st.options.max_body_bytes)
-                                 : parse_completion_request(*body, st.options.max_body_bytes);
+  // The server read the body, bounded by the same max_body_bytes (413 beyond it).
+  const std::string& body = rc.request.body();
+  auto parsed = api == Api::chat ? parse_chat_request(body, st.options.max_body_bytes)
+                                 : parse_completion_request(body, st.options.max_body_bytes);
   if (!parsed) co_return bad_request(parsed.error().message);
   auto prepared = prepare(st, std::move(*parsed));
   if (auto* error = std::get_if<http::Response>(&prepared)) co_return std::move(*error);
@@ -163,25 +160,25 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
     ++st.counters.finished[(*gen)->done() ? (*gen)->plan().finish_reason : "abort"];
     co_return res;
   }
-  SseWriter sse(ctx.stream, ctx.request_id);
+  SseWriter sse(*rc.channel, rc.request_id);
   if (co_await respond_stream(**gen, p, head, sse)) {
     ++st.counters.finished[(*gen)->done() ? (*gen)->plan().finish_reason : "abort"];
   } else {
     ++st.counters.client_disconnects;
   }
-  // The stream ended the connection; this response only labels the route's metrics.
+  // The stream was written through the channel; this response only labels the route's metrics.
   co_return http::text_response(Status::ok, "");
 }
 #pragma GCC diagnostic pop
 
 awaitable<http::Response> chat_completions(std::shared_ptr<EngineState> state,
-                                           http::StreamContext& ctx) {
-  return serve_inference(std::move(state), ctx, Api::chat);
+                                           http::RequestContext& rc) {
+  return serve_inference(std::move(state), rc, Api::chat);
 }
 
 awaitable<http::Response> completions(std::shared_ptr<EngineState> state,
-                                      http::StreamContext& ctx) {
-  return serve_inference(std::move(state), ctx, Api::completion);
+                                      http::RequestContext& rc) {
+  return serve_inference(std::move(state), rc, Api::completion);
 }
 
 }  // namespace loraplane::sim_engine

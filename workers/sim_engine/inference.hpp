@@ -12,11 +12,11 @@
 namespace loraplane::sim_engine {
 
 awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
-                                          http::StreamContext& ctx, Api api);
+                                          http::RequestContext& rc, Api api);
 
 // POST /v1/chat/completions and POST /v1/completions.
 awaitable<http::Response> chat_completions(std::shared_ptr<EngineState> state,
-                                           http::StreamContext& ctx);
-awaitable<http::Response> completions(std::shared_ptr<EngineState> state, http::StreamContext& ctx);
+                                           http::RequestContext& rc);
+awaitable<http::Response> completions(std::shared_ptr<EngineState> state, http::RequestContext& rc);
 
 }  // namespace loraplane::sim_engine

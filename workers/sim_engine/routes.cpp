@@ -37,10 +37,10 @@ http::Router make_router(StatePtr state) {
              [state](http::RequestContext& rc) { return load_lora_adapter(state, rc); });
   router.add(Verb::post, "/v1/unload_lora_adapter",
              [state](http::RequestContext& rc) { return unload_lora_adapter(state, rc); });
-  router.add_stream(Verb::post, "/v1/chat/completions",
-                    [state](http::StreamContext& ctx) { return chat_completions(state, ctx); });
-  router.add_stream(Verb::post, "/v1/completions",
-                    [state](http::StreamContext& ctx) { return completions(state, ctx); });
+  router.add(Verb::post, "/v1/chat/completions",
+             [state](http::RequestContext& rc) { return chat_completions(state, rc); });
+  router.add(Verb::post, "/v1/completions",
+             [state](http::RequestContext& rc) { return completions(state, rc); });
   router.add(Verb::get, "/metrics",
              [state](http::RequestContext& rc) { return metrics(state, rc); });
   router.add(Verb::get, "/sim/v1/state",

@@ -85,6 +85,36 @@ BOOST_AUTO_TEST_CASE(completion_stream_frames) {
   BOOST_TEST(events[3] == "[DONE]");
 }
 
+// Clients and the gateway's upstream pool reuse connections: a finished stream, like a plain
+// answer, leaves the connection ready for the next request.
+BOOST_AUTO_TEST_CASE(a_connection_serves_a_stream_then_a_plain_request) {
+  EngineFixture e;
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), e.port()));
+  auto request = [](const std::string& body) {
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+           "application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  asio::streambuf received;
+  asio::write(socket, asio::buffer(request(long_stream_body("toy-llama", 3))));
+  asio::read_until(socket, received, "data: [DONE]\n\n\r\n0\r\n\r\n");
+  std::string stream_reply(asio::buffers_begin(received.data()),
+                           asio::buffers_end(received.data()));
+  received.consume(received.size());
+  BOOST_TEST(stream_reply.find("Connection: close") == std::string::npos);
+  auto plain = json::serialize(json::object{
+      {"model", "toy-llama"},
+      {"messages", json::array{json::object{{"role", "user"}, {"content", "again"}}}},
+      {"max_tokens", 2}});
+  asio::write(socket, asio::buffer(request(plain)));
+  asio::read_until(socket, received, "\r\n\r\n");
+  std::string head(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
+  BOOST_TEST(head.rfind("HTTP/1.1 200", 0) == 0);
+  BOOST_TEST(metric_value(e.get("/metrics").body, "loraplane_sim_client_disconnects_total") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(lora_requests_info_shows_the_running_adapter) {
   EngineFixture e(slow_options(20));
   e.load("sql");
