@@ -1,6 +1,7 @@
 #include "gateway/router/router.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace loraplane::gateway::router {
 
@@ -144,13 +145,40 @@ Decision Router::decide(const Candidate& chosen, Outcome outcome, std::string_vi
   return d;
 }
 
+double Router::Rate::at(std::int64_t now_ms, std::int64_t half_life_ms) const {
+  if (now_ms <= at_ms || half_life_ms <= 0) return value;
+  return value * std::exp2(-static_cast<double>(now_ms - at_ms) / static_cast<double>(half_life_ms));
+}
+
+double Router::record_share(std::string_view base_model, std::string_view adapter_id,
+                            std::int64_t now_ms) {
+  const auto half_life = options_.rate_half_life_ms;
+  auto bump = [&](Rate& r) {
+    r.value = r.at(now_ms, half_life) + 1.0;
+    r.at_ms = std::max(r.at_ms, now_ms);
+    return r.value;
+  };
+  std::string key;
+  key.reserve(base_model.size() + 1 + adapter_id.size());
+  key.append(base_model).append(1, '\n').append(adapter_id);
+  const double mine = bump(adapter_rate_[key]);
+  const double all = bump(base_rate_[std::string(base_model)]);
+  if (++routed_ % 4096 == 0) {
+    for (auto it = adapter_rate_.begin(); it != adapter_rate_.end();)
+      it = it->second.at(now_ms, half_life) < 0.01 ? adapter_rate_.erase(it) : std::next(it);
+  }
+  return all > 0 ? mine / all : 1.0;
+}
+
 Decision Router::route(std::string_view base_model, std::string_view adapter_id,
                        std::int64_t now_ms, std::string_view exclude_engine) {
+  const double share = adapter_id.empty() ? 0.0 : record_share(base_model, adapter_id, now_ms);
   std::optional<Candidate> best_holder, best_other;
-  std::size_t holders = 0;
+  std::size_t holders = 0, pool = 0;
   for (auto& [id, engine] : engines_) {
     if (engine.residency.base_model != base_model || id == exclude_engine) continue;
     if (!healthy(engine, now_ms)) continue;
+    ++pool;
     Candidate c;
     c.engine = &engine;
     c.load = load_of(engine);
@@ -171,7 +199,10 @@ Decision Router::route(std::string_view base_model, std::string_view adapter_id,
   if (!best_holder && !best_other) return Decision{};
   if (!best_holder) return decide(*best_other, Outcome::miss, adapter_id, now_ms);
   const bool hot = best_holder->load >= options_.spill_queue_depth;
-  if (hot && holders < options_.max_replicas && best_other &&
+  const auto by_share = static_cast<std::size_t>(
+      std::ceil(options_.replica_share_factor * share * static_cast<double>(pool)));
+  const std::size_t replica_bound = std::max(options_.max_replicas, by_share);
+  if (hot && holders < replica_bound && best_other &&
       best_other->load + options_.spill_margin <= best_holder->load)
     return decide(*best_other, Outcome::spill, adapter_id, now_ms);
   const bool resident =

@@ -14,13 +14,19 @@
 //    (adapter id, engine id), so an adapter sticks to the same engines on every gateway.
 //  - Affinity with bounded spread: if some engines hold the adapter (GPU, CPU or loading), the
 //    best holder wins unless even it has at least `spill_queue_depth` queued; then, while the
-//    adapter has fewer than `max_replicas` holders, the best non-holder with at least
+//    adapter has fewer holders than its replica bound, the best non-holder with at least
 //    `spill_margin` fewer queued takes the request (outcome spill) and becomes a holder.
+//  - Replica bound by traffic share: the router keeps a decayed request rate per adapter and
+//    per base model (half-life `rate_half_life_ms`). An adapter taking share s of its pool's
+//    requests may hold up to max(`max_replicas`, ceil(`replica_share_factor` × s × healthy
+//    engines)) engines: a hot adapter spreads as far as its traffic needs, a cold one stays
+//    within a few engines so the others keep their slots for other adapters.
 //  - A decision that needs a load (miss or spill) marks the adapter pending on that engine for
 //    `pending_ttl_ms`, counted as loading, so concurrent requests converge on the same engine
 //    before the agent's next residency record arrives.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -44,7 +50,9 @@ struct RouterOptions {
   std::int64_t queue_penalty = 10;     // points per queued request
   int spill_queue_depth = 8;
   int spill_margin = 4;
-  std::size_t max_replicas = 4;
+  std::size_t max_replicas = 4;        // the bound for an adapter with a small traffic share
+  double replica_share_factor = 2.0;   // engines per unit of traffic share beyond that
+  std::int64_t rate_half_life_ms = 10000;
   std::int64_t pending_ttl_ms = 10000;
 };
 
@@ -122,9 +130,21 @@ class Router {
   static bool better(const Candidate& a, const Candidate& b);
   Decision decide(const Candidate& chosen, Outcome outcome, std::string_view adapter_id,
                   std::int64_t now_ms);
+  // Counts one request for the adapter; returns its share of its base model's recent requests.
+  double record_share(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms);
+
+  // An exponentially decayed count of requests.
+  struct Rate {
+    double value = 0;
+    std::int64_t at_ms = 0;
+    double at(std::int64_t now_ms, std::int64_t half_life_ms) const;
+  };
 
   RouterOptions options_;
   std::map<std::string, Engine, std::less<>> engines_;
+  std::unordered_map<std::string, Rate> adapter_rate_;  // "base\nadapter" → rate
+  std::unordered_map<std::string, Rate> base_rate_;
+  std::uint64_t routed_ = 0;  // every 4096 routes, adapters with no recent requests are dropped
 };
 
 }  // namespace loraplane::gateway::router

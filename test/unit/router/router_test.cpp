@@ -221,20 +221,34 @@ BOOST_AUTO_TEST_CASE(no_spill_when_others_are_as_busy) {
   BOOST_TEST((d.outcome == r::Outcome::hit));
 }
 
-BOOST_AUTO_TEST_CASE(replicas_are_bounded) {
-  r::RouterOptions options;
-  options.max_replicas = 2;
-  router = r::Router(options);
-  auto a = engine("e-a", 0, 20);
-  a.gpu = {"adp_hot"};
-  auto b = engine("e-b", 0, 20);
-  b.gpu = {"adp_hot"};
-  add(a);
-  add(b);
-  add(engine("e-idle", 4, 0));
-  auto d = route("adp_hot");
+// Two busy holders of adp_hot and an idle engine, with at most 2 replicas for a small share.
+struct ReplicaFixture : Fixture {
+  ReplicaFixture() {
+    r::RouterOptions options;
+    options.max_replicas = 2;
+    router = r::Router(options);
+    auto a = engine("e-a", 0, 20);
+    a.gpu = {"adp_hot"};
+    auto b = engine("e-b", 0, 20);
+    b.gpu = {"adp_hot"};
+    add(a);
+    add(b);
+    add(engine("e-idle", 4, 0));
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(an_adapter_with_a_small_share_stays_within_max_replicas, ReplicaFixture) {
+  for (int i = 0; i < 60; ++i) route("adp_other_" + std::to_string(i));
+  auto d = route("adp_hot");  // 1 request in 61: ceil(2 × 1/61 × 3 engines) = 1 ≤ 2
   BOOST_TEST(d.engine_id != "e-idle");
   BOOST_TEST((d.outcome == r::Outcome::hit));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_hot_adapter_spreads_past_max_replicas_by_its_share, ReplicaFixture) {
+  auto d = route("adp_hot");  // all the pool's requests: up to ceil(2 × 1 × 3) = 6 engines
+  BOOST_TEST(d.engine_id == "e-idle");
+  BOOST_TEST((d.outcome == r::Outcome::spill));
+  BOOST_TEST(d.needs_ensure);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
