@@ -175,7 +175,12 @@ def up():
     hub = Hub()
     data = tempfile.TemporaryDirectory(prefix="loraplane-soak-")
     env = dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN, HF_ENDPOINT=f"http://127.0.0.1:{hub.port}")
-    proc = subprocess.Popen([binary, "up", "--port", "0", "--data-dir", data.name, "--sim-profile", "instant"],
+    # On the real broker when there is one (LORAPLANE_KAFKA, as in ops/test): then the process's
+    # memory is loraplane's own, not the embedded cluster's copy of every message.
+    kafka = os.environ.get("LORAPLANE_KAFKA")
+    args = [binary, "--topic-prefix", f"soak-{os.getpid()}-{int(time.time())}.", "up", "--port", "0",
+            "--data-dir", data.name, "--sim-profile", "instant"] + (["--kafka", kafka] if kafka else [])
+    proc = subprocess.Popen(args,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     port = None
     deadline = time.time() + 90
