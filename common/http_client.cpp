@@ -89,8 +89,8 @@ struct File {
     }
     return {};
   }
-  Status finish() {
-    if (::fsync(fd) != 0) return make_error(Errc::io, "fsync " + path + ": " + errno_text());
+  Status finish(bool sync) {
+    if (sync && ::fsync(fd) != 0) return make_error(Errc::io, "fsync " + path + ": " + errno_text());
     int r = ::close(fd);
     fd = -1;
     if (r != 0) return make_error(Errc::io, "close " + path + ": " + errno_text());
@@ -261,7 +261,8 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, sink);
   close(stream);
   if (st) {
-    auto finishing = offload([&file] { return file.finish(); });
+    const bool sync = options.sync;
+    auto finishing = offload([&file, sync] { return file.finish(sync); });
     st = co_await std::move(finishing);
   }
   if (!st) {

@@ -52,6 +52,9 @@ awaitable<Result<ClientResponse>> request(std::string method, std::string url,
 struct DownloadOptions {
   ClientOptions client;
   std::uint64_t max_bytes = 0;  // 0 = unbounded; more → Errc::limit_exceeded
+  // false: the file is closed without fsync (in the page cache; the caller makes it durable
+  // later or can re-create it), which saves the write-out from the download's latency.
+  bool sync = true;
 };
 
 struct Download {
@@ -61,8 +64,9 @@ struct Download {
   std::string error_body;   // body of a non-200 answer (bounded), nothing written
 };
 
-// GET `url` into `path` (created or truncated, flushed and fsync'ed on success). A non-200
-// status is a successful result with nothing written; the file is removed on every failure.
+// GET `url` into `path` (created or truncated, flushed and fsync'ed on success unless
+// options.sync is false). A non-200 status is a successful result with nothing written; the
+// file is removed on every failure.
 awaitable<Result<Download>> download(std::string url, std::string path,
                                      DownloadOptions options = {});
 

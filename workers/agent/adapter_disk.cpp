@@ -8,8 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "common/sha256.hpp"
 #include "schema/json.hpp"
@@ -56,6 +59,28 @@ void sync_dir(const fs::path& dir) {
   ::close(fd);
 }
 
+// Size and sha256 of a file, read in 1 MiB pieces; nullopt when it cannot be read.
+std::optional<std::pair<std::uint64_t, std::string>> digest(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  Sha256 hash;
+  std::vector<char> piece(std::size_t{1} << 20);
+  std::uint64_t total = 0;
+  for (;;) {
+    auto n = ::read(fd, piece.data(), piece.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    hash.update(std::string_view(piece.data(), static_cast<std::size_t>(n)));
+    total += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  return std::make_pair(total, hash.finish_hex());
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -81,7 +106,7 @@ Status AdapterDisk::prepare() const {
 DiskScan AdapterDisk::scan(std::string_view base_model) const {
   DiskScan out;
   std::error_code ec;
-  std::map<std::string, bool> known;
+  std::map<std::string, const schema::LoadEvent*> known;
   for (const auto& entry : fs::directory_iterator(root_ / "catalog", ec)) {
     if (entry.path().extension() != ".json") continue;
     auto event = schema::parse<schema::LoadEvent>(read_file(entry.path()));
@@ -91,15 +116,29 @@ DiskScan AdapterDisk::scan(std::string_view base_model) const {
       continue;
     }
     if (event->base_model != base_model) continue;
-    known[event->adapter_id] = true;
     out.known.push_back(std::move(*event));
   }
+  for (const auto& event : out.known) known[event.adapter_id] = &event;
   for (const auto& entry : fs::directory_iterator(root_ / "adapters", ec)) {
     const auto id = entry.path().filename().string();
     const auto weights = entry.path() / kWeightsFile;
     std::error_code size_ec;
     const auto bytes = fs::file_size(weights, size_ec);
-    if (!known.contains(id) || size_ec || !fs::exists(entry.path() / kConfigFile)) {
+    auto event = known.find(id);
+    bool keep = event != known.end() && !size_ec && fs::exists(entry.path() / kConfigFile);
+    if (keep && !fs::exists(entry.path() / kSyncedMarker, size_ec)) {
+      // Installed but maybe never written out: trust only what matches the catalog.
+      auto d = digest(weights);
+      keep = d && d->first == event->second->size_bytes && d->second == event->second->sha256;
+      if (keep) {
+        keep = static_cast<bool>(make_durable(id));
+      } else {
+        spdlog::warn("agent: {} on disk differs from its catalog entry (cut short by a crash?); "
+                     "removed, it will be fetched again",
+                     id);
+      }
+    }
+    if (!keep) {
       fs::remove_all(entry.path(), ec);
       out.removed.push_back(id);
       continue;
@@ -153,6 +192,24 @@ Status AdapterDisk::install(const fs::path& temp, const std::string& adapter_id,
   fs::rename(temp, target, ec);
   if (ec) return io_error("rename into " + target.string(), ec);
   sync_dir(root_ / "adapters");
+  return {};
+}
+
+Status AdapterDisk::make_durable(const std::string& adapter_id) const {
+  const fs::path dir = adapter_dir(adapter_id);
+  const fs::path weights = dir / kWeightsFile;
+  int fd = ::open(weights.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};  // removed (evicted, deleted) meanwhile
+    return make_error(Errc::io, "open " + weights.string() + ": " + errno_text());
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return make_error(Errc::io, "fsync " + weights.string() + ": " + errno_text());
+  std::error_code ec;
+  if (auto st = write_synced(dir / kSyncedMarker, ""); !st)
+    return fs::exists(dir, ec) ? st : Status{};
+  sync_dir(dir);
   return {};
 }
 

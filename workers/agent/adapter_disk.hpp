@@ -4,6 +4,10 @@
 //   tmp/                       downloads in progress, renamed into adapters/ when verified
 // A directory under adapters/ exists only complete (atomic rename), so a crash leaves either
 // the whole adapter or nothing but tmp/ debris, cleared at start.
+// The weights are not fsync'ed before the engine loads them (the write-out would double a cold
+// hot-load); make_durable() does it afterwards and then writes the marker file `.synced`. A dir
+// without the marker at start-up may hold weights a crash cut short: scan() checks their size
+// and sha256 against the catalog and removes the dir when they differ.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,7 @@ namespace loraplane::agent {
 
 inline constexpr std::string_view kWeightsFile = "adapter_model.safetensors";
 inline constexpr std::string_view kConfigFile = "adapter_config.json";
+inline constexpr std::string_view kSyncedMarker = ".synced";
 
 struct OnDisk {
   std::uint64_t bytes = 0;
@@ -29,7 +34,7 @@ struct OnDisk {
 struct DiskScan {
   std::vector<schema::LoadEvent> known;   // catalog entries of this base model
   std::map<std::string, OnDisk> present;  // complete adapter dirs of known adapters
-  std::vector<std::string> removed;       // dirs dropped: unknown or incomplete
+  std::vector<std::string> removed;       // dirs dropped: unknown, incomplete or corrupt
 };
 
 class AdapterDisk {
@@ -40,7 +45,8 @@ class AdapterDisk {
   // Creates the directories and empties tmp/. Startup.
   Status prepare() const;
   // Reads the catalog and the adapter dirs; removes dirs that are not a known adapter of
-  // `base_model` or lack a file (and catalog files of other bases are left alone).
+  // `base_model`, lack a file, or (not yet durable) hold weights other than the catalog's size
+  // and sha256; the others are made durable. Catalog files of other bases are left alone.
   DiskScan scan(std::string_view base_model) const;
 
   // Catalog (written by the Kafka consumer thread before its offset is committed).
@@ -55,6 +61,9 @@ class AdapterDisk {
   // renames it to adapters/<id> (replacing a stale one).
   Status install(const std::filesystem::path& temp, const std::string& adapter_id,
                  const std::string& config) const;
+  // fsyncs the installed weights, then writes the `.synced` marker. A dir removed meanwhile is
+  // not an error.
+  Status make_durable(const std::string& adapter_id) const;
   void remove_adapter(const std::string& adapter_id) const;
   void remove_temp(const std::filesystem::path& temp) const;
 

@@ -89,6 +89,7 @@ class Core : public std::enable_shared_from_this<Core> {
   awaitable<Status> run_op(std::string adapter_id, bool ensure);
   awaitable<Status> hot_load(std::string adapter_id, bool ensure);
   awaitable<Status> fetch(std::string adapter_id);
+  awaitable<void> make_durable(std::string adapter_id);
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);
   awaitable<Status> reserve_slot(std::string adapter_id);
   awaitable<void> evict(std::string adapter_id);

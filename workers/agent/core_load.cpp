@@ -213,6 +213,7 @@ awaitable<Status> Core::fetch(std::string id) {
     http::DownloadOptions download_options;
     download_options.client.timeout = options_.fetch_idle_timeout;
     download_options.max_bytes = info.size_bytes;
+    download_options.sync = false;  // make_durable() writes it out after the install
     auto downloading = http::download(url, (*temp / kWeightsFile).string(), download_options);
     auto got = co_await std::move(downloading);
     if (got && got->status == 200 && got->sha256 == info.sha256 && got->bytes == info.size_bytes) {
@@ -225,6 +226,7 @@ awaitable<Status> Core::fetch(std::string id) {
       auto installed = co_await std::move(installing);
       metrics_.disk_seconds.Observe(seconds_since(disk_started));
       if (installed) {
+        spawn(make_durable(id), "agent make_durable");
         disk_reserved_ -= info.size_bytes;
         e.on_disk = true;
         e.disk_bytes = info.size_bytes;
@@ -249,6 +251,13 @@ awaitable<Status> Core::fetch(std::string id) {
   }
   disk_reserved_ -= info.size_bytes;
   co_return last;
+}
+
+awaitable<void> Core::make_durable(std::string id) {
+  auto syncing = offload([this, &id] { return disk_.make_durable(id); });
+  if (auto st = co_await std::move(syncing); !st)
+    spdlog::warn("agent {}: writing out {}: {} (checked again at the next start)",
+                 options_.engine_id, id, st.error().message);
 }
 
 awaitable<void> Core::remove(std::string id) {
