@@ -133,10 +133,14 @@ Cluster::Cluster(ClusterOptions options)
 }
 
 Cluster::~Cluster() {
-  // Agents before their engines, workers before the gateways.
-  for (auto kind : {RoleKind::agent, RoleKind::engine, RoleKind::storage, RoleKind::validate,
-                    RoleKind::gateway})
-    for (auto* r : roles(kind)) r->stop();
+  // Workers and engines (all at once), then the gateways.
+  for (bool gateways : {false, true}) {
+    std::vector<std::thread> stopping;
+    for (auto& r : roles_)
+      if ((r->kind() == RoleKind::gateway) == gateways)
+        stopping.emplace_back([role = r.get()] { role->stop(); });
+    for (auto& t : stopping) t.join();
+  }
 }
 
 Role& Cluster::add(std::string name, RoleKind kind, std::vector<std::string> args,

@@ -8,7 +8,8 @@
 //   - no duplicates: names and ids are unique and the count is exactly what was accepted;
 //   - every agent's residency, as both gateways see it, is what its engine's /v1/models lists.
 // The counts are printed. Sizes: LORAPLANE_CHAOS_UPLOADS (default 50) uploads and imports,
-// LORAPLANE_CHAOS_ROUNDS (default 1) rounds of the five kills (docs/lifecycle.md, "Chaos").
+// LORAPLANE_CHAOS_ROUNDS (default 1) rounds of the five kills, the broker down for
+// LORAPLANE_CHAOS_BROKER_DOWN_S (default 35) seconds each time (docs/lifecycle.md, "Chaos").
 #define BOOST_TEST_MODULE chaos_test
 #include <boost/test/unit_test.hpp>
 #include <condition_variable>
@@ -80,6 +81,7 @@ BOOST_AUTO_TEST_SUITE(chaos, *boost::unit_test::precondition(lt::BrokerGiven()))
 BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_nothing) {
   const int n = env_int("LORAPLANE_CHAOS_UPLOADS", 50);
   const int rounds = env_int("LORAPLANE_CHAOS_ROUNDS", 1);
+  const auto broker_down = std::chrono::seconds(env_int("LORAPLANE_CHAOS_BROKER_DOWN_S", 35));
   const auto started_at = std::chrono::steady_clock::now();
 
   // The broker is killed too, so it is a private one, not the suite's shared broker.
@@ -137,7 +139,13 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
     const auto other = static_cast<std::size_t>(r % 2);
     for (lt::Role* role : {gateways[other], &validate, storage[other], agents[other]})
       steps.push_back({role->name(), [role] { role->kill(); }, [role] { role->start(); }});
-    steps.push_back({"kafka", [&kafka] { kafka.kill(); }, [&kafka] { kafka.restart(); }});
+    // Down for longer than the gateways' 30 s delivery timeout: uploads in that window are
+    // refused (503), and refused ones must leave nothing behind.
+    steps.push_back({"kafka", [&kafka] { kafka.kill(); },
+                     [&kafka, broker_down] {
+                       std::this_thread::sleep_for(broker_down);
+                       kafka.restart();
+                     }});
   }
 
   // Segment 0 runs before the first kill, segment k+1 from kill k on (while that role is down
@@ -226,12 +234,18 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
     else ++rejected;
   }
 
-  // Every 202 becomes ready with the right bytes.
+  // Every 202 becomes ready with the right bytes (all of them within one deadline).
   const auto port = gateways[0]->port();
+  const auto settle_by = std::chrono::steady_clock::now() + 150s;
+  auto time_left = [&] {
+    return std::max(std::chrono::milliseconds(1000),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        settle_by - std::chrono::steady_clock::now()));
+  };
   int ready = 0;
   for (auto& op : ops) {
     if (op.status != 202) continue;
-    auto s = lt::settle(port, tenants[op.tenant].key, op.id, 180s);
+    auto s = lt::settle(port, tenants[op.tenant].key, op.id, time_left());
     BOOST_TEST_CONTEXT(op.name << " " << op.id) {
       const auto* status = s.if_contains("status");
       BOOST_TEST((status && status->as_string() == "ready"), json::serialize(s));
@@ -260,7 +274,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
         if (op.status == 202) BOOST_TEST(op.id == id);
         if (op.status == 0) {
           ++unanswered_present;
-          auto s = lt::settle(port, tenants[t].key, id, 180s);
+          auto s = lt::settle(port, tenants[t].key, id, time_left());
           BOOST_TEST(s["status"].as_string() == "ready", json::serialize(s));
           BOOST_TEST(s["sha256"].as_string() == op.sha256);
         }
@@ -336,6 +350,20 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
          << unanswered << " without an answer (" << unanswered_present << " of them exist, ready)\n"
          << "  by status:";
   for (const auto& [status, count] : by_status) report << " " << status << "=" << count;
+  for (int seg = 0; seg < segments; ++seg) {
+    int a = 0, refused = 0, none = 0;
+    for (int i = 0; i < n; ++i) {
+      if (segment_of(i) != seg) continue;
+      const int st = ops[static_cast<std::size_t>(i)].status;
+      (st == 202 ? a : st == 0 ? none : refused) += 1;
+    }
+    report << "\n  "
+           << (seg == 0              ? std::string("started before the first kill")
+               : seg == segments - 1 ? std::string("started after every restart")
+                                     : "started once " + steps[static_cast<std::size_t>(seg - 1)].what +
+                                           " was killed")
+           << ": " << a << " accepted, " << refused << " refused, " << none << " unanswered";
+  }
   report << "\n  ready with the right sha256: " << ready << " of " << accepted
          << " accepted; listed: " << listed_sha.size() << ", no duplicates\n  stored:";
   for (const auto& [node, count] : stored) report << " " << node << "=" << count;
