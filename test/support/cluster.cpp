@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -38,7 +39,38 @@ Answer call(std::uint16_t port, const std::string& method, const std::string& ta
   return a;
 }
 
+namespace {
+
+bool can_bind(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
 std::uint16_t free_port() {
+  // Below the kernel's ephemeral range: a killed role gets its port back on restart, as no
+  // outgoing connection (nor anyone's port-0 listener) is handed a port from there.
+  unsigned low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  const unsigned top = low > 1025 ? low - 1 : 0;
+  const unsigned bottom = top > 12000 ? top - 12000 : 1025;
+  if (top > bottom) {
+    static std::mutex mutex;
+    static std::mt19937 rng(std::random_device{}());
+    std::lock_guard lock(mutex);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const auto port = static_cast<std::uint16_t>(bottom + rng() % (top - bottom));
+      if (can_bind(port)) return port;
+    }
+  }
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
@@ -285,7 +317,10 @@ PrivateBroker::PrivateBroker() {
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
   std::string out;
-  const int rc = run_script({"/bin/bash", source_dir_ + "/ops/kafka/start", "--dir", dir_}, &out);
+  // Its client port from free_port(), so the restart finds it free.
+  const int rc = run_script({"/bin/bash", source_dir_ + "/ops/kafka/start", "--dir", dir_,
+                             "--port", std::to_string(free_port())},
+                            &out);
   if (rc != 0) throw std::runtime_error("ops/kafka/start failed (" + std::to_string(rc) + "):\n" + out);
   bootstrap_ = env_value(dir_ + "/broker.env", "LORAPLANE_KAFKA");
   pid_ = std::atoi(env_value(dir_ + "/broker.env", "LORAPLANE_KAFKA_PID").c_str());

@@ -39,7 +39,8 @@ struct Answer {
 Answer call(std::uint16_t port, const std::string& method, const std::string& target,
             const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
             std::chrono::milliseconds timeout = std::chrono::seconds(60));
-// A loopback port nobody listens on right now (bound once and released).
+// A loopback port nobody listens on right now (bound once and released), below the kernel's
+// ephemeral range so that it is still free when a killed role starts again.
 std::uint16_t free_port();
 
 enum class RoleKind { gateway, validate, storage, engine, agent };
