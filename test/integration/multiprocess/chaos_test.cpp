@@ -343,6 +343,24 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
   }, 90s);
   BOOST_TEST(residency.empty(), residency);
 
+  // And both gateways still serve inference on the accepted adapters (an ensure on an engine
+  // that does not hold one: the restarted agent loads it).
+  int served = 0;
+  for (const auto& op : ops) {
+    if (op.status != 202 || served >= 4) continue;
+    for (auto* g : gateways) {
+      const std::string model = "toy-llama:" + op.name;
+      auto r = lt::call(g->port(), "POST", "/v1/chat/completions",
+                        json::serialize(json::object{
+                            {"model", model},
+                            {"max_tokens", 4},
+                            {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}),
+                        lt::bearer(tenants[op.tenant].key));
+      BOOST_TEST(r.status == 200, g->name() << " " << model << ": " << r.status << " " << r.body << r.error);
+    }
+    ++served;
+  }
+
   std::ostringstream report;
   report << "chaos: " << n << " operations (" << n - imports << " uploads, " << imports
          << " imports), " << rounds << " round(s) of kills\n"
