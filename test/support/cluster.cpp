@@ -218,7 +218,6 @@ Role& Cluster::add_engine(const std::string& base, int max_loras) {
   const int n = counts_[RoleKind::engine]++;
   const auto port = free_port();  // fixed: the agent (and its engine id) names it
   const std::string name = "engine-" + std::to_string(n);
-  engine_base_[name] = base;
   return add(name, RoleKind::engine,
              {"sim-engine", "--profile", "instant", "--base", base, "--port", std::to_string(port),
               "--max-loras", std::to_string(max_loras), "--seed", std::to_string(n + 1)},

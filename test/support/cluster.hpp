@@ -103,7 +103,7 @@ struct ClusterOptions {
 class Cluster {
  public:
   explicit Cluster(ClusterOptions options);  // a fresh topic prefix and data dir; starts nothing
-  ~Cluster();                                // SIGTERM to every role, agents first
+  ~Cluster();  // SIGTERM to every role: workers and engines at once, then the gateways
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
@@ -111,7 +111,7 @@ class Cluster {
   Role& add_gateway();
   Role& add_validate();
   Role& add_storage();
-  // A simulated engine (instant profile) for `base`, and the agent beside it.
+  // A simulated engine (instant profile) for `base`; add_agent puts an agent beside it.
   Role& add_engine(const std::string& base = "toy-llama", int max_loras = 4);
   Role& add_agent(const Role& engine, const std::string& base = "toy-llama", int max_loras = 4);
   void start_all(std::chrono::milliseconds timeout = std::chrono::seconds(180));
@@ -132,7 +132,6 @@ class Cluster {
   std::string prefix_;
   std::vector<std::unique_ptr<Role>> roles_;
   std::map<RoleKind, int> counts_;
-  std::map<std::string, std::string> engine_base_;  // engine role name → base model
 };
 
 // A broker of the test's own: ops/kafka/start in a temp dir ($LORAPLANE_SOURCE_DIR/ops/kafka),
