@@ -25,7 +25,7 @@ struct WorkerOptions {
   std::string host = "127.0.0.1";  // listen address (distribute, agent)
   std::string advertise_url;       // how others reach this node; empty: http://host:port
   std::string models;
-  int session_timeout_ms = 45000;  // validate: consumer group failover after a crash
+  int session_timeout_ms = 45000;  // validate, agent: consumer group failover after a crash
   // agent
   std::string engine;  // engine base URL
   std::string base;    // base model

@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
   worker.models = loraplane::default_catalog_path(argv[0]);
   worker_cmd->add_option("--models", worker.models, "base-model catalog")->capture_default_str();
   worker_cmd->add_option("--session-timeout-ms", worker.session_timeout_ms,
-                         "validate: how long a crashed member keeps its job partitions")
+                         "validate: how long a crashed member keeps its job partitions; agent: how "
+                         "long a crashed agent keeps its load-events partitions (its restart "
+                         "waits that long for them)")
       ->check(CLI::Range(1000, 300000))
       ->capture_default_str();
 

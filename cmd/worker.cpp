@@ -32,6 +32,7 @@ int run_agent(const kafka::Cluster& cluster, const WorkerOptions& options) {
   o.advertised_url = options.advertise_url;
   o.max_loras = options.max_loras;
   o.disk_budget_bytes = options.disk_budget_mb * 1'000'000;
+  o.session_timeout = std::chrono::milliseconds(options.session_timeout_ms);
   asio::io_context io;
   std::unique_ptr<agent::Agent> worker;
   try {

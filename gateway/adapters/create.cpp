@@ -64,8 +64,9 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   job.created_at = a.created_at;
   job.hf_import = schema::JobImport{request->repo, request->revision, std::move(sealed)};
 
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, a.id, schema::to_json(state));
-  if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  // The job before the pending state, as for uploads (upload.cpp).
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, a.id, schema::to_json(state));
   if (!sent) {
     count_import("failed");
     co_return errors::unavailable("adapter store unavailable: " + sent.error().message);

@@ -1,7 +1,7 @@
 // POST /v1/adapters/upload: streams the multipart file part into loraplane.uploads while it
 // arrives (sha256 and safetensors header checked on the fly, size limit enforced as bytes
-// come), then records the adapter as pending and queues the validate job. 202 only after every
-// chunk, the state record and the job are acknowledged by Kafka.
+// come), then queues the validate job and records the adapter as pending. 202 only after every
+// chunk, the job and the state record are acknowledged by Kafka.
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -209,9 +209,13 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   u.lora_alpha = alpha;
   job.upload = std::move(u);
 
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, adapter_id,
-                                      schema::to_json(state));
-  if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  // The job before the pending state: a gateway that dies (or loses the broker) between the
+  // two leaves a job whose adapter never appears, which the validate worker drops — never a
+  // pending adapter without a job, stuck forever and holding its name (docs/lifecycle.md).
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  if (sent)
+    sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, adapter_id,
+                                   schema::to_json(state));
   if (!sent) {
     count_upload("failed", 0, 0);
     co_return errors::unavailable("adapter store unavailable: " + sent.error().message);

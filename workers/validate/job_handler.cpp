@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "schema/json.hpp"
@@ -87,8 +88,14 @@ JobHandler::Outcome JobHandler::dispatch(const schema::Job& job) {
 }
 
 std::optional<schema::AdapterState> JobHandler::adapter_of(const schema::Job& job) {
-  auto state = adapters_.wait_for(job.adapter_id, options_.state_wait);
+  auto wait = options_.state_wait;
+  if (job.kind == schema::JobKind::upload || job.kind == schema::JobKind::import) {
+    const auto age = std::chrono::seconds(now_seconds() - job.created_at);
+    if (age < options_.new_adapter_window) wait = std::max(wait, options_.new_adapter_wait);
+  }
+  auto state = adapters_.wait_for(job.adapter_id, wait);
   if (!state) {
+    // For a new adapter: its gateway failed between the job and the record (no 202 was given).
     spdlog::info("validate: {} job {}: adapter {} is unknown or gone", schema::to_string(job.kind),
                  job.job_id, job.adapter_id);
     return std::nullopt;

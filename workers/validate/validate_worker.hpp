@@ -20,8 +20,15 @@ struct ValidateOptions {
   std::string group_id = "loraplane-validate";
   std::string client_id = "loraplane-validate";
   // How long a job waits for its adapter's (or tenant's) record to reach the table readers:
-  // the gateway writes the pending record before the job, but the two topics are read apart.
+  // the two topics are read apart.
   std::chrono::milliseconds state_wait{10000};
+  // The gateway writes an upload's or import's job before its pending record, and answers 202
+  // only once both are acked; it gives up on the record after its 30 s delivery timeout. So a
+  // job made in the last `new_adapter_window` waits up to `new_adapter_wait` for its record;
+  // without one by then, its gateway failed before answering, and the job is dropped (the
+  // adapter never existed). Older jobs (replays) wait `state_wait`.
+  std::chrono::milliseconds new_adapter_wait{40000};
+  std::chrono::milliseconds new_adapter_window{75000};
   // read_range gives up on an upload's chunks after this long without a message (then the job
   // is retried).
   std::chrono::milliseconds chunk_idle_timeout{30000};

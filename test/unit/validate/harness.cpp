@@ -112,6 +112,9 @@ void Harness::start_worker() {
   // The mock cluster's coordinator waits out a departed member's session before it rebalances,
   // even after a clean leave: keep restart_worker() from waiting the default 45 s.
   options.session_timeout = 6s;
+  // A job whose record never comes (a_new_job_whose_record_never_comes_is_dropped) holds its
+  // partition this long.
+  options.new_adapter_wait = 10s;
   worker_ = std::make_unique<ValidateWorker>(*cluster_, catalog_, options);
   worker_->start();
   const auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -194,7 +197,6 @@ Sent Harness::upload(const std::string& tenant_id, const std::string& name, cons
   auto state = pending(tenant_id, sent.adapter_id, name, base_model, schema::SourceType::upload);
   state.adapter.size_bytes = u.size_bytes;
   state.adapter.sha256 = u.sha256;
-  put_state(state);
   sent.job.job_id = unique_id("job_");
   sent.job.kind = schema::JobKind::upload;
   sent.job.tenant_id = tenant_id;
@@ -204,6 +206,7 @@ Sent Harness::upload(const std::string& tenant_id, const std::string& name, cons
   sent.job.created_at = state.adapter.created_at;
   sent.job.upload = std::move(u);
   send_job(sent.job);
+  put_state(state);
   return sent;
 }
 
@@ -213,7 +216,6 @@ Sent Harness::import(const std::string& tenant_id, const std::string& name) {
   auto state = pending(tenant_id, sent.adapter_id, name, "toy-llama", schema::SourceType::hf);
   state.adapter.source.repo = "someone/" + name;
   state.adapter.source.revision = "main";
-  put_state(state);
   sent.job.job_id = unique_id("job_");
   sent.job.kind = schema::JobKind::import;
   sent.job.tenant_id = tenant_id;
@@ -223,6 +225,7 @@ Sent Harness::import(const std::string& tenant_id, const std::string& name) {
   sent.job.created_at = state.adapter.created_at;
   sent.job.hf_import = schema::JobImport{"someone/" + name, "main", std::nullopt};
   send_job(sent.job);
+  put_state(state);
   return sent;
 }
 

@@ -54,10 +54,10 @@ class Harness {
   void put_tenant(const std::string& tenant_id, schema::Tier tier);
   // Writes a state record directly (a prior adapter of the tenant).
   void put_state(const schema::AdapterState& state);
-  // Chunks → pending record (seq 1) → upload job, like POST /v1/adapters/upload.
+  // Chunks → upload job → pending record (seq 1), like POST /v1/adapters/upload.
   Sent upload(const std::string& tenant_id, const std::string& name, const UploadSpec& spec,
               const std::string& base_model = "toy-llama");
-  // A pending import adapter and its job.
+  // An import job and its pending adapter, in that order.
   Sent import(const std::string& tenant_id, const std::string& name);
   void send_job(const schema::Job& job);
   schema::Job job_for(const Sent& sent, schema::JobKind kind) const;

@@ -152,6 +152,28 @@ BOOST_AUTO_TEST_CASE(import_fails_clearly_when_the_hub_is_unreachable) {
   BOOST_TEST(s.adapter.error->message.find("127.0.0.1:9") != std::string::npos, s.adapter.error->message);
 }
 
+BOOST_AUTO_TEST_CASE(a_new_job_whose_record_never_comes_is_dropped) {
+  // Its gateway died between the job and the pending record (the client got no 202).
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::shared);
+  schema::Job orphan;
+  orphan.job_id = unique_id("job_");
+  orphan.kind = schema::JobKind::import;
+  orphan.tenant_id = tenant;
+  orphan.adapter_id = unique_id("adp_");
+  orphan.name = "orphan";
+  orphan.base_model = "toy-llama";
+  orphan.created_at = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  orphan.hf_import = schema::JobImport{"someone/orphan", "main", std::nullopt};
+  h.send_job(orphan);
+  // The tenant's next job is handled once the orphan is dropped; the orphan never appears.
+  wait_for_earlier_jobs(tenant);
+  BOOST_TEST(h.history(orphan.adapter_id).empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_malformed_job_does_not_block_the_tenant) {
   auto& h = Harness::get();
   const auto tenant = unique_id("ten_");

@@ -1,0 +1,169 @@
+// A production-shaped deployment on the real broker (docs/deployment.md): 2 gateways, 2 validate
+// workers, 2 storage nodes and 4 simulated engines with their agents, each its own process. An
+// upload through one gateway and a Hub import through the other become ready; both storage nodes
+// hold the bytes; the load event reaches every agent, every engine loads the adapter, and both
+// gateways see it in every engine's residency and route to it.
+#define BOOST_TEST_MODULE fleet_multiprocess_test
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "common/sha256.hpp"
+#include "test/support/broker.hpp"
+#include "test/support/cluster.hpp"
+#include "test/support/fake_hub.hpp"
+
+namespace lt = loraplane::test;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kEngines = 4;
+
+// Whether `name` is in the array of strings `a`.
+bool holds(const json::value& a, const std::string& name) {
+  for (const auto& v : a.as_array())
+    if (v.as_string() == name) return true;
+  return false;
+}
+
+// Polls `check` (which returns "" when satisfied, else what is still missing) until it holds.
+std::string eventually(const std::function<std::string()>& check,
+                       std::chrono::seconds timeout = 90s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string missing;
+  while (std::chrono::steady_clock::now() < deadline) {
+    missing = check();
+    if (missing.empty()) return {};
+    std::this_thread::sleep_for(200ms);
+  }
+  return missing;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(fleet, *boost::unit_test::precondition(lt::BrokerGiven()))
+
+BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway) {
+  lt::FakeHub hub;
+  const std::string imported_weights = lt::toy_adapter_file(8, 4242);
+  lt::FakeHub::Repo repo;
+  repo.commit = "89abcdef0123456789abcdef0123456789abcdef";
+  repo.files = {{"adapter_config.json", lt::kToyConfig},
+                {"adapter_model.safetensors", imported_weights}};
+  hub.add("acme/fleet-sql", repo);
+
+  lt::ClusterOptions options;
+  options.kafka = lt::broker();
+  options.env = {"HF_ENDPOINT=" + hub.endpoint()};
+  lt::Cluster c(options);
+  auto& g0 = c.add_gateway();
+  auto& g1 = c.add_gateway();
+  c.add_validate();
+  c.add_validate();
+  c.add_storage();
+  c.add_storage();
+  std::vector<lt::Role*> engines, agents;
+  for (int i = 0; i < kEngines; ++i) {
+    engines.push_back(&c.add_engine("toy-llama", 4));
+    agents.push_back(&c.add_agent(*engines.back(), "toy-llama", 4));
+  }
+  c.start_all();
+  BOOST_TEST_MESSAGE("fleet of " << kEngines << " engines up under prefix " << c.prefix());
+
+  auto tenant = lt::create_tenant(g0.port(), c.admin_token(), "fleet", "reserved");
+  // The tenant reaches the other gateway through loraplane.tenants.
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          auto r = lt::call(g1.port(), "GET", "/v1/models", {}, lt::bearer(tenant.key));
+                          return r.status == 200 ? "" : "gateway-1 answers " + std::to_string(r.status);
+                        }, 30s).empty(), "the tenant never reached gateway-1");
+
+  const std::string uploaded_weights = lt::toy_adapter_file(8, 7);
+  auto up = lt::upload(g1.port(), tenant.key,
+                       {{"name", "fleet-up"}, {"base_model", "toy-llama"}, {"config", lt::kToyConfig}},
+                       uploaded_weights);
+  BOOST_TEST_REQUIRE(up.status == 202, up.body + up.error);
+  auto im = lt::import_repo(g0.port(), tenant.key, "fleet-hub", "toy-llama", "acme/fleet-sql");
+  BOOST_TEST_REQUIRE(im.status == 202, im.body + im.error);
+
+  struct Expected {
+    std::string id, name, sha256;
+  };
+  const std::vector<Expected> adapters = {
+      {std::string(lt::json_object(up.body)["id"].as_string()), "fleet-up",
+       loraplane::sha256_hex(uploaded_weights)},
+      {std::string(lt::json_object(im.body)["id"].as_string()), "fleet-hub",
+       loraplane::sha256_hex(imported_weights)}};
+
+  for (const auto& a : adapters) {
+    BOOST_TEST_CONTEXT(a.name << " " << a.id) {
+      // Ready, with the right bytes, as both gateways tell it.
+      for (auto* g : {&g0, &g1}) {
+        auto s = lt::settle(g->port(), tenant.key, a.id);
+        BOOST_TEST_REQUIRE(s["status"].as_string() == "ready", json::serialize(s) << c.logs());
+        BOOST_TEST(s["sha256"].as_string() == a.sha256);
+      }
+      // Both storage nodes hold a replica.
+      for (auto* node : c.roles(lt::RoleKind::storage)) {
+        auto missing = eventually([&]() -> std::string {
+          auto sha = lt::stored_sha256(node->port(), a.sha256);
+          if (!sha) return node->name() + " has no blob";
+          return *sha == a.sha256 ? "" : node->name() + " serves bytes hashing to " + *sha;
+        });
+        BOOST_TEST(missing.empty(), missing);
+      }
+    }
+  }
+
+  // The load event reached every agent: each pre-warms the adapter into its engine (no request
+  // has asked for it yet, and an agent that learns an adapter from the adapters table alone
+  // only loads it on demand). Both gateways see that in every engine's residency.
+  std::set<std::string> engine_ids;
+  for (auto* e : engines) engine_ids.insert("toy-llama@127.0.0.1:" + std::to_string(e->port()));
+  auto missing = eventually([&]() -> std::string {
+    for (auto* e : engines) {
+      auto loras = lt::engine_loras(e->port());
+      for (const auto& a : adapters)
+        if (std::find(loras.begin(), loras.end(), "toy-llama:" + a.id) == loras.end())
+          return e->name() + " has not loaded " + a.id;
+    }
+    for (auto* g : {&g0, &g1}) {
+      std::set<std::string> seen;
+      for (const auto& v : lt::engines(g->port(), c.admin_token())) {
+        const auto& e = v.as_object();
+        const std::string id(e.at("id").as_string());
+        if (!engine_ids.contains(id)) continue;
+        if (!e.at("healthy").as_bool()) return g->name() + ": " + id + " not healthy";
+        for (const auto& a : adapters)
+          if (!holds(e.at("gpu"), "toy-llama:" + a.id))
+            return g->name() + ": " + id + " residency lacks " + a.id + ": " + json::serialize(e);
+        seen.insert(id);
+      }
+      if (seen != engine_ids)
+        return g->name() + " knows " + std::to_string(seen.size()) + " of the engines";
+    }
+    return {};
+  });
+  BOOST_TEST_REQUIRE(missing.empty(), missing << "\n" << c.logs());
+
+  // Both gateways route the tenant's model names to the fleet.
+  for (auto* g : {&g0, &g1})
+    for (const auto& a : adapters) {
+      const std::string model = "toy-llama:" + a.name;
+      auto r = lt::call(g->port(), "POST", "/v1/chat/completions",
+                        json::serialize(json::object{
+                            {"model", model},
+                            {"max_tokens", 4},
+                            {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}),
+                        lt::bearer(tenant.key));
+      BOOST_TEST_CONTEXT(g->name() << " " << model) {
+        BOOST_TEST_REQUIRE(r.status == 200, r.body + r.error);
+        BOOST_TEST(lt::json_object(r.body)["model"].as_string() == model);
+      }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
