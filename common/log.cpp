@@ -101,7 +101,8 @@ class JsonFormatter final : public spdlog::formatter {
 // "%*" in the text pattern: "[rid=<id>] " when the line belongs to a request.
 class RequestIdFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     const Context context = current();
     if (context.request_id.empty()) return;
     append(dest, "[rid=");
