@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE logs
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <signal.h>
+#include <unistd.h>
 
 #include <set>
 #include <sstream>
