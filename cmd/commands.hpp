@@ -34,7 +34,8 @@ struct WorkerOptions {
   std::uint64_t disk_budget_mb = 20000;
 };
 
-void init(const std::string& log_level, bool log_json);
+// Logging for the whole process; `role` names lines logged outside any role's context.
+void init(const std::string& log_level, bool log_json, const std::string& role);
 // Runs until SIGINT/SIGTERM; returns the process exit code.
 int run_up(const UpOptions& options, bool all_roles);
 // `worker --role validate|distribute|agent` against a real cluster, until SIGINT/SIGTERM.

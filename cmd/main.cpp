@@ -108,7 +108,10 @@ int main(int argc, char** argv) {
   loraplane::cmd::add_admin_command(app, admin);
 
   CLI11_PARSE(app, argc, argv);
-  loraplane::cmd::init(log_level, log_json);
+  std::string process_role = "loraplane";
+  for (const auto* sub : app.get_subcommands()) process_role = sub->get_name();
+  if (*worker_cmd) process_role = role;
+  loraplane::cmd::init(log_level, log_json, process_role);
   try {
     loraplane::kafka::set_topic_prefix(topic_prefix);
   } catch (const std::invalid_argument& e) {

@@ -83,7 +83,10 @@ void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port,
 
 }  // namespace
 
-void init(const std::string& log_level, bool log_json) { init_logging(log_level, log_json); }
+void init(const std::string& log_level, bool log_json, const std::string& role) {
+  logging::set_process_role(role);
+  init_logging(log_level, log_json);
+}
 
 namespace {
 

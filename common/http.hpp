@@ -97,7 +97,7 @@ class Router {
 };
 
 struct ServerOptions {
-  std::string role = "gateway";  // metrics label
+  std::string role = "gateway";  // metrics label and the role of its log lines
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = any free port
   std::size_t max_header_bytes = 16 * 1024;
@@ -106,6 +106,12 @@ struct ServerOptions {
   std::chrono::seconds header_timeout{30};
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds idle_timeout{75};
+  // One access line per request (method, route, status, duration, request id) at info; at
+  // debug when false (internal listeners that serve many small requests).
+  bool access_log = false;
+  // Who is asking, for the access line (the gateway: the tenant id behind the API key); called
+  // with the request header before the handler runs. Must never return a credential.
+  std::function<std::string(const beast::http::request_header<>&)> access_subject;
 };
 
 class Server {

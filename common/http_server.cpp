@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/http.hpp"
+#include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/sha256.hpp"
 
@@ -71,7 +72,13 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         open_gauge(&http_metrics().connections.Add({{"role", options.role}})),
         rejected(&http_metrics().rejected.Add({{"role", options.role}})) {}
 
-  void observe(std::string_view route, Verb method, unsigned code, double seconds) {
+  // Metrics and the access line of one finished request.
+  void observe(std::string_view route, Verb method, unsigned code, double seconds,
+               const std::string& request_id, const std::string& subject) {
+    const auto level = options.access_log ? spdlog::level::info : spdlog::level::debug;
+    logging::write(level, {options.role, request_id}, "{} {} {} {:.1f} ms{}{}",
+                   std::string_view(beast::http::to_string(method)), route, code, seconds * 1000,
+                   subject.empty() ? "" : " tenant=", subject);
     auto& m = http_metrics();
     m.requests
         .Add({{"role", options.role},
@@ -87,6 +94,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A client's x-request-id is kept when it is 1-64 visible ASCII characters (it ends up in log
+// lines and Kafka headers); otherwise the server makes one.
+bool usable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (c < '!' || c > '~') return false;
+  return true;
+}
 
 Response dispatch_error(Status status, std::string_view message, std::string_view code) {
   return error_response(status, "invalid_request_error", code, message);
@@ -172,7 +188,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     auto start = Clock::now();
     const auto& req = header.get();
     auto rid_it = req.find("x-request-id");
-    std::string request_id = rid_it != req.end() && rid_it->value().size() <= 64
+    std::string request_id = rid_it != req.end() && usable_request_id(rid_it->value())
                                  ? std::string(rid_it->value())
                                  : random_base62(16);
     std::string_view target = req.target();
@@ -180,6 +196,11 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     bool keep_alive = req.keep_alive() && !st->stopping;
     Verb method = req.method();
     std::string route = match.pattern ? *match.pattern : std::string("unmatched");
+    const bool access_logged =
+        spdlog::should_log(st->options.access_log ? spdlog::level::info : spdlog::level::debug);
+    const std::string subject = access_logged && st->options.access_subject
+                                    ? st->options.access_subject(req)
+                                    : std::string();
     std::optional<Response> res;
     ResponseChannel channel{stream, buffer, keep_alive};
     try {
@@ -202,8 +223,8 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
         keep_alive = keep_alive && header.is_done();
       }
     } catch (const std::exception& e) {
-      spdlog::error("{} {} {} failed: {} (request {})", st->options.role,
-                    std::string(beast::http::to_string(method)), route, e.what(), request_id);
+      logging::error({st->options.role, request_id}, "{} {} {} failed: {}", st->options.role,
+                     std::string(beast::http::to_string(method)), route, e.what());
       res = error_response(Status::internal_server_error, "server_error", "internal_error",
                            "internal error; request id " + request_id);
       keep_alive = false;
@@ -211,7 +232,8 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     if (channel.written) {
       // The handler wrote its own response; a failure inside it must not append another.
       st->observe(route, method, channel.status ? channel.status : (res ? res->result_int() : 0),
-                  std::chrono::duration<double>(Clock::now() - start).count());
+                  std::chrono::duration<double>(Clock::now() - start).count(), request_id,
+                  subject);
       if (!(keep_alive && channel.reusable)) break;
       continue;
     }
@@ -222,7 +244,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     auto [wec, wn] = co_await beast::http::async_write(stream, *res, use_nothrow_awaitable);
     (void)wn;
     st->observe(route, method, res->result_int(),
-                std::chrono::duration<double>(Clock::now() - start).count());
+                std::chrono::duration<double>(Clock::now() - start).count(), request_id, subject);
     if (wec) break;
     if (!keep_alive) {
       co_await linger_close(stream, buffer);

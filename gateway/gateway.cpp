@@ -124,6 +124,11 @@ void Gateway::start() {
   server_options.host = d.options.host;
   server_options.port = d.options.port;
   server_options.max_body_bytes = d.options.max_body_bytes;
+  server_options.access_log = true;
+  server_options.access_subject = [&d](const http::RequestHeader& request) {
+    auto tenant = d.context->authenticate(request);
+    return tenant ? tenant->id : std::string();
+  };
   d.server = std::make_unique<http::Server>(d.io, server_options, d.make_router());
   d.server->start();
   spdlog::info("gateway listening on http://{}:{}", d.options.host, d.server->port());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/request_id.hpp"
 #include "schema/upload_headers.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -20,8 +21,10 @@ struct ChunkSender::State {
 };
 
 ChunkSender::ChunkSender(kafka::Producer& producer, std::string upload_id,
-                         asio::any_io_executor executor, std::size_t max_in_flight)
-    : producer_(producer), upload_id_(std::move(upload_id)), max_in_flight_(max_in_flight),
+                         asio::any_io_executor executor, std::size_t max_in_flight,
+                         std::string request_id)
+    : producer_(producer), upload_id_(std::move(upload_id)), request_id_(std::move(request_id)),
+      max_in_flight_(max_in_flight),
       state_(std::make_shared<State>(executor)) {}
 
 awaitable<void> ChunkSender::wait_until(std::size_t max_in_flight) {
@@ -42,8 +45,10 @@ awaitable<Status> ChunkSender::send(std::string chunk, bool last) {
   ++state_->in_flight;
   ++state_->sent;
   auto state = state_;
+  auto headers = schema::to_headers(header);
+  for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
   producer_.produce_delivered(
-      kafka::kUploads, upload_id_, chunk, schema::to_headers(header),
+      kafka::kUploads, upload_id_, chunk, std::move(headers),
       [state](Result<kafka::Delivered> delivered) {
         asio::post(state->executor, [state, delivered = std::move(delivered)] {
           --state->in_flight;

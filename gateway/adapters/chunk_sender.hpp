@@ -13,8 +13,9 @@ namespace loraplane::gateway::adapters {
 
 class ChunkSender {
  public:
+  // `request_id`: the upload request's, carried on every chunk (common/request_id.hpp).
   ChunkSender(kafka::Producer& producer, std::string upload_id, asio::any_io_executor executor,
-              std::size_t max_in_flight);
+              std::size_t max_in_flight, std::string request_id = {});
   // Waits for room in the window, then enqueues chunk `index`. Fails fast once any earlier
   // chunk failed.
   awaitable<Status> send(std::string chunk, bool last);
@@ -31,6 +32,7 @@ class ChunkSender {
   awaitable<void> wait_until(std::size_t max_in_flight);
   kafka::Producer& producer_;
   std::string upload_id_;
+  std::string request_id_;
   std::size_t max_in_flight_;
   std::shared_ptr<State> state_;
 };

@@ -2,10 +2,10 @@
 // The gateway checks what it can at once (auth, body, name, base model, quota), records the
 // adapter as pending and queues the import job; the validate worker resolves the revision,
 // downloads and validates. The hf_token travels sealed (common/seal.hpp) and is never logged.
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "common/seal.hpp"
 #include "common/sha256.hpp"
 #include "gateway/adapter_directory.hpp"
@@ -65,16 +65,20 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   job.hf_import = schema::JobImport{request->repo, request->revision, std::move(sealed)};
 
   // The job before the pending state, as for uploads (upload.cpp).
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
-  if (sent) sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, a.id, schema::to_json(state));
+  const auto request_headers = kafka::request_id_headers(rc.request_id);
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job),
+                                      request_headers);
+  if (sent)
+    sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, a.id, schema::to_json(state),
+                                   request_headers);
   if (!sent) {
     count_import("failed");
     co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
   }
   count_import("accepted");
   ctx.adapters.put(state);
-  spdlog::info("import of {}@{} for tenant {}: adapter {} pending", request->repo, request->revision,
-               tenant->id, a.id);
+  logging::info({"gateway", rc.request_id}, "import of {}@{} for tenant {}: adapter {} pending",
+                request->repo, request->revision, tenant->id, a.id);
   co_return http::json_response(http::Status::accepted, schema::to_json(state.adapter));
 }
 

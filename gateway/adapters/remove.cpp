@@ -1,5 +1,5 @@
-#include <spdlog/spdlog.h>
-
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "common/sha256.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/errors.hpp"
@@ -21,10 +21,13 @@ awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc) 
   job.name = state->adapter.name;
   job.base_model = state->adapter.base_model;
   job.created_at = ctx.now_seconds();
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  const auto request_headers = kafka::request_id_headers(rc.request_id);
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job),
+                                      request_headers);
   if (!sent) co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
   ctx.adapters.hide(state->adapter.id);  // the name is free on this gateway at once
-  spdlog::info("adapter {} of tenant {}: delete queued", state->adapter.id, tenant->id);
+  logging::info({"gateway", rc.request_id}, "adapter {} of tenant {}: delete queued",
+                state->adapter.id, tenant->id);
 
   schema::AdapterDeleted body;
   body.id = state->adapter.id;

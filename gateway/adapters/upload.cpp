@@ -6,11 +6,12 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <chrono>
 
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "common/sha256.hpp"
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/adapters/chunk_sender.hpp"
@@ -152,7 +153,8 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   }
   auto start = std::chrono::steady_clock::now();
   std::string upload_id = "upl_" + random_base62(20);
-  ChunkSender sender(ctx.producer, upload_id, co_await asio::this_coro::executor, kChunksInFlight);
+  ChunkSender sender(ctx.producer, upload_id, co_await asio::this_coro::executor, kChunksInFlight,
+                     sc.request_id);
   auto early = co_await stream_body(sc, parser, session, sender);
   if (early) {
     co_await sender.wait_all();
@@ -212,10 +214,12 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   // The job before the pending state: a gateway that dies (or loses the broker) between the
   // two leaves a job whose adapter never appears, which the validate worker drops — never a
   // pending adapter without a job, stuck forever and holding its name (docs/lifecycle.md).
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job));
+  const auto request_headers = kafka::request_id_headers(sc.request_id);
+  auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job),
+                                      request_headers);
   if (sent)
     sent = co_await kafka::produce(ctx.producer, kafka::kAdapters, adapter_id,
-                                   schema::to_json(state));
+                                   schema::to_json(state), request_headers);
   if (!sent) {
     count_upload("failed", 0, 0);
     co_return errors::unavailable("adapter store unavailable: " + sent.error().message);
@@ -223,9 +227,10 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   ctx.adapters.put(state);
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   count_upload("accepted", session.file_bytes(), seconds);
-  spdlog::info("upload {} for tenant {}: adapter {} ({} bytes, {} chunks, {:.0f} MB/s)", upload_id,
-               tenant->id, adapter_id, session.file_bytes(), sender.sent(),
-               seconds > 0 ? session.file_bytes() / seconds / 1e6 : 0.0);
+  logging::info({"gateway", sc.request_id},
+                "upload {} for tenant {}: adapter {} ({} bytes, {} chunks, {:.0f} MB/s)",
+                upload_id, tenant->id, adapter_id, session.file_bytes(), sender.sent(),
+                seconds > 0 ? session.file_bytes() / seconds / 1e6 : 0.0);
   co_return http::json_response(http::Status::accepted, schema::to_json(state.adapter));
 }
 

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "schema/json.hpp"
 
 namespace loraplane::agent {
@@ -85,26 +87,34 @@ kafka::Handled Core::on_message(const kafka::Message& message) {
   }
   if (event->base_model != options_.base_model) return kafka::Handled::done;
   auto self = shared_from_this();
+  std::string rid(kafka::request_id_of(message));
+  logging::info({"agent", rid}, "agent {}: load event {} for {} received", options_.engine_id,
+                schema::to_string(event->event), event->adapter_id);
   if (event->event == schema::LoadEventKind::adapter_ready) {
     if (auto st = disk_.remember(*event); !st) {
-      spdlog::error("agent {}: cannot record {}: {}", options_.engine_id, event->adapter_id,
-                    st.error().message);
+      logging::error({"agent", rid}, "agent {}: cannot record {}: {}", options_.engine_id,
+                     event->adapter_id, st.error().message);
       return kafka::Handled::retry;
     }
-    asio::post(io_, [self, e = std::move(*event)]() mutable { self->on_ready(std::move(e)); });
+    asio::post(io_, [self, e = std::move(*event), rid = std::move(rid)]() mutable {
+      self->on_ready(std::move(e), true, std::move(rid));
+    });
   } else {
     disk_.forget(event->adapter_id);
-    asio::post(io_, [self, id = event->adapter_id] { self->on_deleted(id); });
+    asio::post(io_, [self, id = event->adapter_id, rid = std::move(rid)] {
+      self->on_deleted(id, rid);
+    });
   }
   return kafka::Handled::done;
 }
 
 kafka::Handled Core::on_state(const kafka::Message& message) {
   auto self = shared_from_this();
+  std::string rid(kafka::request_id_of(message));
   if (message.tombstone) {
     if (disk_.remembers(message.key)) {
       disk_.forget(message.key);
-      asio::post(io_, [self, id = message.key] { self->on_deleted(id); });
+      asio::post(io_, [self, id = message.key, rid] { self->on_deleted(id, rid); });
     }
     return kafka::Handled::done;
   }
@@ -114,7 +124,7 @@ kafka::Handled Core::on_state(const kafka::Message& message) {
   if (a.status == schema::AdapterStatus::deleting) {
     if (disk_.remembers(a.id)) {
       disk_.forget(a.id);
-      asio::post(io_, [self, id = a.id] { self->on_deleted(id); });
+      asio::post(io_, [self, id = a.id, rid] { self->on_deleted(id, rid); });
     }
     return kafka::Handled::done;
   }
@@ -138,22 +148,26 @@ kafka::Handled Core::on_state(const kafka::Message& message) {
       return kafka::Handled::retry;
     }
   }
-  asio::post(io_, [self, e = std::move(event)]() mutable { self->on_ready(std::move(e), false); });
+  asio::post(io_, [self, e = std::move(event), rid = std::move(rid)]() mutable {
+    self->on_ready(std::move(e), false, std::move(rid));
+  });
   return kafka::Handled::done;
 }
 
-void Core::on_ready(schema::LoadEvent event, bool prewarm_it) {
+void Core::on_ready(schema::LoadEvent event, bool prewarm_it, std::string request_id) {
   if (stopping_ || deleted_.contains(event.adapter_id)) return;
   const auto id = event.adapter_id;
   auto& e = adapters_[id];
   const bool fresh = e.info.adapter_id.empty();
   e.info = std::move(event);
-  if (fresh && prewarm_it) spdlog::info("agent {}: adapter {} ready", options_.engine_id, id);
+  if (!request_id.empty()) e.request_id = std::move(request_id);
+  if (fresh && prewarm_it)
+    logging::info({"agent", e.request_id}, "agent {}: adapter {} ready", options_.engine_id, id);
   publish_soon();
   if (prewarm_it && !e.op && !e.registered && !e.deleted) spawn(prewarm(id), "agent prewarm");
 }
 
-void Core::on_deleted(const std::string& adapter_id) {
+void Core::on_deleted(const std::string& adapter_id, const std::string& request_id) {
   if (stopping_) return;
   deleted_.insert(adapter_id);
   auto* e = find(adapter_id);
@@ -161,9 +175,16 @@ void Core::on_deleted(const std::string& adapter_id) {
     disk_.remove_adapter(adapter_id);
     return;
   }
-  spdlog::info("agent {}: adapter {} deleted", options_.engine_id, adapter_id);
+  if (!request_id.empty()) e->request_id = request_id;
+  logging::info({"agent", e->request_id}, "agent {}: adapter {} deleted", options_.engine_id,
+                adapter_id);
   e->deleted = true;
   if (!e->op) spawn(remove(adapter_id), "agent remove");  // else the op removes it when done
+}
+
+std::string Core::request_id_of(const std::string& adapter_id) const {
+  auto it = adapters_.find(adapter_id);
+  return it == adapters_.end() ? std::string() : it->second.request_id;
 }
 
 Entry* Core::find(const std::string& adapter_id) {

@@ -48,6 +48,7 @@ struct Entry {
   Clock::time_point heat_at{};
   Clock::time_point last_used{};
   std::uint64_t changed_epoch = 0;  // registered flag last changed by the agent at this epoch
+  std::string request_id;  // of the newest event about it (common/request_id.hpp), for logs
 };
 
 class Core : public std::enable_shared_from_this<Core> {
@@ -65,7 +66,8 @@ class Core : public std::enable_shared_from_this<Core> {
   kafka::Handled on_state(const kafka::Message& message);
 
   // io thread.
-  awaitable<Status> ensure(std::string adapter_id);
+  // `request_id`: the caller's (the gateway's inference request), for the lines it causes.
+  awaitable<Status> ensure(std::string adapter_id, std::string request_id = {});
   std::string lora_name(const std::string& adapter_id) const;
 
   const AgentOptions& options() const { return options_; }
@@ -75,8 +77,10 @@ class Core : public std::enable_shared_from_this<Core> {
   schema::Residency residency() const;
 
  private:
-  void on_ready(schema::LoadEvent event, bool prewarm_it = true);
-  void on_deleted(const std::string& adapter_id);
+  void on_ready(schema::LoadEvent event, bool prewarm_it, std::string request_id);
+  void on_deleted(const std::string& adapter_id, const std::string& request_id);
+  // The request id of the newest event about the adapter ("" if none or unknown).
+  std::string request_id_of(const std::string& adapter_id) const;
   Entry* find(const std::string& adapter_id);
   void touch(Entry& e, double weight = 1.0);
   double heat(const Entry& e, Clock::time_point now) const;
@@ -86,9 +90,10 @@ class Core : public std::enable_shared_from_this<Core> {
   void mark(Entry& e, bool registered);
 
   // core_load.cpp
-  awaitable<Status> run_op(std::string adapter_id, bool ensure);
-  awaitable<Status> hot_load(std::string adapter_id, bool ensure);
-  awaitable<Status> fetch(std::string adapter_id);
+  // `request_id`: what the op's lines carry (the ensure's caller, or the adapter's event).
+  awaitable<Status> run_op(std::string adapter_id, bool ensure, std::string request_id);
+  awaitable<Status> hot_load(std::string adapter_id, bool ensure, std::string request_id);
+  awaitable<Status> fetch(std::string adapter_id, std::string request_id);
   awaitable<void> make_durable(std::string adapter_id);
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);
   awaitable<Status> reserve_slot(std::string adapter_id);

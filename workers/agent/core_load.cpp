@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http_client.hpp"
+#include "common/log.hpp"
 #include "common/offload.hpp"
 #include "workers/agent/core.hpp"
 
@@ -29,8 +30,9 @@ awaitable<Status> wait_for(std::shared_ptr<LoadOp> op) {
 
 }  // namespace
 
-awaitable<Status> Core::ensure(std::string id) {
+awaitable<Status> Core::ensure(std::string id, std::string request_id) {
   metrics_.ensures.Increment();
+  if (request_id.empty()) request_id = request_id_of(id);
   if (stopping_) co_return make_error(Errc::unavailable, "agent is stopping");
   auto* e = find(id);
   if (!e) {
@@ -63,7 +65,7 @@ awaitable<Status> Core::ensure(std::string id) {
       if (op->ensure) co_return st;  // shared the same load: same answer
       continue;                      // a pre-warm ended (fetched); now load
     }
-    auto running = run_op(id, /*ensure=*/true);
+    auto running = run_op(id, /*ensure=*/true, request_id);
     co_return co_await std::move(running);
   }
 }
@@ -71,17 +73,19 @@ awaitable<Status> Core::ensure(std::string id) {
 awaitable<void> Core::prewarm(std::string id) {
   auto* e = find(id);
   if (!e || e->op || e->registered || e->deleted || stopping_) co_return;
-  auto running = run_op(id, /*ensure=*/false);
+  const std::string request_id = e->request_id;
+  auto running = run_op(id, /*ensure=*/false, request_id);
   auto st = co_await std::move(running);
   if (!st)
-    spdlog::warn("agent {}: pre-warm of {} failed: {}", options_.engine_id, id, st.error().message);
+    logging::warn({"agent", request_id}, "agent {}: pre-warm of {} failed: {}",
+                  options_.engine_id, id, st.error().message);
 }
 
-awaitable<Status> Core::run_op(std::string id, bool ensure) {
+awaitable<Status> Core::run_op(std::string id, bool ensure, std::string request_id) {
   auto op = std::make_shared<LoadOp>(io_.get_executor());
   op->ensure = ensure;
   adapters_.at(id).op = op;
-  auto loading = hot_load(id, ensure);
+  auto loading = hot_load(id, ensure, std::move(request_id));
   auto st = co_await std::move(loading);
   if (auto* e = find(id)) {
     e->op.reset();
@@ -99,13 +103,13 @@ awaitable<Status> Core::run_op(std::string id, bool ensure) {
   co_return st;
 }
 
-awaitable<Status> Core::hot_load(std::string id, bool ensure) {
+awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string request_id) {
   const auto started = Clock::now();
   auto& e = adapters_.at(id);  // not erased while its op runs
   if (!e.on_disk) {
     e.phase = Phase::fetching;
     publish_soon();
-    auto fetching = fetch(id);
+    auto fetching = fetch(id, request_id);
     auto fetched = co_await std::move(fetching);
     if (!fetched) {
       metrics_.load_failures.Increment();
@@ -127,8 +131,8 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure) {
   e.slot_reserved = false;
   if (!loaded && loaded.error().code != Errc::already_exists) {
     metrics_.load_failures.Increment();
-    spdlog::error("agent {}: engine load of {} failed: {}", options_.engine_id, id,
-                  loaded.error().message);
+    logging::error({"agent", request_id}, "agent {}: engine load of {} failed: {}",
+                   options_.engine_id, id, loaded.error().message);
     if (loaded.error().code == Errc::not_found) e.on_disk = false;  // files vanished: fetch again
     co_return make_error(
         loaded.error().code == Errc::invalid_argument ? Errc::invalid_argument : Errc::unavailable,
@@ -139,8 +143,8 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure) {
   metrics_.loads.Increment();
   metrics_.engine_seconds.Observe(seconds_since(engine_started));
   metrics_.total_seconds.Observe(seconds_since(started));
-  spdlog::info("agent {}: loaded {} into the engine in {:.3f} s", options_.engine_id, id,
-               seconds_since(started));
+  logging::info({"agent", request_id}, "agent {}: loaded {} into the engine in {:.3f} s",
+                options_.engine_id, id, seconds_since(started));
   co_return Status{};
 }
 
@@ -164,11 +168,14 @@ awaitable<void> Core::evict(std::string id) {
   if (!e || !e->registered) co_return;
   mark(*e, false);
   metrics_.engine_evictions.Increment();
-  spdlog::info("agent {}: evicting {} from the engine (coldest)", options_.engine_id, id);
+  const std::string request_id = e->request_id;
+  logging::info({"agent", request_id}, "agent {}: evicting {} from the engine (coldest)",
+                options_.engine_id, id);
   auto unloading = engine_.unload(lora_name(id));
   auto st = co_await std::move(unloading);
   if (!st && st.error().code != Errc::not_found)
-    spdlog::warn("agent {}: unload of {} failed: {}", options_.engine_id, id, st.error().message);
+    logging::warn({"agent", request_id}, "agent {}: unload of {} failed: {}", options_.engine_id,
+                  id, st.error().message);
 }
 
 Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
@@ -184,8 +191,9 @@ Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
     Entry* victim = lru_on_disk(id);
     if (!victim)
       return make_error(Errc::unavailable, "disk budget full of registered or loading adapters");
-    spdlog::info("agent {}: removing {} from disk (budget, least recently used)",
-                 options_.engine_id, victim->info.adapter_id);
+    logging::info({"agent", victim->request_id},
+                  "agent {}: removing {} from disk (budget, least recently used)",
+                  options_.engine_id, victim->info.adapter_id);
     disk_.remove_adapter(victim->info.adapter_id);
     victim->on_disk = false;
     victim->disk_bytes = 0;
@@ -194,7 +202,7 @@ Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
   return {};
 }
 
-awaitable<Status> Core::fetch(std::string id) {
+awaitable<Status> Core::fetch(std::string id, std::string request_id) {
   auto& e = adapters_.at(id);
   const auto info = e.info;  // the event may be replaced (more urls) while we download
   if (!info.adapter_config)
@@ -231,6 +239,9 @@ awaitable<Status> Core::fetch(std::string id) {
         e.on_disk = true;
         e.disk_bytes = info.size_bytes;
         e.last_used = Clock::now();
+        logging::info({"agent", request_id}, "agent {}: fetched {} ({} bytes) from {} in {:.3f} s",
+                      options_.engine_id, id, info.size_bytes, storage_url,
+                      seconds_since(started));
         co_return Status{};
       }
       last = installed;
@@ -245,8 +256,8 @@ awaitable<Status> Core::fetch(std::string id) {
                                            info.sha256);
     }
     metrics_.fetch_failures.Increment();
-    spdlog::error("agent {}: fetching {} from {} failed: {}", options_.engine_id, id, url,
-                  last.error().message);
+    logging::error({"agent", request_id}, "agent {}: fetching {} from {} failed: {}",
+                   options_.engine_id, id, url, last.error().message);
     disk_.remove_temp(*temp);
   }
   disk_reserved_ -= info.size_bytes;
@@ -264,18 +275,20 @@ awaitable<void> Core::remove(std::string id) {
   auto* e = find(id);
   if (!e || e->op) co_return;
   const bool registered = e->registered;
+  const std::string request_id = e->request_id;
   e->registered = false;
   e->changed_epoch = ++epoch_;
   if (registered) {
     auto unloading = engine_.unload(lora_name(id));
     auto st = co_await std::move(unloading);
     if (!st && st.error().code != Errc::not_found)
-      spdlog::warn("agent {}: unload of deleted {} failed: {}", options_.engine_id, id,
-                   st.error().message);
+      logging::warn({"agent", request_id}, "agent {}: unload of deleted {} failed: {}",
+                    options_.engine_id, id, st.error().message);
   }
   disk_.remove_adapter(id);
   adapters_.erase(id);
-  spdlog::info("agent {}: removed deleted adapter {}", options_.engine_id, id);
+  logging::info({"agent", request_id}, "agent {}: removed deleted adapter {}", options_.engine_id,
+                id);
   publish_soon();
 }
 

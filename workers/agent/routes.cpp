@@ -22,7 +22,8 @@ http::Response invalid(std::string_view message) {
                               message, "adapter_id");
 }
 
-awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body) {
+awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body,
+                                 std::string request_id) {
   boost::system::error_code ec;
   auto doc = json::parse(body, ec);
   const json::value* id = nullptr;
@@ -32,7 +33,7 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body) {
   const std::string adapter_id(id->as_string());
   if (!schema::valid_adapter_id(adapter_id))
     co_return invalid("adapter_id must look like adp_<1-64 of [A-Za-z0-9_-]>");
-  auto ensuring = core->ensure(adapter_id);
+  auto ensuring = core->ensure(adapter_id, std::move(request_id));
   auto st = co_await std::move(ensuring);
   if (st) {
     json::object out{{"adapter_id", adapter_id},
@@ -60,7 +61,9 @@ awaitable<http::Response> residency(std::shared_ptr<Core> core) {
 http::Router make_router(std::shared_ptr<Core> core) {
   http::Router router;
   router.add(http::Verb::post, "/internal/v1/ensure",
-             [core](http::RequestContext& rc) { return ensure(core, rc.request.body()); });
+             [core](http::RequestContext& rc) {
+               return ensure(core, rc.request.body(), rc.request_id);
+             });
   router.add(http::Verb::get, "/internal/v1/residency",
              [core](http::RequestContext&) { return residency(core); });
   http::add_ops_routes(router);

@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 
+#include "common/request_id.hpp"
 #include "common/sha256.hpp"
 #include "schema/json.hpp"
 #include "workers/distribute/blob_copy.hpp"
@@ -125,7 +126,7 @@ Syncer::Step Syncer::report(const std::string& adapter_id, const schema::Adapter
   const std::string json = schema::to_json(stored_job(state, options_.node_id, url));
   auto delivered = std::make_shared<std::promise<Status>>();
   auto future = delivered->get_future();
-  producer_.produce(kafka::kJobs, state.tenant_id, json, {},
+  producer_.produce(kafka::kJobs, state.tenant_id, json, kafka::request_id_headers(request_id_),
                     [delivered](Status st) { delivered->set_value(std::move(st)); });
   if (future.wait_for(options_.produce_timeout) != std::future_status::ready) {
     spdlog::warn("distribute: stored job for {} not acknowledged in time", adapter_id);
@@ -136,6 +137,7 @@ Syncer::Step Syncer::report(const std::string& adapter_id, const schema::Adapter
     return st.error().code == Errc::limit_exceeded ? Step::give_up : Step::retry;
   }
   reported_.insert(adapter_id);
+  spdlog::info("distribute {}: reported {} stored", options_.node_id, adapter_id);
   ++counters_.reported;
   distribute_metrics().stored_outcome("reported").Increment();
   return Step::done;

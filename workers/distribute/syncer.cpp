@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "schema/json.hpp"
 #include "workers/distribute/blob_http.hpp"
 #include "workers/distribute/distribute_metrics.hpp"
@@ -36,7 +38,13 @@ kafka::Handled Syncer::on_record(const kafka::Message& message) {
   }
   {
     std::lock_guard lock(mu_);
-    if (table_.apply(message.key, std::move(state))) queue_.push(message.key);
+    if (table_.apply(message.key, std::move(state))) {
+      queue_.push(message.key);
+      if (const auto id = kafka::request_id_of(message); !id.empty())
+        request_ids_.insert_or_assign(message.key, std::string(id));
+      else
+        request_ids_.erase(message.key);
+    }
   }
   cv_.notify_all();
   return kafka::Handled::done;
@@ -82,6 +90,7 @@ bool Syncer::wait_caught_up() {
 }
 
 void Syncer::run() {
+  logging::ThreadScope role({"distribute", {}});  // this thread works for the node only
   if (!wait_caught_up()) return;
   {
     // References whose adapter has no live record any more (deleted while this node was down,
@@ -124,7 +133,11 @@ void Syncer::process(const std::string& adapter_id) {
   {
     std::lock_guard lock(mu_);
     state = table_.find(adapter_id);
+    auto it = request_ids_.find(adapter_id);
+    request_id_ = it == request_ids_.end() ? std::string() : it->second;
   }
+  // Synchronous on the sync thread: the lines about this adapter carry its request id.
+  logging::ThreadScope scope({"distribute", request_id_});
   Step step = Step::retry;
   try {
     step = reconcile(adapter_id, state);

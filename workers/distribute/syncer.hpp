@@ -94,11 +94,15 @@ class Syncer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   AdapterTable table_;
+  // The request id (common/request_id.hpp) of each adapter's newest record, for its log lines
+  // and for the stored job it causes.
+  std::map<std::string, std::string, std::less<>> request_ids_;
   WorkQueue queue_;
   bool stopping_ = false;
 
   // Sync thread only.
   RefIndex refs_;
+  std::string request_id_;  // of the record being reconciled
   std::function<bool()> caught_up_;
   std::set<std::string, std::less<>> reported_;                // stored sent by this process
   std::set<std::string, std::less<>> confirmed_;               // refs (re-)added by this process

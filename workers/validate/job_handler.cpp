@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/log.hpp"
+#include "common/request_id.hpp"
 #include "schema/json.hpp"
 #include "workers/validate/validate_metrics.hpp"
 
@@ -47,6 +49,11 @@ std::string_view JobHandler::label(Outcome outcome) {
 }
 
 kafka::Handled JobHandler::handle(const kafka::Message& message) {
+  // Synchronous on the job consumer's own thread: every line logged while handling this job,
+  // helpers included, carries the role and the id of the request that caused it.
+  const auto request_id = kafka::request_id_of(message);
+  logging::ThreadScope scope({"validate", request_id});
+  writer_.set_request_id(request_id);
   const auto start = std::chrono::steady_clock::now();
   auto& metrics = validate_metrics();
   auto job = message.tombstone
@@ -62,14 +69,19 @@ kafka::Handled JobHandler::handle(const kafka::Message& message) {
     metrics.failure("malformed_job");
     return kafka::Handled::done;
   }
+  spdlog::info("validate: {} job {} for adapter {} started", schema::to_string(job->kind),
+               job->job_id, job->adapter_id);
   Outcome outcome = dispatch(job.value());
   // A wait cut short by stop() looks like a missing record: leave the job to the next owner
   // (every step is idempotent) rather than commit it unhandled.
   if (outcome == Outcome::ignored && stopping_.load()) outcome = Outcome::retry;
   const auto kind = schema::to_string(job->kind);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics.job(kind, label(outcome));
-  metrics.duration(kind,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics.duration(kind, seconds);
+  spdlog::info("validate: {} job {} for adapter {}: {} in {:.3f} s", kind, job->job_id,
+               job->adapter_id, label(outcome), seconds);
   return outcome == Outcome::retry ? kafka::Handled::retry : kafka::Handled::done;
 }
 

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/kafka.hpp"
 #include "common/result.hpp"
@@ -16,7 +18,8 @@ namespace loraplane::validate {
 
 // Producer::produce, blocking until the delivery report (or `timeout`: Errc::unavailable).
 Status produce_and_wait(kafka::Producer& producer, std::string_view topic, std::string_view key,
-                        std::optional<std::string_view> value, std::chrono::milliseconds timeout);
+                        std::optional<std::string_view> value, std::chrono::milliseconds timeout,
+                        std::vector<kafka::Header> headers = {});
 
 class StateWriter {
  public:
@@ -30,11 +33,15 @@ class StateWriter {
   // Publishes to loraplane.load-events (key = adapter id).
   Status publish(const schema::LoadEvent& event);
   kafka::Producer& producer() { return producer_; }
+  // The request the job in hand came from: its id goes on every record written until the next
+  // call (common/request_id.hpp). Empty: none.
+  void set_request_id(std::string_view request_id) { request_id_ = request_id; }
 
  private:
   kafka::Producer& producer_;
   AdapterView& view_;
   std::chrono::milliseconds timeout_;
+  std::string request_id_;
 };
 
 }  // namespace loraplane::validate
