@@ -9,10 +9,32 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from loraplane_http import call
+
+
+def request(port, method, path, body=None, token=None, headers=None, timeout=30):
+    """Like loraplane_http.call, but also returns the response headers: (status, body, headers).
+    The body is parsed JSON when it parses, else the raw text."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            status, raw, hdrs = res.status, res.read(), res.headers
+    except urllib.error.HTTPError as e:
+        status, raw, hdrs = e.code, e.read(), e.headers
+    try:
+        return status, json.loads(raw or b"{}"), hdrs
+    except ValueError:
+        return status, raw.decode(errors="replace"), hdrs
 
 
 def toy_adapter(rank=4):
@@ -46,12 +68,12 @@ def multipart(fields, file_bytes=None, boundary=BOUNDARY):
 def upload(port, key, name, base, file_bytes, extra=None):
     """POST /v1/adapters/upload; returns (status, body, headers)."""
     body = multipart({"name": name, "base_model": base, **(extra or {})}, file_bytes)
-    return call(port, "POST", "/v1/adapters/upload", body, key,
-                {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    return request(port, "POST", "/v1/adapters/upload", body, key,
+                   {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
 
 
 def upload_adapter(port, key, name, base, file_bytes):
-    status, body = upload(port, key, name, base, file_bytes)
+    status, body, _ = upload(port, key, name, base, file_bytes)
     assert status == 202, body
     return body
 
