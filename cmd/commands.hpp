@@ -15,6 +15,9 @@ struct UpOptions {
   std::string models;  // base-model catalog (ops/models.json)
   int tenant_max_inflight = 0;  // > 0: per-tenant inference bound for every tier
   std::string sim_profile = "realistic";  // simulated engines: realistic | instant
+  int client_timeout_s = 30;     // gateway: header within this, body reads within twice this
+  std::size_t max_uploads = 16;  // gateway: uploads in progress (beyond: 503)
+  std::size_t tenant_max_uploads = 4;  // gateway: uploads in progress per tenant (beyond: 429)
 };
 
 struct WorkerOptions {

@@ -37,6 +37,19 @@ int main(int argc, char** argv) {
                      "inference requests in flight per tenant (0 = by tier: 32/128/512)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  up_cmd->add_option("--client-timeout", up.client_timeout_s,
+                     "seconds a client may take to send a request header; each read of a "
+                     "request body must finish within twice this (slow clients are cut)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  up_cmd->add_option("--max-uploads", up.max_uploads,
+                     "uploads in progress on this gateway (beyond: 503 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  up_cmd->add_option("--tenant-max-uploads", up.tenant_max_uploads,
+                     "uploads in progress per tenant (beyond: 429 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   up_cmd->add_option("--sim-profile", up.sim_profile, "simulated engines: realistic | instant")
       ->check(CLI::IsMember({"realistic", "instant"}))
       ->capture_default_str();
@@ -51,6 +64,19 @@ int main(int argc, char** argv) {
   gw_cmd->add_option("--tenant-max-inflight", gw.tenant_max_inflight,
                      "inference requests in flight per tenant (0 = by tier: 32/128/512)")
       ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  gw_cmd->add_option("--client-timeout", gw.client_timeout_s,
+                     "seconds a client may take to send a request header; each read of a "
+                     "request body must finish within twice this (slow clients are cut)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  gw_cmd->add_option("--max-uploads", gw.max_uploads,
+                     "uploads in progress on this gateway (beyond: 503 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  gw_cmd->add_option("--tenant-max-uploads", gw.tenant_max_uploads,
+                     "uploads in progress per tenant (beyond: 429 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
 
   std::string role;

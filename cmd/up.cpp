@@ -187,6 +187,9 @@ int run_up(const UpOptions& options, bool all_roles) {
   gw_options.port = options.port;
   gw_options.admin_token = admin_token(data_dir);
   gw_options.tenant_max_inflight = options.tenant_max_inflight;
+  gw_options.client_timeout = std::chrono::seconds(options.client_timeout_s);
+  gw_options.max_uploads = options.max_uploads;
+  gw_options.tenant_max_uploads = options.tenant_max_uploads;
   gateway::Gateway gw(io, *cluster, gw_options);
   try {
     gw.start();

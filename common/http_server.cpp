@@ -157,19 +157,28 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     HeaderParser header;
     header.header_limit(static_cast<std::uint32_t>(st->options.max_header_bytes));
     header.body_limit(boost::none);  // buffered routes check the length; streaming ones bound themselves
-    const bool between_requests = buffer.size() == 0;
-    if (between_requests) {
-      std::lock_guard lock(st->idle_mutex);
-      if (st->stopping) break;
-      st->idle.insert(&stream);
+    if (buffer.size() == 0) {
+      // Between requests: wait up to the idle timeout for the first bytes of the next one. The
+      // header itself then has header_timeout, so a client trickling a header (slowloris) is
+      // cut after header_timeout, not after the longer keep-alive idle timeout.
+      {
+        std::lock_guard lock(st->idle_mutex);
+        if (st->stopping) break;
+        st->idle.insert(&stream);
+      }
+      stream.expires_after(st->options.idle_timeout);
+      auto [first_ec, first_n] =
+          co_await stream.async_read_some(buffer.prepare(16 * 1024), use_nothrow_awaitable);
+      {
+        std::lock_guard lock(st->idle_mutex);
+        st->idle.erase(&stream);
+      }
+      if (first_ec) break;  // closed, idle too long, or cancelled by stop()
+      buffer.commit(first_n);
     }
-    stream.expires_after(between_requests ? st->options.idle_timeout : st->options.header_timeout);
+    stream.expires_after(st->options.header_timeout);
     auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, header, use_nothrow_awaitable);
     (void)n;
-    if (between_requests) {
-      std::lock_guard lock(st->idle_mutex);
-      st->idle.erase(&stream);
-    }
     if (ec == beast::http::error::header_limit || ec == beast::http::error::body_limit) {
       // Answer, then close: the rest of this request is not read.
       auto res = ec == beast::http::error::header_limit

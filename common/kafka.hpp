@@ -108,6 +108,10 @@ struct ProducerOptions {
   int max_message_bytes = 2 * 1024 * 1024;
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms: fail, not hang
   std::size_t queue_max_bytes = 64 * 1024 * 1024;     // bounded in-flight memory
+  // Watch the connections to the brokers (librdkafka statistics every second), for
+  // brokers_reachable(): callers that would rather refuse at once than wait out
+  // delivery_timeout while the cluster is down.
+  bool watch_brokers = false;
 };
 
 class Producer {
@@ -132,6 +136,9 @@ class Producer {
                                  std::vector<Header> headers, DeliveredCallback done) = 0;
   // Waits for all outstanding deliveries; false on timeout.
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
+  // With watch_brokers: false once no broker connection has been up for a statistics interval
+  // (about a second), true again as soon as one is. Always true without watch_brokers.
+  virtual bool brokers_reachable() const { return true; }
 };
 
 // Awaitable form of Producer::produce: resumes on the caller's executor after delivery, and

@@ -2,6 +2,8 @@
 // immediate Errc::unavailable), and a dedicated thread serving delivery reports, each carrying
 // its own callback as the message opaque.
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 
 #include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"
+#include "common/metrics.hpp"
 
 namespace loraplane::kafka {
 namespace impl {
@@ -66,7 +69,36 @@ void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* /*opaque
          m->err, Delivered{m->partition, m->offset});
 }
 
-ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options) {
+// watch_brokers: whether any broker connection is up, as the statistics say, also exported as
+// loraplane_kafka_brokers_reachable{client} (1/0) for dashboards and alerts.
+struct BrokerWatch {
+  std::atomic<bool> reachable{true};
+  prometheus::Gauge* gauge = nullptr;
+};
+
+prometheus::Gauge& reachable_gauge(const std::string& client_id) {
+  static auto& family = prometheus::BuildGauge()
+                            .Name("loraplane_kafka_brokers_reachable")
+                            .Help("1 while a producer watching its brokers has a connection up")
+                            .Register(metrics::registry());
+  return family.Add({{"client", client_id}});
+}
+
+// The opaque is the producer's BrokerWatch. A broker entry reads "state":"UP" while its
+// connection is up (librdkafka STATISTICS.md); no such entry means no broker takes messages now.
+int on_stats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  if (opaque != nullptr) {
+    auto* watch = static_cast<BrokerWatch*>(opaque);
+    const std::string_view stats(json, len);
+    const bool up = stats.find("\"state\":\"UP\"") != std::string_view::npos;
+    watch->reachable.store(up);
+    if (watch->gauge != nullptr) watch->gauge->Set(up ? 1 : 0);
+  }
+  return 0;  // librdkafka frees the JSON
+}
+
+ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options,
+                      BrokerWatch* watch) {
   auto conf = make_conf(cluster.bootstrap(), options.client_id);
   set_conf(conf.get(), "enable.idempotence", "true");
   set_conf(conf.get(), "acks", "all");
@@ -80,6 +112,13 @@ ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options) {
   const auto kbytes = std::max<std::size_t>(1, options.queue_max_bytes / 1024);
   set_conf(conf.get(), "queue.buffering.max.kbytes", std::to_string(kbytes));
   rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
+  if (options.watch_brokers) {
+    set_conf(conf.get(), "statistics.interval.ms", "1000");
+    rd_kafka_conf_set_stats_cb(conf.get(), on_stats);
+    watch->gauge = &reachable_gauge(options.client_id);
+    watch->gauge->Set(1);
+    rd_kafka_conf_set_opaque(conf.get(), watch);
+  }
   return conf;
 }
 
@@ -88,7 +127,7 @@ class ProducerImpl final : public Producer {
   ProducerImpl(const Cluster& cluster, ProducerOptions options)
       : options_(std::move(options)),
         claims_(cluster.claims()),
-        rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_))),
+        rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_, &watch_))),
         poller_([this] { poll_loop(); }) {
     // Learn the partitions of our topics now rather than on the first message: the first
     // produce to an unknown topic otherwise waits for a metadata round (about a second on the
@@ -183,6 +222,10 @@ class ProducerImpl final : public Producer {
     return rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR;
   }
 
+  bool brokers_reachable() const override {
+    return watch_.reachable.load(std::memory_order_relaxed);
+  }
+
  private:
   void poll_loop() {
     while (!stop_.load(std::memory_order_relaxed)) {
@@ -191,6 +234,7 @@ class ProducerImpl final : public Producer {
   }
 
   ProducerOptions options_;
+  BrokerWatch watch_;  // written by on_stats (watch_brokers)
   ClaimStore* claims_;  // mock clusters only
   HandlePtr rk_;
   std::vector<rd_kafka_topic_t*> warm_topics_;  // app handles kept until close

@@ -3,6 +3,7 @@
 // Gateway; handlers hold a reference.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,6 +22,9 @@ namespace inference {
 class UpstreamPool;
 class TenantInflight;
 }
+namespace adapters {
+class UploadSlots;
+}
 
 struct GatewayContext {
   TenantDirectory& tenants;
@@ -35,6 +39,9 @@ struct GatewayContext {
   inference::UpstreamPool* upstream = nullptr;
   std::function<std::int64_t()> now_ms;
   inference::TenantInflight* inflight = nullptr;  // per-tenant bound on requests in flight
+  // Uploads: admission bound, and how long one read of a body may stall.
+  adapters::UploadSlots* upload_slots = nullptr;
+  std::chrono::seconds body_timeout{60};
 
   // nullopt when the request carries the admin token; otherwise the 401 to send.
   std::optional<http::Response> require_admin(const http::RequestHeader& request) const;

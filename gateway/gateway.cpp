@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "common/health.hpp"
 #include "common/http.hpp"
 #include "common/ops_routes.hpp"
 #include "common/sha256.hpp"
 #include "gateway/adapters/handlers.hpp"
+#include "gateway/adapters/upload_slots.hpp"
 #include "gateway/admin/handlers.hpp"
 #include "gateway/context.hpp"
 #include "gateway/inference/handlers.hpp"
@@ -32,6 +34,43 @@ std::int64_t unix_now_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// The router's clock. It judges engines by the age of their last heartbeat, and heartbeats
+// come through Kafka: while this gateway cannot reach the brokers, that age says nothing about
+// the engines, so the clock stands still and inference goes on from the residency last seen.
+// Once the brokers are back, the outage is not counted for a grace period in which fresh
+// heartbeats are read again; after it, the real clock.
+class ResidencyClock {
+ public:
+  static constexpr std::int64_t kGraceMs = 10000;
+  explicit ResidencyClock(const kafka::Producer& producer) : producer_(producer) {}
+  std::int64_t now_ms() {
+    const auto now = unix_now_ms();
+    std::lock_guard lock(mutex_);
+    if (!producer_.brokers_reachable()) {
+      if (down_since_ == 0) {
+        down_since_ = now;
+        spdlog::warn("gateway: Kafka unreachable; routing from the residency last seen");
+      }
+      return down_since_ - paused_;
+    }
+    if (down_since_ != 0) {
+      paused_ += now - down_since_;
+      down_since_ = 0;
+      back_at_ = now;
+      spdlog::info("gateway: Kafka reachable again");
+    }
+    if (paused_ != 0 && now - back_at_ > kGraceMs) paused_ = 0;
+    return now - paused_;
+  }
+
+ private:
+  const kafka::Producer& producer_;
+  std::mutex mutex_;
+  std::int64_t down_since_ = 0;
+  std::int64_t paused_ = 0;
+  std::int64_t back_at_ = 0;
+};
 }  // namespace
 
 struct Gateway::Impl {
@@ -43,7 +82,9 @@ struct Gateway::Impl {
   router::SharedRouter routing;
   inference::UpstreamPool upstream;
   inference::TenantInflight inflight;
+  adapters::UploadSlots upload_slots;
   std::unique_ptr<kafka::Producer> producer;
+  std::unique_ptr<ResidencyClock> residency_clock;
   std::unique_ptr<GatewayContext> context;
   std::unique_ptr<kafka::Consumer> tenant_reader;
   std::unique_ptr<kafka::Consumer> adapter_reader;
@@ -54,7 +95,8 @@ struct Gateway::Impl {
 
   Impl(asio::io_context& io_, const kafka::Cluster& c, GatewayOptions o)
       : io(io_), cluster(c), options(std::move(o)), routing(options.router),
-        upstream(options.upstream), inflight(options.tenant_max_inflight) {}
+        upstream(options.upstream), inflight(options.tenant_max_inflight),
+        upload_slots(options.max_uploads, options.tenant_max_uploads) {}
 
   http::Router make_router() {
     http::Router router;
@@ -88,12 +130,15 @@ void Gateway::start() {
   health::register_role(kRole);
   kafka::ProducerOptions producer_options;
   producer_options.client_id = "loraplane-gateway";
+  producer_options.watch_brokers = true;  // uploads refuse at once while Kafka is down
   d.producer = kafka::Producer::create(d.cluster, producer_options);
+  d.residency_clock = std::make_unique<ResidencyClock>(*d.producer);
   d.context = std::make_unique<GatewayContext>(GatewayContext{
       d.tenants, d.adapters, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
-      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream, unix_now_ms,
-      &d.inflight});
+      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream,
+      [clock = d.residency_clock.get()] { return clock->now_ms(); }, &d.inflight,
+      &d.upload_slots, 2 * d.options.client_timeout});
 
   kafka::ConsumerOptions reader_options;
   reader_options.client_id = "loraplane-gateway-tenants";
@@ -129,6 +174,8 @@ void Gateway::start() {
     auto tenant = d.context->authenticate(request);
     return tenant ? tenant->id : std::string();
   };
+  server_options.header_timeout = d.options.client_timeout;
+  server_options.body_timeout = 2 * d.options.client_timeout;
   d.server = std::make_unique<http::Server>(d.io, server_options, d.make_router());
   d.server->start();
   spdlog::info("gateway listening on http://{}:{}", d.options.host, d.server->port());

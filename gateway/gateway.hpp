@@ -3,6 +3,7 @@
 // its caches from compacted topics (tenants, adapters, residency).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,14 @@ struct GatewayOptions {
   router::RouterOptions router;
   inference::UpstreamOptions upstream;
   int tenant_max_inflight = 0;  // > 0: per-tenant inference bound for every tier
+  // Slow clients: a request header must arrive within client_timeout, and every read of a
+  // request body (up to 256 KiB) must finish within twice that; a stalled client is cut and
+  // its partial upload dropped.
+  std::chrono::seconds client_timeout{30};
+  // Streaming uploads in progress at once, on this gateway (beyond: 503) and per tenant
+  // (beyond: 429), both with Retry-After.
+  std::size_t max_uploads = 16;
+  std::size_t tenant_max_uploads = 4;
 };
 
 class Gateway {

@@ -12,7 +12,8 @@ namespace loraplane::gateway {
 
 inline constexpr std::size_t kMaxTenantLabels = 200;
 
-// outcome: accepted | rejected | failed (the store was unavailable)
+// outcome: accepted | rejected | failed (the store was unavailable) | throttled (upload slots
+// full) | unavailable (Kafka unreachable, refused at once)
 void count_upload(std::string_view outcome, std::uint64_t bytes, double seconds);
 void count_import(std::string_view outcome);
 // api: chat | completion | embedding

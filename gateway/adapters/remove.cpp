@@ -12,6 +12,8 @@ awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc) 
   if (!tenant) co_return errors::invalid_api_key();
   auto state = ctx.adapters.get(tenant->id, rc.param("id"));
   if (!state) co_return errors::not_found("adapter_not_found", "no such adapter");
+  if (!ctx.producer.brokers_reachable())
+    co_return errors::unavailable("adapter store unavailable: Kafka is unreachable; retry shortly", 5);
 
   schema::Job job;
   job.job_id = "job_" + random_base62(20);

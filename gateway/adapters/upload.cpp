@@ -17,6 +17,7 @@
 #include "gateway/adapters/chunk_sender.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/adapters/upload_session.hpp"
+#include "gateway/adapters/upload_slots.hpp"
 #include "gateway/adapter_directory.hpp"
 #include "gateway/errors.hpp"
 #include "schema/adapter/adapter_config.hpp"
@@ -40,6 +41,11 @@ std::int64_t now_ms() {
 http::Response invalid_adapter(std::string message, std::string_view param = "file") {
   return http::error_response(http::Status::unprocessable_entity, "invalid_request_error",
                               "invalid_adapter", message, param);
+}
+
+// Kafka cannot take the chunks now: refuse at once rather than wait out the delivery timeout.
+http::Response kafka_down() {
+  return errors::unavailable("upload store unavailable: Kafka is unreachable; retry shortly", 5);
 }
 
 // Checks that need the whole body: file present, header complete and matching the size,
@@ -73,14 +79,16 @@ std::optional<http::Response> final_checks(UploadSession& session, std::optional
 // response that ended it early, or nullopt when the whole body was read and sent.
 awaitable<std::optional<http::Response>> stream_body(http::StreamContext& sc,
                                                      MultipartParser& parser,
-                                                     UploadSession& session, ChunkSender& sender) {
+                                                     UploadSession& session, ChunkSender& sender,
+                                                     const kafka::Producer& producer,
+                                                     std::chrono::seconds ctx_body_timeout) {
   bhttp::request_parser<bhttp::buffer_body> body(std::move(sc.parser));
   body.body_limit(boost::none);  // the session enforces the tier's file limit
   std::vector<char> buf(kReadBuffer);
   while (!body.is_done()) {
     body.get().body().data = buf.data();
     body.get().body().size = buf.size();
-    sc.stream.expires_after(std::chrono::seconds(60));
+    sc.stream.expires_after(ctx_body_timeout);
     auto [ec, n] = co_await bhttp::async_read(sc.stream, sc.buffer, body, use_nothrow_awaitable);
     (void)n;
     if (ec == bhttp::error::need_buffer) ec = {};
@@ -92,6 +100,7 @@ awaitable<std::optional<http::Response>> stream_body(http::StreamContext& sc,
     }
     // Keep one chunk back: the last one is sent with last=true once the body has ended.
     while (session.ready_chunks().size() > 1) {
+      if (!producer.brokers_reachable()) co_return kafka_down();
       auto chunk = std::move(session.ready_chunks().front());
       session.ready_chunks().pop_front();
       if (auto st = co_await sender.send(std::move(chunk), false); !st)
@@ -141,6 +150,23 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
             " MB for this tenant's tier",
         "file");
   if (auto full = check_quota(ctx, *tenant)) co_return std::move(*full);
+  if (!ctx.producer.brokers_reachable()) {
+    count_upload("unavailable", 0, 0);
+    co_return kafka_down();
+  }
+  auto admission = ctx.upload_slots->acquire(tenant->id);
+  if (!admission.slot) {
+    count_upload("throttled", 0, 0);
+    if (admission.refusal == UploadSlots::Refusal::tenant_full)
+      co_return errors::rate_limited(
+          "this tenant already has " + std::to_string(ctx.upload_slots->tenant_max()) +
+              " uploads in progress; retry when one has finished",
+          2);
+    co_return errors::unavailable("this gateway is at its limit of " +
+                                      std::to_string(ctx.upload_slots->gateway_max()) +
+                                      " uploads in progress; retry shortly",
+                                  2);
+  }
 
   UploadSession session(tier.max_adapter_bytes, tier.max_rank);
   session.set_field_check([&ctx, &tenant](const UploadFields& f) {
@@ -155,7 +181,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   std::string upload_id = "upl_" + random_base62(20);
   ChunkSender sender(ctx.producer, upload_id, co_await asio::this_coro::executor, kChunksInFlight,
                      sc.request_id);
-  auto early = co_await stream_body(sc, parser, session, sender);
+  auto early = co_await stream_body(sc, parser, session, sender, ctx.producer, ctx.body_timeout);
   if (early) {
     co_await sender.wait_all();
     count_upload("rejected", 0, 0);
