@@ -171,11 +171,20 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
       auto& op = ops[static_cast<std::size_t>(i)];
       const auto port = gateways[static_cast<std::size_t>(op.gateway)]->port();
       const auto& key = tenants[op.tenant].key;
-      auto r = op.import ? lt::import_repo(port, key, op.name, "toy-llama", op.repo)
+      auto send = [&] {
+        return op.import ? lt::import_repo(port, key, op.name, "toy-llama", op.repo)
                          : lt::upload(port, key,
                                       {{"name", op.name}, {"base_model", "toy-llama"},
                                        {"config", lt::kToyConfig}},
                                       op.file);
+      };
+      // As a well-behaved client does: a 429 (the tenant's concurrent-upload limit) is retried
+      // after a pause; a 429 answer is refused before anything is written.
+      auto r = send();
+      for (int attempt = 0; r.status == 429 && attempt < 60; ++attempt) {
+        std::this_thread::sleep_for(500ms);
+        r = send();
+      }
       std::lock_guard lock(mutex);
       op.status = r.status;
       op.detail = r.answered() ? r.body.substr(0, 300) : r.error;
