@@ -35,6 +35,12 @@ const std::filesystem::path& work_dir() {
     if (mkdtemp(pattern.data()) == nullptr) fail("mkdtemp");
     return std::filesystem::path(pattern);
   }();
+  // Registered after `dir` is constructed, so it runs before `dir` is destroyed.
+  static const bool cleanup = std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir(), ec);
+  }) == 0;
+  (void)cleanup;
   return dir;
 }
 
