@@ -44,6 +44,13 @@ void AdapterDirectory::put(const schema::AdapterState& state) {
   std::unique_lock lock(mutex_);
   auto& slot = adapters_[state.adapter.id];
   if (!slot.adapter.id.empty() && slot.seq > state.seq) return;  // stale
+  // A record naming another tenant than the one before (loraplane never writes one, but the
+  // topic is input like any other) takes the id out of the old tenant's index: else that
+  // tenant would still find, list and count an adapter that is no longer theirs.
+  if (!slot.adapter.id.empty() && slot.tenant_id != state.tenant_id) {
+    auto old = by_tenant_.find(slot.tenant_id);
+    if (old != by_tenant_.end()) old->second.erase(state.adapter.id);
+  }
   slot = state;
   by_tenant_[state.tenant_id][state.adapter.id] = true;
 }

@@ -137,6 +137,18 @@ std::optional<BodyError> parse_inference_body(std::string_view body, InferenceBo
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS)
     return BodyError{"The request body must be a JSON object.", ""};
+  // The engine reads the body again, and JSON parsers differ on a repeated key (Python keeps the
+  // last, simdjson's at_key finds the first), which may also be spelled with escapes
+  // ("mod\u0065l") or hold a non-string: one "model" and one "stream", or the engine could serve
+  // a model other than the one resolved here (e.g. another tenant's adapter id).
+  int models = 0;
+  int streams = 0;
+  for (auto field : object) {
+    models += field.key == "model" ? 1 : 0;
+    streams += field.key == "stream" ? 1 : 0;
+  }
+  if (models > 1) return BodyError{"'model' is given more than once", "model"};
+  if (streams > 1) return BodyError{"'stream' is given more than once", "stream"};
   simdjson::dom::element model;
   std::string_view text;
   if (object.at_key("model").get(model) != simdjson::SUCCESS || model.is_null())

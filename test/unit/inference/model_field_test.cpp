@@ -45,4 +45,22 @@ BOOST_AUTO_TEST_CASE(request_bodies_are_checked) {
           .has_value());
 }
 
+// The engine parses the body again and may keep the last of repeated keys (Python's json does),
+// so a second "model" however spelled or typed would let it serve a model other than the one
+// resolved for the caller's tenant. Found by fuzz/inference_body.cpp.
+BOOST_AUTO_TEST_CASE(a_repeated_model_or_stream_key_is_refused_however_spelled) {
+  inf::InferenceBody body;
+  for (std::string s :
+       {R"({"model":"llama-3.1-8b-instruct","mod\u0065l":"llama-3.1-8b-instruct:adp_other"})",
+        R"({"\u006dodel":"b:x","model":"b"})", R"({"model":"bge-m3","model":["a","b"]})",
+        R"({"model":"b","model":null})"}) {
+    auto bad = inf::parse_inference_body(s, body);
+    BOOST_TEST_REQUIRE(bad.has_value(), s);
+    BOOST_TEST(bad->param == "model");
+  }
+  auto bad = inf::parse_inference_body(R"({"model":"b","stream":false,"str\u0065am":true})", body);
+  BOOST_TEST_REQUIRE(bad.has_value());
+  BOOST_TEST(bad->param == "stream");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
