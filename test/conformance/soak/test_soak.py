@@ -19,14 +19,11 @@ written to LORAPLANE_SOAK_REPORT when set.
 
 import hashlib
 import http.server
-import io
 import json
 import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -38,6 +35,7 @@ from safetensors.numpy import save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from loraplane_http import call  # noqa: E402
+from loraplane_up import Up, upload  # noqa: E402
 
 ADMIN = "soak-admin-token"
 BASE = "toy-llama"
@@ -100,19 +98,6 @@ class Hub:
                             {"adapter_config.json": CONFIG.encode(), "adapter_model.safetensors": weights})
 
 
-def upload(port, key, name, weights):
-    boundary = "----soak"
-    out = io.BytesIO()
-    for field, value in (("name", name), ("base_model", BASE)):
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'.encode())
-    out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-              'filename="adapter_model.safetensors"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
-    out.write(weights)
-    out.write(f"\r\n--{boundary}--\r\n".encode())
-    return call(port, "POST", "/v1/adapters/upload", out.getvalue(), key,
-                {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-
-
 def settle(port, key, adapter_id, timeout=60):
     end = time.time() + timeout
     while time.time() < end:
@@ -169,54 +154,29 @@ class Soak:
 
 @pytest.fixture(scope="module")
 def up():
-    binary = os.environ.get("LORAPLANE_BINARY")
-    if not binary:
-        pytest.skip("LORAPLANE_BINARY is set by ctest")
     hub = Hub()
-    data = tempfile.TemporaryDirectory(prefix="loraplane-soak-")
-    env = dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN, HF_ENDPOINT=f"http://127.0.0.1:{hub.port}")
     # On the real broker when there is one (LORAPLANE_KAFKA, as in ops/test): then the process's
     # memory is loraplane's own, not the embedded cluster's copy of every message.
     kafka = os.environ.get("LORAPLANE_KAFKA")
-    args = [binary, "--topic-prefix", f"soak-{os.getpid()}-{int(time.time())}.", "up", "--port", "0",
-            "--data-dir", data.name, "--sim-profile", "instant"] + (["--kafka", kafka] if kafka else [])
-    proc = subprocess.Popen(args,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    port = None
-    deadline = time.time() + 90
-    for line in proc.stdout:
-        m = re.search(r"loraplane ready on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-            break
-        if time.time() > deadline:
-            break
-    tail = []
-    threading.Thread(target=lambda: [tail.append(x) or tail.__delitem__(slice(0, -200)) for x in proc.stdout],
-                     daemon=True).start()
+    u = Up(ADMIN, "--sim-profile", "instant", *(["--kafka", kafka] if kafka else []),
+           env={"HF_ENDPOINT": f"http://127.0.0.1:{hub.port}",
+                "LORAPLANE_TOPIC_PREFIX": f"soak-{os.getpid()}-{int(time.time())}."})
     try:
-        assert port, "loraplane up did not get ready"
-        yield proc, port, hub
+        yield u, hub
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        u.stop()
         hub.server.shutdown()
-        data.cleanup()
-        if proc.returncode not in (0, None):
-            print("".join(tail[-50:]))
+        if u.proc.returncode not in (0, None):
+            print("".join(u.log[-50:]))
 
 
 def test_mixed_traffic_leaves_memory_fds_and_lag_flat(up):
-    proc, port, hub = up
-    status, tenant = call(port, "POST", "/admin/v1/tenants", {"name": "soak", "tier": "dedicated"}, ADMIN)
-    assert status == 201, tenant
-    key = tenant["api_key"]
+    u, hub = up
+    proc, port = u.proc, u.port
+    key = u.tenant("soak", "dedicated")["api_key"]
     stable = []
     for i in range(3):
-        status, body = upload(port, key, f"stable-{i}", toy_adapter(1000 + i))
+        status, body, _ = upload(port, key, f"stable-{i}", BASE, toy_adapter(1000 + i))
         assert status == 202, body
         assert settle(port, key, body["id"])["status"] == "ready"
         stable.append(f"{BASE}:stable-{i}")
@@ -251,7 +211,7 @@ def test_mixed_traffic_leaves_memory_fds_and_lag_flat(up):
     def lifecycle(kind, i):
         name = f"{kind}-{i}"
         if kind == "upload":
-            status, body = upload(port, key, name, toy_adapter(i))
+            status, body, _ = upload(port, key, name, BASE, toy_adapter(i))
         else:
             repo = f"soak/adapter-{i}"
             hub.add(repo, toy_adapter(500000 + i))
