@@ -51,9 +51,9 @@ BOOST_FIXTURE_TEST_SUITE(agent_disk, DiskFixture)
 BOOST_AUTO_TEST_CASE(installed_weights_are_not_durable_until_made_so) {
   install("adp_a", kWeights, kWeights);
   BOOST_TEST(!synced("adp_a"));
-  BOOST_TEST(disk.make_durable("adp_a"));
+  BOOST_TEST(disk.make_durable("adp_a").ok());
   BOOST_TEST(synced("adp_a"));
-  BOOST_TEST(disk.make_durable("adp_gone"));  // removed meanwhile: nothing to do
+  BOOST_TEST(disk.make_durable("adp_gone").ok());  // removed meanwhile: nothing to do
 }
 
 BOOST_AUTO_TEST_CASE(scan_keeps_matching_weights_and_drops_ones_a_crash_cut_short) {
