@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <future>
 #include <map>
 #include <set>
@@ -24,13 +25,20 @@ struct Uploaded {
   std::string sha256;
 };
 
-// Uploads in parallel; every one must be accepted.
+// Uploads in parallel; every one must be accepted. A 429 (the tenant's concurrent-upload limit,
+// answered before anything is written) is retried after a pause, as a client honouring
+// Retry-After does.
 std::vector<Uploaded> upload_all(Deployment& d, const std::string& key,
                                  const std::vector<std::pair<std::string, std::string>>& files) {
   std::vector<std::future<lt::HttpResult>> pending;
   for (const auto& [name, file] : files)
     pending.push_back(std::async(std::launch::async, [&d, &key, name = name, &file] {
-      return d.upload(key, name, "llama-3.1-8b-instruct", file);
+      auto r = d.upload(key, name, "llama-3.1-8b-instruct", file);
+      for (int attempt = 0; r.status == 429 && attempt < 240; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        r = d.upload(key, name, "llama-3.1-8b-instruct", file);
+      }
+      return r;
     }));
   std::vector<Uploaded> out;
   for (std::size_t i = 0; i < pending.size(); ++i) {
