@@ -215,8 +215,13 @@ Status AdapterDisk::make_durable(const std::string& adapter_id) const {
 
 void AdapterDisk::remove_adapter(const std::string& adapter_id) const {
   std::error_code ec;
-  fs::remove_all(adapter_dir(adapter_id), ec);
-  if (ec) spdlog::warn("agent: removing {}: {}", adapter_dir(adapter_id), ec.message());
+  // A make_durable() finishing at the same moment may add its marker while the directory is
+  // being emptied (then its rmdir fails): try again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    fs::remove_all(adapter_dir(adapter_id), ec);
+    if (!ec) return;
+  }
+  spdlog::warn("agent: removing {}: {}", adapter_dir(adapter_id), ec.message());
 }
 
 void AdapterDisk::remove_temp(const fs::path& temp) const {

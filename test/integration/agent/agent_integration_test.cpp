@@ -165,7 +165,11 @@ BOOST_AUTO_TEST_CASE(agent_process_prewarms_ensures_publishes_and_unloads) {
   produce(*producer, deleted);
   BOOST_TEST(agent::test::eventually(
       [&] { return !engine_lists(engine_port, base + ":" + adapter_id); }, 60s));
-  BOOST_TEST(!std::filesystem::exists(dir.path() + "/agent/adapters/" + adapter_id));
+  // The files go right after the unload (and after the write-out of the weights, if that was
+  // still running).
+  BOOST_TEST(agent::test::eventually(
+      [&] { return !std::filesystem::exists(dir.path() + "/agent/adapters/" + adapter_id); },
+      10s));
   BOOST_TEST(lt::http_request(agent_port, "POST", "/internal/v1/ensure",
                               R"({"adapter_id":")" + adapter_id + R"("})")
                  .status == 404);
