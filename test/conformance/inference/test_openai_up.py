@@ -7,15 +7,9 @@ every typed error the SDK raises for our answers.
 """
 
 import io
-import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import openai
@@ -24,6 +18,7 @@ from safetensors.numpy import save
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from loraplane_http import call  # noqa: E402
+import loraplane_up  # noqa: E402
 
 ADMIN = "conformance-admin-token"
 BASE = "toy-llama"
@@ -66,47 +61,14 @@ def settle(port, key, adapter_id):
     pytest.fail(f"{adapter_id} did not settle: {body}")
 
 
-class Up:
-    def __init__(self, *args):
-        binary = os.environ.get("LORAPLANE_BINARY")
-        if not binary:
-            pytest.skip("LORAPLANE_BINARY is set by ctest")
-        self.dir = tempfile.TemporaryDirectory(prefix="loraplane-sdk-")
-        env = dict(os.environ, LORAPLANE_ADMIN_TOKEN=ADMIN)
-        self.proc = subprocess.Popen(
-            [binary, "up", "--port", "0", "--data-dir", self.dir.name, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        deadline = time.time() + 90
-        self.port = None
-        for line in self.proc.stdout:
-            m = re.search(r"loraplane ready on http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-            if time.time() > deadline:
-                break
-        if self.port is None:
-            self.stop()
-            pytest.fail("loraplane up did not get ready")
-        # Keep draining the log so the process never blocks on a full pipe.
-        import threading
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+class Up(loraplane_up.Up):
+    """`loraplane up` (loraplane_up.Up) with this suite's admin token, and SDK clients of it."""
 
-    def tenant(self, name, tier="shared"):
-        status, body = call(self.port, "POST", "/admin/v1/tenants", {"name": name, "tier": tier}, ADMIN)
-        assert status == 201, body
-        return body
+    def __init__(self, *args):
+        super().__init__(ADMIN, *args)
 
     def client(self, key):
         return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=key, max_retries=0)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.dir.cleanup()
 
 
 @pytest.fixture(scope="module")
