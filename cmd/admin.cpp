@@ -57,6 +57,9 @@ void add_admin_command(CLI::App& app, AdminCommand& c) {
   c.revoke_key = c.app->add_subcommand("revoke-key", "revoke an API key by its prefix");
   c.revoke_key->add_option("prefix", c.prefix, "key prefix (pk-prov-…, first 16 characters)")
       ->required();
+  c.delete_tenant = c.app->add_subcommand(
+      "delete-tenant", "delete a tenant: its keys stop working and its adapters are deleted");
+  c.delete_tenant->add_option("tenant_id", c.tenant_id, "tenant id")->required();
   c.engines = c.app->add_subcommand("engines", "the fleet as the router sees it");
 }
 
@@ -85,6 +88,9 @@ int run_admin(const AdminCommand& c) {
   } else if (*c.revoke_key) {
     method = "DELETE";
     target = "/admin/v1/keys/" + c.prefix;
+  } else if (*c.delete_tenant) {
+    method = "DELETE";
+    target = "/admin/v1/tenants/" + c.tenant_id;
   } else {
     method = "GET";
     target = "/admin/v1/engines";

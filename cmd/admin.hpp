@@ -15,6 +15,7 @@ struct AdminCommand {
   CLI::App* create_tenant = nullptr;
   CLI::App* create_key = nullptr;
   CLI::App* revoke_key = nullptr;
+  CLI::App* delete_tenant = nullptr;
   CLI::App* engines = nullptr;
 };
 

@@ -77,6 +77,13 @@ std::optional<schema::TenantRecord> TenantDirectory::tenant(std::string_view id)
   return it->second;
 }
 
+std::optional<schema::TenantRecord> TenantDirectory::record(std::string_view id) const {
+  std::shared_lock lock(mutex_);
+  auto it = tenants_.find(std::string(id));
+  if (it == tenants_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<schema::TenantRecord> TenantDirectory::tenant_by_name(std::string_view name) const {
   std::shared_lock lock(mutex_);
   for (const auto& [id, t] : tenants_)

@@ -35,7 +35,10 @@ class TenantDirectory {
   void put(const schema::TenantRecord& tenant);
   void put(const schema::ApiKeyRecord& key);
 
+  // The live tenant `id`: nullopt when unknown or deleted.
   std::optional<schema::TenantRecord> tenant(std::string_view id) const;
+  // The tenant's record whether live or deleted (DELETE of a deleted tenant sweeps again).
+  std::optional<schema::TenantRecord> record(std::string_view id) const;
   std::optional<schema::TenantRecord> tenant_by_name(std::string_view name) const;
   std::optional<schema::ApiKeyRecord> api_key(std::string_view prefix) const;
   // The live tenant owning `presented_key`, or nullopt (unknown, revoked, wrong secret, tenant

@@ -1,5 +1,6 @@
 // JSON for tenants and API keys: the loraplane.tenants events and the admin API bodies.
 #include "schema/reader_impl.hpp"
+#include "schema/tenant_deleted.hpp"
 #include "schema/writer_impl.hpp"
 
 namespace loraplane::schema {
@@ -147,6 +148,27 @@ std::string to_json(const ApiKeyRevoked& value) {
   put(out, "object", "api_key.revoked");
   put(out, "prefix", value.prefix);
   out["revoked"] = true;
+  return detail::serialize(out);
+}
+
+// ---- TenantDeleted -----------------------------------------------------------------------
+
+template <>
+Result<TenantDeleted> parse<TenantDeleted>(std::string_view json, const ParseLimits& limits) {
+  return detail::parse_document<TenantDeleted>(json, limits, [](ObjectReader& r, TenantDeleted& d) {
+    r.string("id", d.id, detail::kIdRule);
+    r.constant("object", "tenant.deleted");
+    r.require_true("deleted");
+    r.integer("adapters_deleted", d.adapters_deleted);
+  });
+}
+
+std::string to_json(const TenantDeleted& value) {
+  boost::json::object out;
+  put(out, "id", value.id);
+  put(out, "object", "tenant.deleted");
+  out["deleted"] = true;
+  out["adapters_deleted"] = value.adapters_deleted;
   return detail::serialize(out);
 }
 

@@ -240,6 +240,12 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   // The job before the pending state: a gateway that dies (or loses the broker) between the
   // two leaves a job whose adapter never appears, which the validate worker drops — never a
   // pending adapter without a job, stuck forever and holding its name (docs/lifecycle.md).
+  // A tenant deleted while its upload streamed gets no adapter: the delete swept before this
+  // one existed.
+  if (!ctx.tenants.tenant(tenant->id)) {
+    count_upload("rejected", 0, 0);
+    co_return errors::invalid_api_key();
+  }
   const auto request_headers = kafka::request_id_headers(sc.request_id);
   auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job),
                                       request_headers);

@@ -8,8 +8,9 @@ are oversized; uploads stall half-way. Every refusal must be the exact status an
 body of the contract, indistinguishable from "does not exist", and afterwards the victim's
 adapters must be untouched and still serve inference.
 
-Tenant deletion is not part of the admin API (ARCHITECTURE.md §5 has create tenant, create key,
-revoke key), so "keys of deleted tenants" is covered by revoked keys only.
+A third tenant is deleted (`DELETE /admin/v1/tenants/{id}`): its keys must be refused
+everywhere, its adapter must leave the engines, and its name must come back as a new, empty
+tenant.
 """
 
 import json
@@ -58,6 +59,26 @@ def chat(port, key, model, stream=False):
     return request(port, "POST", "/v1/chat/completions",
                    {"model": model, "max_tokens": 4, "stream": stream,
                     "messages": [{"role": "user", "content": "hi"}]}, key)
+
+
+def engine_holds(port, adapter_id):
+    """The engines whose GPU, CPU, disk or loading set holds the adapter, per /admin/v1/engines."""
+    status, fleet, _ = request(port, "GET", "/admin/v1/engines", token=ADMIN)
+    assert status == 200, fleet
+    lora = f"{BASE}:{adapter_id}"  # the engines' LoRA name
+    return [e["id"] for e in fleet["data"]
+            if any(lora in e[tier] for tier in ("gpu", "cpu", "disk", "loading"))]
+
+
+def wait_resident(port, adapter_id, resident=True, timeout=30):
+    """engine_holds once it is non-empty (resident) or empty (not), or at the timeout:
+    residency reaches the gateway with each agent's next report, about every second."""
+    deadline = time.time() + timeout
+    holders = engine_holds(port, adapter_id)
+    while bool(holders) != resident and time.time() < deadline:
+        time.sleep(0.2)
+        holders = engine_holds(port, adapter_id)
+    return holders
 
 
 def assert_error(status, body, want_status, code, param=None):
@@ -176,11 +197,8 @@ def test_same_name_resolves_to_each_tenants_own_adapter(env):
         status, body, _ = chat(port, key, f"{BASE}:shared-name")
         assert status == 200, body
         assert body["model"] == f"{BASE}:shared-name"
-    status, engines, _ = request(port, "GET", "/admin/v1/engines", token=ADMIN)
-    assert status == 200
-    loaded = json.dumps(engines)
-    # Each call loaded its own tenant's adapter: both ids are resident somewhere.
-    assert env["v_shared"] in loaded and env["m_shared"] in loaded
+    # Each call loaded its own tenant's adapter: both ids become resident somewhere.
+    assert wait_resident(port, env["v_shared"]) and wait_resident(port, env["m_shared"])
 
 
 def test_a_name_taken_by_another_tenant_is_free(env):
@@ -234,6 +252,51 @@ def test_revoked_key_is_refused_everywhere(env):
     victim_intact(env)
 
 
+def test_deleted_tenant_keys_and_adapters_are_gone(env):
+    port, up = env["port"], env["up"]
+    doomed = up.tenant("doomed")
+    first = doomed["api_key"]
+    status, second, _ = request(port, "POST", f"/admin/v1/tenants/{doomed['id']}/keys",
+                                token=ADMIN)
+    assert status == 201, second
+    adapter = upload_adapter(port, first, "shared-name", BASE, toy_adapter())["id"]
+    assert wait_status(port, first, adapter) == "ready"
+    status, body, _ = chat(port, second["api_key"], f"{BASE}:shared-name")
+    assert status == 200, body
+    assert wait_resident(port, adapter)
+
+    status, body, _ = request(port, "DELETE", f"/admin/v1/tenants/{doomed['id']}", token=ADMIN)
+    assert status == 200, body
+    assert body == {"id": doomed["id"], "object": "tenant.deleted", "deleted": True,
+                    "adapters_deleted": 1}
+    for key in (first, second["api_key"]):
+        for label, status, res in every_tenant_call(env, key):
+            assert status == 401, label
+            assert_error(status, res, 401, "invalid_api_key")
+        status, res, _ = chat(port, key, f"{BASE}:shared-name", stream=True)
+        assert_error(status, res, 401, "invalid_api_key")
+
+    # Its adapter is deleted like any other: unloaded from every engine and its disk.
+    assert wait_resident(port, adapter, resident=False) == []
+
+    # Deleting again is a no-op that answers 200 (a safe retry); an unknown id is a 404.
+    status, body, _ = request(port, "DELETE", f"/admin/v1/tenants/{doomed['id']}", token=ADMIN)
+    assert status == 200 and body["adapters_deleted"] == 0, body
+    status, body, _ = request(port, "DELETE", "/admin/v1/tenants/ten_doesnotexist", token=ADMIN)
+    assert_error(status, body, 404, "tenant_not_found")
+    # The name is free: a new tenant of that name is a different tenant, with nothing in it.
+    reborn = up.tenant("doomed")
+    assert reborn["id"] != doomed["id"]
+    status, page, _ = request(port, "GET", "/v1/adapters", token=reborn["api_key"])
+    assert status == 200 and page["data"] == [], page
+    status, res, _ = request(port, "GET", f"/v1/adapters/{adapter}", token=reborn["api_key"])
+    assert_error(status, res, 404, "adapter_not_found")
+    # Mallory's adapter of the same name and the victim's are untouched.
+    status, res, _ = chat(port, env["m"], f"{BASE}:shared-name")
+    assert status == 200, res
+    victim_intact(env)
+
+
 @pytest.mark.parametrize("key", [
     "", "pk-prov-", "pk-prov-wrong", "pk-prov-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     "isolation-admin-token", "x" * 4000, "pk-prov-\u00e9\u00e9",
@@ -274,6 +337,7 @@ def test_admin_endpoints_refuse_without_the_admin_token(env, attempt):
         ("POST", "/admin/v1/tenants", {"name": intruder, "tier": "dedicated"}),
         ("POST", f"/admin/v1/tenants/{env['victim']['id']}/keys", None),
         ("DELETE", f"/admin/v1/keys/{env['v'][:16]}", None),
+        ("DELETE", f"/admin/v1/tenants/{env['victim']['id']}", None),
         ("GET", "/admin/v1/engines", None),
     ]
     for method, target, body in calls:

@@ -144,3 +144,10 @@ def test_every_documented_state_matches_the_spec(api):
     assert validated(port, tenant_key, "/v1/adapters/{id}", "DELETE",
                      path_parameters={"id": up_body["id"]})[0] == 404
     assert validated(port, None, "/v1/models", "GET")[0] == 401
+
+    status, gone = validated(port, ADMIN, "/admin/v1/tenants/{id}", "DELETE",
+                             path_parameters={"id": created["id"]})
+    assert status == 200 and gone["adapters_deleted"] == 1, gone  # walk-hf, failed
+    assert validated(port, tenant_key, "/v1/models", "GET")[0] == 401
+    assert validated(port, ADMIN, "/admin/v1/tenants/{id}", "DELETE",
+                     path_parameters={"id": "ten_missing"})[0] == 404

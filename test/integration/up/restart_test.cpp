@@ -167,6 +167,21 @@ BOOST_AUTO_TEST_CASE(admin_cli_manages_tenants) {
   BOOST_TEST(revoke_code == 0, revoke_out);
   BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key)).status == 401);
 
+  auto [key_code, key_out] = run_admin(
+      {"--api", api, "--token", kAdminToken, "create-key", std::string(tenant["id"].as_string())});
+  BOOST_TEST_REQUIRE(key_code == 0, key_out);
+  std::string second(parse_object(key_out.substr(key_out.find('{')))["api_key"].as_string());
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(second)).status == 200);
+  auto [delete_code, delete_out] = run_admin(
+      {"--api", api, "--token", kAdminToken, "delete-tenant", std::string(tenant["id"].as_string())});
+  BOOST_TEST(delete_code == 0, delete_out);
+  BOOST_TEST(delete_out.find("\"tenant.deleted\"") != std::string::npos, delete_out);
+  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(second)).status == 401);
+  auto [gone_code, gone_out] =
+      run_admin({"--api", api, "--token", kAdminToken, "delete-tenant", "ten_missing"});
+  BOOST_TEST(gone_code == 1, gone_out);
+  BOOST_TEST(gone_out.find("404") != std::string::npos, gone_out);
+
   auto [bad_code, bad_out] = run_admin({"--api", api, "--token", "wrong", "create-key", "ten_x"});
   BOOST_TEST(bad_code == 1, bad_out);
   BOOST_TEST(bad_out.find("401") != std::string::npos, bad_out);

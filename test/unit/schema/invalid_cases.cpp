@@ -98,6 +98,9 @@ const std::vector<Case> kSchemaCases = {
     {"Adapter", "", "object", R"("model")", "object: must be \"adapter\""},
     {"AdapterDeleted", "", "deleted", "false", "deleted: must be true"},
     {"ApiKeyRevoked", "", "revoked", "false", "revoked: must be true"},
+    {"TenantDeleted", "", "deleted", "false", "deleted: must be true"},
+    {"TenantDeleted", "", "adapters_deleted", "-1",
+     "adapters_deleted: must be between 0 and 9223372036854775807"},
     // field rules
     {"CreateTenantRequest", "", "name", R"("a b")",
      "name: must be 1-64 characters of [A-Za-z0-9._-]"},

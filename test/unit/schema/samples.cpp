@@ -2,6 +2,7 @@
 #include "samples.hpp"
 
 #include "schema/json.hpp"
+#include "schema/tenant_deleted.hpp"
 
 namespace loraplane::schema::testing {
 namespace {
@@ -178,6 +179,7 @@ void add_http(std::vector<Sample>& out) {
   out.push_back(make("ApiKeyCreated", "",
                      ApiKeyCreated{"ten_7f3a", "pk-prov-8Qw2eRt", "pk-prov-8Qw2", 1'716'999'500}));
   out.push_back(make("ApiKeyRevoked", "", ApiKeyRevoked{"pk-prov-8Qw2"}));
+  out.push_back(make("TenantDeleted", "", TenantDeleted{"ten_7f3a", 3}));
   out.push_back(make("CreateAdapterRequest", "",
                      CreateAdapterRequest{"support-bot.v3", "llama-3.1-8b-instruct",
                                           "acme/support-lora", "refs/pr/1", "hf_abcdef"}));

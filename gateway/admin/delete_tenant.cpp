@@ -1,0 +1,85 @@
+// DELETE /admin/v1/tenants/{id}: the tenant record first (its keys then authenticate nobody, on
+// this gateway at once and on the others within a poll of loraplane.tenants), then one delete
+// job per adapter, exactly as DELETE /v1/adapters/{id} queues it. A tenant already deleted is
+// swept again, so a retry after a 503 or a lost answer finishes the job; uploads that were
+// mid-stream when the record was written are refused before their job (adapters/upload.cpp).
+#include "common/log.hpp"
+#include "common/request_id.hpp"
+#include "common/sha256.hpp"
+#include "gateway/admin/handlers.hpp"
+#include "gateway/errors.hpp"
+#include "schema/json.hpp"
+#include "schema/tenant_deleted.hpp"
+
+namespace loraplane::gateway::admin {
+
+namespace {
+
+constexpr std::size_t kPage = 256;
+
+schema::Job delete_job(const schema::AdapterState& state, std::int64_t now) {
+  schema::Job job;
+  job.job_id = "job_" + random_base62(20);
+  job.kind = schema::JobKind::remove;
+  job.tenant_id = state.tenant_id;
+  job.adapter_id = state.adapter.id;
+  job.name = state.adapter.name;
+  job.base_model = state.adapter.base_model;
+  job.created_at = now;
+  return job;
+}
+
+}  // namespace
+
+awaitable<http::Response> delete_tenant(GatewayContext& ctx, http::RequestContext& rc) {
+  if (auto denied = ctx.require_admin(rc.request)) co_return std::move(*denied);
+  auto tenant = ctx.tenants.record(rc.param("id"));
+  if (!tenant) co_return errors::not_found("tenant_not_found", "no such tenant");
+  if (!ctx.producer.brokers_reachable())
+    co_return errors::unavailable("tenant store unavailable: Kafka is unreachable; retry shortly",
+                                  5);
+
+  const auto request_headers = kafka::request_id_headers(rc.request_id);
+  if (!tenant->deleted) {
+    tenant->deleted = true;
+    auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants, tenant_topic_key(tenant->id),
+                                        schema::to_json(*tenant), request_headers);
+    if (!sent) {
+      logging::warn({"gateway", rc.request_id}, "delete tenant {}: {}", tenant->id,
+                    sent.error().message);
+      co_return errors::unavailable("tenant store unavailable, try again");
+    }
+    ctx.tenants.put(*tenant);
+  }
+
+  // Page through the tenant's adapters; hide() takes each out of the next page.
+  std::int64_t queued = 0;
+  while (true) {
+    bool has_more = false;
+    auto page = ctx.adapters.list(tenant->id, kPage, "", has_more);
+    if (page.empty()) break;
+    for (const auto& state : page) {
+      auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id,
+                                          schema::to_json(delete_job(state, ctx.now_seconds())),
+                                          request_headers);
+      if (!sent) {
+        logging::warn({"gateway", rc.request_id},
+                      "delete tenant {}: {} adapter deletes queued, then: {}", tenant->id, queued,
+                      sent.error().message);
+        co_return errors::unavailable("adapter store unavailable, retry to finish the delete");
+      }
+      ctx.adapters.hide(state.adapter.id);
+      ++queued;
+    }
+    if (!has_more) break;
+  }
+  logging::info({"gateway", rc.request_id}, "tenant {} deleted: {} adapter deletes queued",
+                tenant->id, queued);
+
+  schema::TenantDeleted body;
+  body.id = tenant->id;
+  body.adapters_deleted = queued;
+  co_return http::json_response(http::Status::ok, schema::to_json(body));
+}
+
+}  // namespace loraplane::gateway::admin
