@@ -540,6 +540,27 @@ def test_stalled_upload_is_cut_and_leaves_no_adapter(env):
     assert [a["name"] for a in page["data"]].count("stalled") == 1
 
 
+def test_upload_in_flight_when_its_tenant_is_deleted_is_refused(env):
+    """The delete sweeps the adapters that exist; an upload still streaming must not add one."""
+    port, up = env["port"], env["up"]
+    tenant = up.tenant("midway")
+    body = multipart({"name": "late", "base_model": BASE}, toy_adapter(rank=8))
+    head = (f"POST /v1/adapters/upload HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {tenant['api_key']}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(head + body[: len(body) // 2])
+        status, res, _ = request(port, "DELETE", f"/admin/v1/tenants/{tenant['id']}", token=ADMIN)
+        assert status == 200 and res["adapters_deleted"] == 0, res
+        s.sendall(body[len(body) // 2:])
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    status, res = parse_raw(answer)
+    assert_error(status, res, 401, "invalid_api_key")
+
+
 def test_trickled_upload_is_cut(env):
     """A client sending a few bytes at a time never keeps a slot for long."""
     port, m = env["port"], env["m"]
