@@ -208,7 +208,7 @@ SCHEMA_LETTERS = {
     "ApiKeyRecord": "D", "Job": "E", "UploadChunkHeader": "F", "AdapterState": "G",
     "LoadEvent": "H", "Residency": "I", "Tenant": "J", "ApiKeyCreated": "K", "ApiKeyRevoked": "L",
     "Adapter": "M", "AdapterList": "N", "AdapterDeleted": "O", "Error": "P", "ModelList": "Q",
-    "EngineList": "R", "Health": "S",
+    "EngineList": "R", "Health": "S", "TenantDeleted": "T",
 }
 
 

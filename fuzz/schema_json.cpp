@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "schema/json.hpp"
+#include "schema/tenant_deleted.hpp"
 
 using namespace loraplane;
 using namespace loraplane::schema;
@@ -68,6 +69,7 @@ constexpr Fn kTypes[] = {
     round_trip<ModelList>,            // Q
     round_trip<EngineList>,           // R
     round_trip<Health>,               // S
+    round_trip<TenantDeleted>,        // T
 };
 constexpr std::size_t kCount = sizeof(kTypes) / sizeof(kTypes[0]);
 
