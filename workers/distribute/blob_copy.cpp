@@ -81,7 +81,7 @@ Result<storage::BlobInfo> copy_upload(const kafka::Cluster& cluster, storage::Bl
   auto committed = (*writer)->commit();
   const auto t2 = Clock::now();
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  spdlog::debug("copy of upload {}: read {:.0f} ms (first chunk after {:.0f} ms, {:.0f} ms of it "
+  spdlog::info("copy of upload {}: read {:.0f} ms (first chunk after {:.0f} ms, {:.0f} ms of it "
                 "writing), commit {:.0f} ms",
                 loc.upload_id, ms(t1 - t0), ms(first - t0), ms(in_sink), ms(t2 - t1));
   return committed;
