@@ -13,7 +13,8 @@ namespace loraplane::kafka {
 
 // Calls `visit` for every message of `partition` with first_offset <= offset <= last_offset, in
 // offset order, on the calling thread (blocking; not for an I/O thread). Memory stays bounded
-// whatever the range (a small fetch queue). Stops at the first error `visit` returns.
+// whatever the range (at most 32 MiB prefetched plus one 16 MiB fetch). Stops at the first
+// error `visit` returns.
 // Errc::not_found when the range is no longer in the log (retention), Errc::unavailable when
 // no message arrived for `idle_timeout`.
 Status read_range(const Cluster& cluster, std::string_view topic, std::int32_t partition,

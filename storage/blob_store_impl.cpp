@@ -131,8 +131,13 @@ Result<std::unique_ptr<BlobWriter>> BlobStoreImpl::claim_write(const std::string
 }
 
 Status BlobStoreImpl::put_chunk(std::string_view sha, std::uint32_t index, std::string_view bytes) {
-  // Not synced: commit_owned makes all chunks durable before the manifest can be.
-  auto s = cf_.db->Put(rocksdb::WriteOptions(), cf_.chunks,
+  // Without the WAL: chunk bytes go to the memtable only, and the flush to blob files writes
+  // them once, instead of once more into the WAL first. commit_owned flushes them (synced)
+  // before the manifest can exist; a crash before that loses them, and the pending marker,
+  // durable since begin_write, makes recovery remove whatever part did reach disk.
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  auto s = cf_.db->Put(wo, cf_.chunks,
                        to_slice(blob_keys::chunk_key(sha, index)), to_slice(bytes));
   if (!s.ok()) return to_error(s, "write chunk");
   return {};
@@ -141,14 +146,18 @@ Status BlobStoreImpl::put_chunk(std::string_view sha, std::uint32_t index, std::
 Result<BlobInfo> BlobStoreImpl::commit_owned(const std::string& sha, std::uint64_t size,
                                              std::uint32_t chunk_size,
                                              std::uint32_t chunk_count) {
-  // Crash safety: the chunks went into the WAL unsynced (or, if their memtable was flushed,
-  // into SST/blob files that RocksDB fsyncs before recording them). FlushWAL(true) fsyncs every
-  // live WAL file, so all chunks are durable before the manifest batch is even written; the
-  // batch itself is synced, so once commit() returns the blob survives a crash or power loss.
-  // If we crash before the batch is durable, the pending marker is still there and recovery
-  // removes the chunks; manifest and marker change in one atomic batch, so no state between.
-  auto flushed = cf_.db->FlushWAL(true);
-  if (!flushed.ok()) return to_error(flushed, "sync WAL before commit");
+  // Crash safety: the chunks were written without the WAL, so they are durable only once their
+  // memtable is flushed: RocksDB fsyncs the blob and SST files of a flush before it records
+  // them in the (synced) MANIFEST, and Flush(wait) returns after that. So all chunks are
+  // durable before the manifest batch is even written; the batch itself is synced, so once
+  // commit() returns the blob survives a crash or power loss. If we crash before the batch is
+  // durable, the pending marker is still there and recovery removes the chunks; manifest and
+  // marker change in one atomic batch, so no state between.
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  fo.allow_write_stall = true;  // flush now even if the other memtable is still being flushed
+  auto flushed = cf_.db->Flush(fo, cf_.chunks);
+  if (!flushed.ok()) return to_error(flushed, "flush chunks before commit");
 
   Manifest m{size, chunk_size, chunk_count, now()};
   rocksdb::WriteBatch batch;

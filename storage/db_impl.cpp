@@ -59,8 +59,9 @@ rocksdb::DBOptions db_options() {
   rocksdb::DBOptions o;
   o.create_if_missing = true;
   o.create_missing_column_families = true;
-  // The metadata families flush rarely and would pin every WAL file full of chunk bytes;
-  // a total WAL bound makes RocksDB flush them so old WAL files can go.
+  // The metadata families flush rarely and would pin every WAL file (blob chunks skip the WAL,
+  // but markers, manifests and metadata do not); a total WAL bound makes RocksDB flush them so
+  // old WAL files can go.
   o.max_total_wal_size = 256 * kMiB;
   o.keep_log_file_num = 4;
   return o;

@@ -1,5 +1,7 @@
 #include "workers/distribute/blob_copy.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "common/kafka_range.hpp"
 #include "schema/upload_headers.hpp"
 
@@ -53,9 +55,21 @@ Result<storage::BlobInfo> copy_upload(const kafka::Cluster& cluster, storage::Bl
   auto writer = store.begin_write(request.sha256, request.size);
   if (!writer) return writer.error();
   ChunkSink sink(loc, **writer);
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  Clock::duration in_sink{};
+  Clock::time_point first{};
   auto st = kafka::read_range(
       cluster, kafka::kUploads, loc.partition, loc.first_offset, loc.last_offset,
-      [&sink](const kafka::Message& m) { return sink(m); }, idle_timeout);
+      [&](const kafka::Message& m) {
+        const auto start = Clock::now();
+        if (first == Clock::time_point{}) first = start;
+        auto taken = sink(m);
+        in_sink += Clock::now() - start;  // hashing and writing, as opposed to waiting for Kafka
+        return taken;
+      },
+      idle_timeout);
+  const auto t1 = Clock::now();
   if (st && sink.chunks() != loc.chunk_count)
     st = make_error(Errc::corrupt, "upload " + loc.upload_id + ": " +
                                        std::to_string(sink.chunks()) + " of " +
@@ -64,7 +78,13 @@ Result<storage::BlobInfo> copy_upload(const kafka::Cluster& cluster, storage::Bl
     (*writer)->abort();
     return st.error();
   }
-  return (*writer)->commit();
+  auto committed = (*writer)->commit();
+  const auto t2 = Clock::now();
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::info("copy of upload {}: read {:.0f} ms (first chunk after {:.0f} ms, {:.0f} ms of it "
+                "writing), commit {:.0f} ms",
+                loc.upload_id, ms(t1 - t0), ms(first - t0), ms(in_sink), ms(t2 - t1));
+  return committed;
 }
 
 }  // namespace loraplane::distribute

@@ -1,6 +1,6 @@
 // Copies a validated upload from loraplane.uploads into the blob store: a range read of the
-// partition that holds its chunks, streamed into a BlobWriter (memory: the read's small fetch
-// queue and one blob chunk), committed only if size and sha256 match. Blocking.
+// partition that holds its chunks, streamed into a BlobWriter (memory: the read's bounded
+// prefetch queue and one blob chunk), committed only if size and sha256 match. Blocking.
 #pragma once
 
 #include <chrono>
