@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -223,7 +224,13 @@ int run_up(const UpOptions& options, bool all_roles) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain_timer(io);
   const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+  // Requests still in flight when the drain is cut short stay suspended in the io_context, and
+  // their frames hold guards into the gateway (router counts, admission slots, pooled upstream
+  // connections): unwinding them after the gateway is gone would touch freed memory. Such a
+  // stop ends the process once everything is flushed, without running those destructors.
+  std::size_t cut = 0;
   std::function<void()> finish = [&] {
+    cut = gw.open_connections();
     signals.cancel();
     drain_timer.cancel();
     gw.stop();
@@ -263,6 +270,12 @@ int run_up(const UpOptions& options, bool all_roles) {
       };
   signals.async_wait(on_signal);
   io.run();
+  if (cut > 0) {
+    spdlog::info("loraplane stopped ({} connections cut)", cut);
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   spdlog::info("loraplane stopped");
   return 0;
 }

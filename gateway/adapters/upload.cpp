@@ -157,7 +157,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   auto admission = ctx.upload_slots->acquire(tenant->id);
   if (!admission.slot) {
     count_upload("throttled", 0, 0);
-    if (admission.refusal == UploadSlots::Refusal::tenant_full)
+    if (admission.refusal == UploadSlots::Refusal::key_full)
       co_return errors::rate_limited(
           "this tenant already has " + std::to_string(ctx.upload_slots->tenant_max()) +
               " uploads in progress; retry when one has finished",

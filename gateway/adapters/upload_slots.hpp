@@ -6,54 +6,28 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <unordered_map>
+
+#include "gateway/keyed_slots.hpp"
 
 namespace loraplane::gateway::adapters {
 
 class UploadSlots {
  public:
-  UploadSlots(std::size_t gateway_max, std::size_t tenant_max)
-      : gateway_max_(gateway_max), tenant_max_(tenant_max) {}
+  UploadSlots(std::size_t gateway_max, std::size_t tenant_max);
 
-  // Holds one slot until destroyed.
-  class Slot {
-   public:
-    Slot(UploadSlots* owner, std::string tenant) : owner_(owner), tenant_(std::move(tenant)) {}
-    Slot(Slot&& other) noexcept : owner_(other.owner_), tenant_(std::move(other.tenant_)) {
-      other.owner_ = nullptr;
-    }
-    Slot(const Slot&) = delete;
-    Slot& operator=(const Slot&) = delete;
-    Slot& operator=(Slot&&) = delete;
-    ~Slot();
+  using Slot = KeyedSlots::Slot;
+  using Refusal = KeyedSlots::Refusal;  // total_full: this gateway; key_full: this tenant
+  using Admission = KeyedSlots::Admission;
+  Admission acquire(const std::string& tenant_id) { return slots_.acquire(tenant_id, tenant_max_); }
 
-   private:
-    UploadSlots* owner_;
-    std::string tenant_;
-  };
-
-  enum class Refusal { gateway_full, tenant_full };
-  struct Admission {
-    std::optional<Slot> slot;
-    Refusal refusal = Refusal::gateway_full;  // meaningful when !slot
-  };
-  Admission acquire(const std::string& tenant_id);
-
-  std::size_t gateway_max() const { return gateway_max_; }
+  std::size_t gateway_max() const { return slots_.total_max(); }
   std::size_t tenant_max() const { return tenant_max_; }
-  std::size_t in_progress() const;
+  std::size_t in_progress() const { return slots_.held(); }
 
  private:
-  void release(const std::string& tenant_id);
-
-  const std::size_t gateway_max_;
   const std::size_t tenant_max_;
-  mutable std::mutex mutex_;
-  std::size_t total_ = 0;
-  std::unordered_map<std::string, std::size_t> per_tenant_;  // only tenants uploading now
+  KeyedSlots slots_;
 };
 
 }  // namespace loraplane::gateway::adapters

@@ -74,18 +74,23 @@ void Agent::start() {
   auto core = core_;
   consumer_ = kafka::Consumer::start(
       cluster_, consumer, [core](const kafka::Message& m) { return core->on_message(m); });
-  kafka::Consumer* reader = consumer_.get();
-  kafka::Consumer* table = nullptr;
+  std::weak_ptr<kafka::Consumer> reader = consumer_;
+  std::weak_ptr<kafka::Consumer> table;
   if (o.read_adapters_table) {
     kafka::ConsumerOptions table_options;  // no group: every partition, from the beginning
     table_options.client_id = "loraplane-agent";
     table_options.topics = {std::string(kafka::kAdapters)};
     table_reader_ = kafka::Consumer::start(
         cluster_, table_options, [core](const kafka::Message& m) { return core->on_state(m); });
-    table = table_reader_.get();
+    table = table_reader_;
   }
-  core_->set_consumer_caught_up(
-      [reader, table] { return reader->caught_up() && (!table || table->caught_up()); });
+  const bool with_table = o.read_adapters_table;
+  core_->set_consumer_caught_up([reader, table, with_table] {
+    auto events = reader.lock();
+    auto states = table.lock();
+    if (!events || (with_table && !states)) return false;  // the agent is going away
+    return events->caught_up() && (!with_table || states->caught_up());
+  });
   core_->start_loops();
   spdlog::info("agent {} for engine {} listening on {}", o.engine_id, o.engine_url, url);
 }

@@ -81,8 +81,10 @@ class Agent {
   const kafka::Cluster& cluster_;
   std::shared_ptr<Core> core_;
   std::unique_ptr<http::Server> server_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  std::unique_ptr<kafka::Consumer> table_reader_;
+  // Shared so that the core's caught-up check (run on the io thread, possibly after ~Agent
+  // started) holds a consumer only through a weak_ptr it locks: never a dangling pointer.
+  std::shared_ptr<kafka::Consumer> consumer_;
+  std::shared_ptr<kafka::Consumer> table_reader_;
   std::string url_;
   std::atomic<bool> stopped_{false};
 };

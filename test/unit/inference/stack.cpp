@@ -93,7 +93,12 @@ Stack::Stack(sim_engine::SimEngineOptions engine_options) {
 Stack::~Stack() {
   asio::post(io_, [this] { gateway_->stop(); });
   agent_->stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Let the requests still in flight end (their clients are gone) before the io_context is
+  // stopped: a forward suspended past ~Gateway would release its router count into freed memory.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (gateway_->open_connections() > 0 && std::chrono::steady_clock::now() < deadline);
   io_.stop();
   agent_io_.stop();
   thread_.join();
