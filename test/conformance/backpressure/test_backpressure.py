@@ -189,7 +189,11 @@ def test_a_flood_of_large_uploads_gets_answers_and_memory_stays_bounded(small):
     assert any(a[0] == 422 for a in answers)
     sent = sum(a[3] for a in answers)
     grown_kb = rss_kb(small.proc.pid) - before
-    assert grown_kb * 1024 < max(sent / 2, 64 << 20), f"RSS grew {grown_kb} kB; {sent} bytes sent"
+    # Under ASan (ops/test's sanitizer pass) freed memory sits in the quarantine instead of being
+    # reused, so RSS says nothing about the gateway's own bound; the plain pass checks it.
+    if "ASAN_OPTIONS" not in os.environ:
+        assert grown_kb * 1024 < max(sent / 2, 64 << 20), \
+            f"RSS grew {grown_kb} kB; {sent} bytes sent"
     assert small.alive()
     wait_metric(port, *IN_PROGRESS, 0)
 
