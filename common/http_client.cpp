@@ -180,6 +180,7 @@ awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffe
                             bhttp::response_parser<bhttp::buffer_body>& parser,
                             std::chrono::milliseconds idle, const std::string& url, Sink& sink) {
   std::vector<char> piece(std::size_t{256} * 1024);
+  buffer.reserve(piece.size());
   while (!parser.is_done()) {
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
