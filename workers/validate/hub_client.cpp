@@ -111,6 +111,9 @@ Status exchange(Stream& stream, const Request& req, Response& out,
   const bool to_sink = req.sink && out.status / 100 == 2;
   const bool chunky = out.status / 100 == 3;  // redirect bodies are ignored
   std::array<char, 64 * 1024> piece{};
+  // Beast reads as much as the buffer's spare capacity (at least 512 bytes): without room a
+  // 500 MB file would come 512 bytes per read.
+  buffer.reserve(buffer.size() + piece.size());
   while (!parser.is_done()) {
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
