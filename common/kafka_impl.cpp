@@ -59,6 +59,9 @@ ConfPtr make_conf(std::string_view bootstrap, std::string_view client_id) {
   set_conf(conf.get(), "bootstrap.servers", std::string(bootstrap));
   set_conf(conf.get(), "client.id", std::string(client_id));
   set_conf(conf.get(), "log.connection.close", "false");
+  // Reconnect within a second of the broker coming back: the default backoff ceiling (10 s)
+  // could keep a gateway answering 503 (Kafka unreachable) that long after an outage.
+  set_conf(conf.get(), "reconnect.backoff.max.ms", "1000");
   // Troubleshooting switch, e.g. LORAPLANE_KAFKA_DEBUG=cgrp,fetch (librdkafka `debug` contexts).
   if (const char* debug = std::getenv("LORAPLANE_KAFKA_DEBUG"); debug != nullptr && *debug) {
     set_conf(conf.get(), "debug", debug);

@@ -12,6 +12,7 @@
 // LORAPLANE_CHAOS_BROKER_DOWN_S (default 35) seconds each time (docs/lifecycle.md, "Chaos").
 #define BOOST_TEST_MODULE chaos_test
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <boost/test/results_collector.hpp>
 #include <cstdlib>
@@ -48,6 +49,7 @@ struct Op {
   int gateway = 0;
   // outcome
   int status = -1;  // -1 not run, 0 no answer
+  int retries = 0;   // of a 503
   std::string id, detail;
 };
 
@@ -55,6 +57,13 @@ struct Step {
   std::string what;
   std::function<void()> kill, restart;
 };
+
+// The answer's Retry-After in seconds, within 1..5 (what a patient client would wait here).
+int retry_after_s(const lt::Answer& a) {
+  auto it = a.headers.find("retry-after");
+  const int s = it == a.headers.end() ? 1 : std::atoi(it->second.c_str());
+  return std::clamp(s, 1, 5);
+}
 
 // Polls `check` ("" when satisfied, else what is missing) until it holds or the time is up.
 std::string eventually(const std::function<std::string()>& check, std::chrono::seconds timeout) {
@@ -179,11 +188,18 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
                                       op.file);
       };
       // As a well-behaved client does: a 429 (the tenant's concurrent-upload limit) is retried
-      // after a pause; a 429 answer is refused before anything is written.
+      // after a pause, and a 503 (Kafka unreachable: refused at once, before anything is
+      // written) after its Retry-After, for up to a minute; what is still refused then counts.
       auto r = send();
+      const auto give_up = std::chrono::steady_clock::now() + 60s;
       for (int attempt = 0; r.status == 429 && attempt < 60; ++attempt) {
         std::this_thread::sleep_for(500ms);
         r = send();
+      }
+      while (r.status == 503 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::seconds(retry_after_s(r)));
+        r = send();
+        ++op.retries;
       }
       std::lock_guard lock(mutex);
       op.status = r.status;
@@ -377,6 +393,13 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
          << unanswered << " without an answer (" << unanswered_present << " of them exist, ready)\n"
          << "  by status:";
   for (const auto& [status, count] : by_status) report << " " << status << "=" << count;
+  int retried = 0, retries = 0;
+  for (const auto& op : ops) {
+    retried += op.retries > 0 ? 1 : 0;
+    retries += op.retries;
+  }
+  report << "\n  503 retried after Retry-After: " << retried << " operations, " << retries
+         << " retries";
   for (int seg = 0; seg < segments; ++seg) {
     int a = 0, refused = 0, none = 0;
     for (int i = 0; i < n; ++i) {
