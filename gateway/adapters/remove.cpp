@@ -1,7 +1,7 @@
 #include "common/log.hpp"
 #include "common/request_id.hpp"
-#include "common/sha256.hpp"
 #include "gateway/adapters/handlers.hpp"
+#include "gateway/delete_job.hpp"
 #include "gateway/errors.hpp"
 #include "schema/json.hpp"
 
@@ -15,14 +15,7 @@ awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc) 
   if (!ctx.producer.brokers_reachable())
     co_return errors::unavailable("adapter store unavailable: Kafka is unreachable; retry shortly", 5);
 
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::remove;
-  job.tenant_id = tenant->id;
-  job.adapter_id = state->adapter.id;
-  job.name = state->adapter.name;
-  job.base_model = state->adapter.base_model;
-  job.created_at = ctx.now_seconds();
+  const auto job = delete_job(*state, ctx.now_seconds());
   const auto request_headers = kafka::request_id_headers(rc.request_id);
   auto sent = co_await kafka::produce(ctx.producer, kafka::kJobs, tenant->id, schema::to_json(job),
                                       request_headers);

@@ -5,8 +5,8 @@
 // mid-stream when the record was written are refused before their job (adapters/upload.cpp).
 #include "common/log.hpp"
 #include "common/request_id.hpp"
-#include "common/sha256.hpp"
 #include "gateway/admin/handlers.hpp"
+#include "gateway/delete_job.hpp"
 #include "gateway/errors.hpp"
 #include "schema/json.hpp"
 #include "schema/tenant_deleted.hpp"
@@ -16,18 +16,6 @@ namespace loraplane::gateway::admin {
 namespace {
 
 constexpr std::size_t kPage = 256;
-
-schema::Job delete_job(const schema::AdapterState& state, std::int64_t now) {
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::remove;
-  job.tenant_id = state.tenant_id;
-  job.adapter_id = state.adapter.id;
-  job.name = state.adapter.name;
-  job.base_model = state.adapter.base_model;
-  job.created_at = now;
-  return job;
-}
 
 }  // namespace
 
