@@ -459,6 +459,41 @@ def test_declared_oversized_upload_gets_413_before_the_body(env):
     assert_error(status, body, 413, "adapter_too_large", "file")
 
 
+def test_upload_crossing_the_limit_mid_stream_gets_413_and_leaves_nothing(env):
+    """No Content-Length (chunked): the gateway only learns the size while streaming, and must
+    stop at 500 MB with a 413, with no adapter made and the name still free."""
+    port, m = env["port"], env["m"]
+    head = multipart({"name": "huge", "base_model": BASE}, toy_adapter())
+    head = head[: head.rindex(f"\r\n--{BOUNDARY}--".encode())]  # keep the file part open
+    piece = bytes(1 << 20)
+    req = (f"POST /v1/adapters/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {m}\r\n"
+           f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+           f"Transfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = lambda data: f"{len(data):x}\r\n".encode() + data + b"\r\n"  # noqa: E731
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        try:
+            s.sendall(req + chunk(head))
+            while sent < 520 * 1000 * 1000:  # past the 500 MB limit; the answer comes first
+                s.sendall(chunk(piece))
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while data := s.recv(65536):
+                answer += data
+        except (ConnectionResetError, socket.timeout):
+            pass
+    status, body = parse_raw(answer)
+    assert_error(status, body, 413, "adapter_too_large", "file")
+    assert sent >= 500 * 1000 * 1000 - len(head) - len(piece)  # refused while streaming
+    status, page, _ = request(port, "GET", "/v1/adapters?limit=100", token=m)
+    assert "huge" not in [a["name"] for a in page["data"]]
+    created = upload_adapter(port, m, "huge", BASE, toy_adapter())  # the name is free
+    assert wait_status(port, m, created["id"]) == "ready"
+
+
 def test_oversized_form_field_is_refused(env):
     body = multipart({"name": "n" * (2 * 1024 * 1024), "base_model": BASE}, toy_adapter())
     status, res, _ = request(env["port"], "POST", "/v1/adapters/upload", body, env["m"],
