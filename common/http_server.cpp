@@ -9,6 +9,7 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "common/http.hpp"
 #include "common/log.hpp"
@@ -72,22 +73,44 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         open_gauge(&http_metrics().connections.Add({{"role", options.role}})),
         rejected(&http_metrics().rejected.Add({{"role", options.role}})) {}
 
+  // The counter and histogram of each (route, method, code) seen, found once: a Family's Add
+  // builds and hashes a label map, too dear for every request. Bounded by the routes × methods
+  // × status codes the server answers with.
+  struct RouteMetrics {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+  };
+  std::mutex metrics_mutex;
+  std::unordered_map<std::string, RouteMetrics> route_metrics;
+
+  RouteMetrics& metrics_for(std::string_view route, std::string_view method, unsigned code) {
+    std::string key;
+    key.reserve(route.size() + method.size() + 6);
+    key.append(route).append(1, ' ').append(method).append(1, ' ').append(std::to_string(code));
+    std::lock_guard lock(metrics_mutex);
+    auto found = route_metrics.find(key);
+    if (found != route_metrics.end()) return found->second;
+    auto& m = http_metrics();
+    RouteMetrics handles{
+        &m.requests.Add({{"role", options.role},
+                         {"route", std::string(route)},
+                         {"method", std::string(method)},
+                         {"code", std::to_string(code)}}),
+        &m.duration.Add({{"role", options.role}, {"route", std::string(route)}},
+                        kLatencyBuckets)};
+    return route_metrics.emplace(std::move(key), handles).first->second;
+  }
+
   // Metrics and the access line of one finished request.
   void observe(std::string_view route, Verb method, unsigned code, double seconds,
                const std::string& request_id, const std::string& subject) {
     const auto level = options.access_log ? spdlog::level::info : spdlog::level::debug;
-    logging::write(level, {options.role, request_id}, "{} {} {} {:.1f} ms{}{}",
-                   std::string_view(beast::http::to_string(method)), route, code, seconds * 1000,
-                   subject.empty() ? "" : " tenant=", subject);
-    auto& m = http_metrics();
-    m.requests
-        .Add({{"role", options.role},
-              {"route", std::string(route)},
-              {"method", std::string(beast::http::to_string(method))},
-              {"code", std::to_string(code)}})
-        .Increment();
-    m.duration.Add({{"role", options.role}, {"route", std::string(route)}}, kLatencyBuckets)
-        .Observe(seconds);
+    const std::string_view verb(beast::http::to_string(method));
+    logging::write(level, {options.role, request_id}, "{} {} {} {:.1f} ms{}{}", verb, route, code,
+                   seconds * 1000, subject.empty() ? "" : " tenant=", subject);
+    auto& handles = metrics_for(route, verb, code);
+    handles.requests->Increment();
+    handles.duration->Observe(seconds);
   }
 };
 

@@ -9,10 +9,21 @@
 
 namespace loraplane {
 
+namespace {
+
+// Fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the implementation up again
+// (a locked search of the provider's algorithms), which costs more than hashing an API key.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
+}  // namespace
+
 struct Sha256::Impl {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   Impl() {
-    if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1)
+    if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256_md(), nullptr) != 1)
       throw std::runtime_error("EVP sha256 init failed");
   }
   ~Impl() { EVP_MD_CTX_free(ctx); }
@@ -32,7 +43,7 @@ std::array<std::uint8_t, 32> Sha256::finish() {
   std::array<std::uint8_t, 32> out{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, out.data(), &len);
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr);
   return out;
 }
 

@@ -3,8 +3,9 @@
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
+#include <array>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "common/metrics.hpp"
 
@@ -35,7 +36,10 @@ struct Families {
       .Help("Inference requests by tenant (first 200 tenants by id, the rest as _other) and API")
       .Register(metrics::registry());
   std::mutex mutex;
-  std::unordered_set<std::string> labelled;
+  // The counters of each labelled tenant (chat, completion, embedding), found once: a Family's
+  // Add builds and hashes a label map, too dear for every request.
+  std::unordered_map<std::string, std::array<prometheus::Counter*, 3>> labelled;
+  std::array<prometheus::Counter*, 3> other{};
 };
 
 Families& families() {
@@ -62,16 +66,30 @@ void count_import(std::string_view outcome) {
 }
 
 void count_tenant_request(const std::string& tenant_id, std::string_view api) {
+  static constexpr std::array<std::string_view, 3> kApis{"chat", "completion", "embedding"};
+  std::size_t index = 0;
+  while (index + 1 < kApis.size() && kApis[index] != api) ++index;
   auto& f = families();
-  std::string label = "_other";
+  prometheus::Counter* counter = nullptr;
   {
     std::lock_guard lock(f.mutex);
-    if (f.labelled.contains(tenant_id) || f.labelled.size() < kMaxTenantLabels) {
-      f.labelled.insert(tenant_id);
-      label = tenant_id;
+    auto found = f.labelled.find(tenant_id);
+    std::array<prometheus::Counter*, 3>* counters = nullptr;
+    if (found != f.labelled.end()) {
+      counters = &found->second;
+    } else if (f.labelled.size() < kMaxTenantLabels) {
+      counters = &f.labelled[tenant_id];
+    } else {
+      counters = &f.other;
     }
+    auto& slot = (*counters)[index];
+    if (!slot) {
+      const std::string label = counters == &f.other ? std::string("_other") : tenant_id;
+      slot = &f.tenant_requests.Add({{"tenant", label}, {"api", std::string(kApis[index])}});
+    }
+    counter = slot;
   }
-  f.tenant_requests.Add({{"tenant", label}, {"api", std::string(api)}}).Increment();
+  counter->Increment();
 }
 
 }  // namespace loraplane::gateway

@@ -104,9 +104,19 @@ http::Response no_engine(const std::string& base) {
 }  // namespace
 
 void observe_upstream_latency(std::string_view target, double seconds) {
-  upstream_metrics()
-      .latency.Add({{"target", std::string(target)}}, latency_buckets())
-      .Observe(seconds);
+  // The two targets' histograms, found once (a Family's Add builds a label map per call).
+  static prometheus::Histogram& engine =
+      upstream_metrics().latency.Add({{"target", "engine"}}, latency_buckets());
+  static prometheus::Histogram& agent =
+      upstream_metrics().latency.Add({{"target", "agent"}}, latency_buckets());
+  if (target == "engine")
+    engine.Observe(seconds);
+  else if (target == "agent")
+    agent.Observe(seconds);
+  else
+    upstream_metrics()
+        .latency.Add({{"target", std::string(target)}}, latency_buckets())
+        .Observe(seconds);
 }
 
 void count_upstream_error(std::string_view target, std::string_view kind) {

@@ -182,13 +182,15 @@ std::string_view UpstreamCall::header(bhttp::field field) const {
 bool UpstreamCall::done() const { return parser_.is_done(); }
 
 awaitable<Result<std::string>> UpstreamCall::read_some() {
+  constexpr std::size_t kPiece = 16 * 1024;
+  // Not a std::string resized to kPiece: that zero-fills 16 KiB for every read.
+  std::unique_ptr<char[]> piece(new char[kPiece]);
   std::string out;
   while (!parser_.is_done()) {
     if (failed_ || !connection_) co_return make_error(Errc::io, "upstream connection closed");
     auto& c = *connection_;
-    out.resize(16 * 1024);
-    parser_.get().body().data = out.data();
-    parser_.get().body().size = out.size();
+    parser_.get().body().data = piece.get();
+    parser_.get().body().size = kPiece;
     auto pool = pool_.lock();
     c.stream.expires_after(pool ? pool->options.io_timeout : std::chrono::seconds(60));
     auto [ec, n] =
@@ -199,10 +201,12 @@ awaitable<Result<std::string>> UpstreamCall::read_some() {
       failed_ = true;
       co_return make_error(Errc::io, "reading from " + c.key + ": " + ec.message());
     }
-    out.resize(out.size() - parser_.get().body().size);
-    if (!out.empty()) co_return out;
+    const std::size_t got = kPiece - parser_.get().body().size;
+    if (got > 0) {
+      out.assign(piece.get(), got);
+      co_return out;
+    }
   }
-  out.clear();
   co_return out;
 }
 

@@ -1,6 +1,7 @@
 // Non-streamed inference through the gateway: model resolution and its errors, the router's
 // ensure and retry, /v1/models and the fleet view.
 #include <boost/test/unit_test.hpp>
+#include <string>
 
 #include "test/unit/inference/stack.hpp"
 
@@ -256,6 +257,46 @@ BOOST_AUTO_TEST_CASE(router_metrics_count_decisions) {
              std::string::npos);
   BOOST_TEST(metrics.find("loraplane_upstream_latency_seconds_bucket{target=\"engine\"") !=
              std::string::npos);
+}
+
+namespace {
+
+// The value of one sample line `series value` in Prometheus text, 0 when absent.
+double sample(const std::string& metrics, const std::string& series) {
+  auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(request_metrics_count_each_request_by_tenant_api_route_and_code) {
+  it::Stack s;
+  auto acme = s.create_tenant("metered");
+  s.add_adapter(acme, "a1");
+  s.publish_residency({});
+  const std::string model = it::kBase + ":a1";
+  const std::string chat =
+      "loraplane_tenant_requests_total{api=\"chat\",tenant=\"" + acme.id + "\"}";
+  const std::string completion =
+      "loraplane_tenant_requests_total{api=\"completion\",tenant=\"" + acme.id + "\"}";
+  const std::string chat_ok =
+      "loraplane_http_requests_total{code=\"200\",method=\"POST\",role=\"gateway\",route=\"/v1/"
+      "chat/completions\"}";
+  const std::string chat_404 =
+      "loraplane_http_requests_total{code=\"404\",method=\"POST\",role=\"gateway\",route=\"/v1/"
+      "chat/completions\"}";
+  auto before = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST_REQUIRE(s.post(acme, "/v1/chat/completions", it::chat_body(model)).status == 200);
+  BOOST_TEST_REQUIRE(s.post(acme, "/v1/completions", it::completion_body(model)).status == 200);
+  BOOST_TEST_REQUIRE(
+      s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":nope")).status == 404);
+  auto after = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
+  BOOST_TEST(sample(after, chat) - sample(before, chat) == 4.0);  // the 404 is counted too
+  BOOST_TEST(sample(after, completion) - sample(before, completion) == 1.0);
+  BOOST_TEST(sample(after, chat_ok) - sample(before, chat_ok) == 3.0);
+  BOOST_TEST(sample(after, chat_404) - sample(before, chat_404) == 1.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
