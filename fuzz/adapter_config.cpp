@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/model_catalog.hpp"
+#include "fuzz/invariant.hpp"
 #include "schema/adapter/adapter_config.hpp"
 #include "schema/adapter/validate.hpp"
 
@@ -19,10 +20,7 @@ using namespace loraplane::adapter;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 void check_bounds(const AdapterConfig& c) {
   if (c.r < 1 || c.r > 65536) fail("r out of 1..65536");

@@ -14,16 +14,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/invariant.hpp"
 #include "gateway/inference/model_field.hpp"
 
 namespace inf = loraplane::gateway::inference;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 constexpr std::string_view kUpstream = "llama-3.1-8b-instruct:adp_0fuzz0000000\"\\\n";
 

@@ -18,15 +18,13 @@
 #include <vector>
 
 #include "cmd/import/manifest.hpp"
+#include "fuzz/invariant.hpp"
 
 namespace imp = loraplane::cmd::import;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 const std::filesystem::path& work_dir() {
   static const std::filesystem::path dir = [] {

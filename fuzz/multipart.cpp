@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/multipart.hpp"
+#include "fuzz/invariant.hpp"
 
 using namespace loraplane;
 
@@ -20,10 +21,7 @@ namespace {
 
 constexpr std::string_view kFallbackBoundary = "----fuzzB0undary";
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 struct Outcome {
   std::vector<std::string> events;  // "begin ...", "data ...", "end"

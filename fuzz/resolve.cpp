@@ -21,6 +21,7 @@
 
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
+#include "fuzz/invariant.hpp"
 #include "gateway/adapter_directory.hpp"
 #include "gateway/context.hpp"
 #include "gateway/inference/proxy.hpp"
@@ -32,10 +33,7 @@ using namespace loraplane::gateway;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 // The resolver never produces; a GatewayContext needs one.
 class NoProducer final : public kafka::Producer {

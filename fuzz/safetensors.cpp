@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/model_catalog.hpp"
+#include "fuzz/invariant.hpp"
 #include "schema/adapter/adapter_config.hpp"
 #include "schema/adapter/safetensors.hpp"
 #include "schema/adapter/validate.hpp"
@@ -26,10 +27,7 @@ using namespace loraplane::adapter;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 bool same_header(const SafetensorsHeader& a, const SafetensorsHeader& b, bool same_length) {
   if (same_length && a.header_length != b.header_length) return false;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/invariant.hpp"
 #include "schema/json.hpp"
 #include "schema/tenant_deleted.hpp"
 
@@ -19,10 +20,7 @@ using namespace loraplane::schema;
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using loraplane::fuzz::fail;
 
 template <class T>
 void round_trip(std::string_view json) {

@@ -400,19 +400,21 @@ TenantKey create_tenant(std::uint16_t gateway, const std::string& admin_token,
 Answer upload(std::uint16_t gateway, const std::string& key, const FormFields& fields,
               const std::string& file, std::chrono::milliseconds timeout) {
   const std::string boundary = "----loraplane-cluster-" + random_base62(12);
-  std::string body;
-  body.reserve(file.size() + 1024);
-  for (const auto& [name, value] : fields)
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
-            value + "\r\n";
-  body += "--" + boundary +
-          "\r\nContent-Disposition: form-data; name=\"file\"; "
-          "filename=\"adapter_model.safetensors\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-  body += file;
-  body += "\r\n--" + boundary + "--\r\n";
   auto headers = bearer(key);
-  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
-  return call(gateway, "POST", "/v1/adapters/upload", body, headers, timeout);
+  headers["Content-Type"] = multipart_content_type(boundary);
+  return call(gateway, "POST", "/v1/adapters/upload", multipart_body(boundary, fields, file),
+              headers, timeout);
+}
+
+std::string eventually(const std::function<std::string()>& check, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string missing;
+  while (std::chrono::steady_clock::now() < deadline) {
+    missing = check();
+    if (missing.empty()) return {};
+    std::this_thread::sleep_for(250ms);
+  }
+  return missing;
 }
 
 Answer import_repo(std::uint16_t gateway, const std::string& key, const std::string& name,

@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "test/support/multipart_body.hpp"
 #include "test/support/process.hpp"
 
 namespace loraplane::test {
@@ -171,7 +173,6 @@ struct TenantKey {
 TenantKey create_tenant(std::uint16_t gateway, const std::string& admin_token,
                         const std::string& name, const std::string& tier);
 
-using FormFields = std::vector<std::pair<std::string, std::string>>;
 Answer upload(std::uint16_t gateway, const std::string& key, const FormFields& fields,
               const std::string& file, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 Answer import_repo(std::uint16_t gateway, const std::string& key, const std::string& name,
@@ -188,6 +189,11 @@ boost::json::array engines(std::uint16_t gateway, const std::string& admin_token
 std::vector<std::string> engine_loras(std::uint16_t engine);
 // sha256 of the blob a storage node serves, or nullopt when it does not have it (404).
 std::optional<std::string> stored_sha256(std::uint16_t storage, const std::string& sha256);
+
+// Polls `check` (which returns "" when satisfied, else what is still missing) every 250 ms until
+// it holds or the timeout passes; returns "" or what was missing at the last poll.
+std::string eventually(const std::function<std::string()>& check,
+                       std::chrono::seconds timeout = std::chrono::seconds(90));
 
 // A valid toy-llama adapter (layer 0 q_proj at `rank`); `seed` gives each its own sha256.
 std::string toy_adapter_file(int rank, std::uint32_t seed);

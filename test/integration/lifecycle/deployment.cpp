@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/sha256.hpp"
+#include "test/support/multipart_body.hpp"
 
 namespace loraplane::lifecycle_test {
 
@@ -96,20 +97,10 @@ Tenant Deployment::create_tenant(const std::string& name, const std::string& tie
 lt::HttpResult Deployment::upload(const std::string& key, const Fields& fields,
                                   const std::string& file) {
   const std::string boundary = "----loraplane-lifecycle-" + random_base62(12);
-  std::string body;
-  body.reserve(file.size() + 1024);
-  for (const auto& [name, value] : fields)
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
-            value + "\r\n";
-  body +=
-      "--" + boundary +
-      "\r\nContent-Disposition: form-data; name=\"file\"; "
-      "filename=\"adapter_model.safetensors\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-  body += file;
-  body += "\r\n--" + boundary + "--\r\n";
   auto headers = bearer(key);
-  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
-  return lt::http_request(port_, "POST", "/v1/adapters/upload", body, headers);
+  headers["Content-Type"] = lt::multipart_content_type(boundary);
+  return lt::http_request(port_, "POST", "/v1/adapters/upload",
+                          lt::multipart_body(boundary, fields, file), headers);
 }
 
 lt::HttpResult Deployment::get(const std::string& key, const std::string& id) {

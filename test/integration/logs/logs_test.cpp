@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "test/integration/up/up_support.hpp"
+#include "test/support/multipart_body.hpp"
 
 using namespace loraplane::test::up;
 using namespace std::chrono_literals;
@@ -26,16 +27,11 @@ const std::string kHfToken = "hf_logs_test_secret_9f8e7d6c";
 lt::HttpResult upload_with_rid(std::uint16_t port, const std::string& key, const std::string& name,
                                const std::string& file, const std::string& rid) {
   const std::string boundary = "----loraplane-logs-boundary";
-  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n" +
-                     name + "\r\n--" + boundary +
-                     "\r\nContent-Disposition: form-data; name=\"base_model\"\r\n\r\ntoy-llama\r\n";
-  body += "--" + boundary +
-          "\r\nContent-Disposition: form-data; name=\"file\"; "
-          "filename=\"adapter_model.safetensors\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
-          file + "\r\n--" + boundary + "--\r\n";
   auto headers = bearer(key);
-  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
+  headers["Content-Type"] = lt::multipart_content_type(boundary);
   headers["x-request-id"] = rid;
+  const std::string body =
+      lt::multipart_body(boundary, {{"name", name}, {"base_model", "toy-llama"}}, file);
   return lt::http_request(port, "POST", "/v1/adapters/upload", body, headers);
 }
 

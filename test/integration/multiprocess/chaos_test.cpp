@@ -65,18 +65,6 @@ int retry_after_s(const lt::Answer& a) {
   return std::clamp(s, 1, 5);
 }
 
-// Polls `check` ("" when satisfied, else what is missing) until it holds or the time is up.
-std::string eventually(const std::function<std::string()>& check, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string missing;
-  while (std::chrono::steady_clock::now() < deadline) {
-    missing = check();
-    if (missing.empty()) return {};
-    std::this_thread::sleep_for(250ms);
-  }
-  return missing;
-}
-
 std::set<std::string> string_set(const json::value& a) {
   std::set<std::string> out;
   for (const auto& v : a.as_array()) out.emplace(v.as_string());
@@ -136,7 +124,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
                                         "chaos-" + std::to_string(t), "dedicated"));
   // Both gateways know the tenants before the load starts.
   for (const auto& t : tenants)
-    BOOST_REQUIRE(eventually([&] {
+    BOOST_REQUIRE(lt::eventually([&] {
                     auto r = lt::call(gateways[1]->port(), "GET", "/v1/models", {}, lt::bearer(t.key));
                     return r.status == 200 ? std::string() : "tenant unknown to gateway-1";
                   }, 30s).empty());
@@ -309,7 +297,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
     for (const auto& op : ops)
       if (op.tenant == t && op.status == 202) BOOST_TEST(ids.contains(op.id), op.name << " not listed");
     // The other gateway lists the same.
-    auto same = eventually([&]() -> std::string {
+    auto same = lt::eventually([&]() -> std::string {
       std::set<std::string> other;
       for (auto& a : lt::list_adapters(gateways[1]->port(), tenants[t].key))
         other.emplace(a["id"].as_string());
@@ -323,7 +311,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
   // Every storage node holds every adapter's bytes.
   std::map<std::string, int> stored;
   for (auto* node : storage) {
-    auto missing = eventually([&]() -> std::string {
+    auto missing = lt::eventually([&]() -> std::string {
       for (const auto& [id, sha] : listed_sha) {
         auto got = lt::stored_sha256(node->port(), sha);
         if (!got) return node->name() + " lacks " + id;
@@ -338,7 +326,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_every_role_and_the_broker_loses_and_duplicates_no
   // Every agent's residency, as both gateways see it, matches its engine, and holds only adapters
   // that exist.
   std::map<std::string, std::size_t> loaded;
-  auto residency = eventually([&]() -> std::string {
+  auto residency = lt::eventually([&]() -> std::string {
     for (auto* e : engines) {
       const std::string engine_id = "toy-llama@127.0.0.1:" + std::to_string(e->port());
       auto in_engine_list = lt::engine_loras(e->port());

@@ -30,19 +30,6 @@ bool holds(const json::value& a, const std::string& name) {
   return false;
 }
 
-// Polls `check` (which returns "" when satisfied, else what is still missing) until it holds.
-std::string eventually(const std::function<std::string()>& check,
-                       std::chrono::seconds timeout = 90s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string missing;
-  while (std::chrono::steady_clock::now() < deadline) {
-    missing = check();
-    if (missing.empty()) return {};
-    std::this_thread::sleep_for(200ms);
-  }
-  return missing;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fleet, *boost::unit_test::precondition(lt::BrokerGiven()))
@@ -76,7 +63,7 @@ BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway)
 
   auto tenant = lt::create_tenant(g0.port(), c.admin_token(), "fleet", "reserved");
   // The tenant reaches the other gateway through loraplane.tenants.
-  BOOST_REQUIRE_MESSAGE(eventually([&] {
+  BOOST_REQUIRE_MESSAGE(lt::eventually([&] {
                           auto r = lt::call(g1.port(), "GET", "/v1/models", {}, lt::bearer(tenant.key));
                           return r.status == 200 ? "" : "gateway-1 answers " + std::to_string(r.status);
                         }, 30s).empty(), "the tenant never reached gateway-1");
@@ -108,7 +95,7 @@ BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway)
       }
       // Both storage nodes hold a replica.
       for (auto* node : c.roles(lt::RoleKind::storage)) {
-        auto missing = eventually([&]() -> std::string {
+        auto missing = lt::eventually([&]() -> std::string {
           auto sha = lt::stored_sha256(node->port(), a.sha256);
           if (!sha) return node->name() + " has no blob";
           return *sha == a.sha256 ? "" : node->name() + " serves bytes hashing to " + *sha;
@@ -123,7 +110,7 @@ BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway)
   // only loads it on demand). Both gateways see that in every engine's residency.
   std::set<std::string> engine_ids;
   for (auto* e : engines) engine_ids.insert("toy-llama@127.0.0.1:" + std::to_string(e->port()));
-  auto missing = eventually([&]() -> std::string {
+  auto missing = lt::eventually([&]() -> std::string {
     for (auto* e : engines) {
       auto loras = lt::engine_loras(e->port());
       for (const auto& a : adapters)

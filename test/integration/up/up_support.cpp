@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
+#include "test/support/multipart_body.hpp"
+
 namespace loraplane::test::up {
 
 using namespace std::chrono_literals;
@@ -67,17 +69,10 @@ lt::HttpResult upload(std::uint16_t port, const std::string& key,
                       const std::vector<std::pair<std::string, std::string>>& fields,
                       const std::string& file) {
   const std::string boundary = "----loraplane-test-boundary";
-  std::string body;
-  for (const auto& [name, value] : fields)
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
-            value + "\r\n";
-  body += "--" + boundary +
-          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"adapter_model.safetensors\""
-          "\r\nContent-Type: application/octet-stream\r\n\r\n" +
-          file + "\r\n--" + boundary + "--\r\n";
   auto headers = bearer(key);
-  headers["Content-Type"] = "multipart/form-data; boundary=" + boundary;
-  return lt::http_request(port, "POST", "/v1/adapters/upload", body, headers);
+  headers["Content-Type"] = lt::multipart_content_type(boundary);
+  return lt::http_request(port, "POST", "/v1/adapters/upload",
+                          lt::multipart_body(boundary, fields, file), headers);
 }
 
 
