@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/inference/model_field.hpp"
@@ -80,7 +81,8 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   if (ex.client_gone) co_return EnsureResult::client_gone;
   if (!call) {
     count_upstream_error("agent", call.error().code == Errc::unavailable ? "connect" : "io");
-    spdlog::warn("ensure {} on {}: {}", f.target.adapter_id, d.engine_id, call.error().message);
+    logging::warn({"gateway", f.rc.request_id}, "ensure {} on {}: {}", f.target.adapter_id,
+                  d.engine_id, call.error().message);
     co_return EnsureResult::retry_elsewhere;
   }
   ex.active = call->get();
@@ -91,8 +93,8 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   const unsigned status = (*call)->status();
   if (answer && status == 200) co_return EnsureResult::loaded;
   count_upstream_error("agent", "ensure");
-  spdlog::warn("ensure {} on {}: status {} {}", f.target.adapter_id, d.engine_id, status,
-               answer ? *answer : answer.error().message);
+  logging::warn({"gateway", f.rc.request_id}, "ensure {} on {}: status {} {}", f.target.adapter_id,
+                d.engine_id, status, answer ? *answer : answer.error().message);
   co_return status == 404 ? EnsureResult::unknown_adapter : EnsureResult::retry_elsewhere;
 }
 
@@ -148,7 +150,8 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     }
     auto url = parse_upstream_url(d.url);
     if (!url) {
-      spdlog::warn("engine {} has a bad url {}: {}", d.engine_id, d.url, url.error().message);
+      logging::warn({"gateway", f.rc.request_id}, "engine {} has a bad url {}: {}", d.engine_id,
+                    d.url, url.error().message);
       exclude = d.engine_id;
       continue;
     }
@@ -179,7 +182,8 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     if (ex.client_gone) co_return client_gone_response(f.rc);
     if (!call) {
       count_upstream_error("engine", call.error().code == Errc::unavailable ? "connect" : "io");
-      spdlog::warn("engine {}: {}", d.engine_id, call.error().message);
+      logging::warn({"gateway", f.rc.request_id}, "engine {}: {}", d.engine_id,
+                    call.error().message);
       last_failure = "engine " + d.engine_id + " did not answer";
       if (call.error().code != Errc::unavailable)
         co_return errors::unavailable("The engine did not answer in time; retry shortly.", 1);
@@ -206,8 +210,8 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     ex.active = nullptr;
     co_return res;
   }
-  spdlog::warn("{} {}: giving up after {} attempts: {}", engine_path(f.api), t.caller_model,
-               kAttempts, last_failure);
+  logging::warn({"gateway", f.rc.request_id}, "{} {}: giving up after {} attempts: {}",
+                engine_path(f.api), t.caller_model, kAttempts, last_failure);
   co_return errors::unavailable(
       "No engine could serve `" + t.caller_model + "` right now; retry shortly.", 1);
 }

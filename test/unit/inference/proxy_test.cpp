@@ -1,8 +1,14 @@
 // Non-streamed inference through the gateway: model resolution and its errors, the router's
 // ensure and retry, /v1/models and the fleet view.
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <sstream>
 #include <string>
 
+#include "common/log.hpp"
 #include "test/unit/inference/stack.hpp"
 
 namespace it = loraplane::inference_test;
@@ -144,16 +150,37 @@ BOOST_AUTO_TEST_CASE(a_just_evicted_adapter_is_ensured_and_retried_once) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_engine_is_retried_on_another) {
-  it::Stack s;
-  auto acme = s.create_tenant("acme");
-  auto id = s.add_adapter(acme, "a1");
-  s.load_in_engine(id);
-  // A dead engine that looks best (adapter on its GPU) and the live one without the adapter.
-  s.publish_residency({id}, 4, "engine-dead", "http://127.0.0.1:1");
-  s.publish_residency({}, 4, "engine-0");
-  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
-  BOOST_TEST_REQUIRE(r.status == 200, r.body);
-  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+  // The gateway's warning about the dead engine, captured with the text layout. The sink is
+  // added before the stack's threads start and removed after they end.
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  sink->set_formatter(loraplane::logging::text_formatter());
+  spdlog::default_logger()->sinks().push_back(sink);
+  std::string request_id;
+  {
+    it::Stack s;
+    auto acme = s.create_tenant("acme");
+    auto id = s.add_adapter(acme, "a1");
+    s.load_in_engine(id);
+    // A dead engine that looks best (adapter on its GPU) and the live one without the adapter.
+    s.publish_residency({id}, 4, "engine-dead", "http://127.0.0.1:1");
+    s.publish_residency({}, 4, "engine-0");
+    auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":a1"));
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+    request_id = r.headers["x-request-id"];
+  }
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::find(sinks.begin(), sinks.end(), sink));
+  // The warning names the engine and carries the request's id, so it can be found from a
+  // client's report.
+  BOOST_TEST_REQUIRE(!request_id.empty());
+  std::istringstream lines(captured.str());
+  std::string line, warning;
+  while (std::getline(lines, line))
+    if (line.find("engine engine-dead:") != std::string::npos) warning = line;
+  BOOST_TEST_REQUIRE(!warning.empty(), captured.str());
+  BOOST_TEST(warning.find("[rid=" + request_id + "]") != std::string::npos, warning);
 }
 
 BOOST_AUTO_TEST_CASE(an_agent_that_does_not_know_the_adapter_yet_means_retry_later) {
