@@ -1,6 +1,7 @@
 // Routing simulation: the real router (gateway/router, loraplane_router) on a simulated clock,
 // beside round-robin, least-loaded, GIE-style LoRA affinity and the offline lower bound (Belady
-// MIN on the pooled slots), on one generated S-LoRA-style trace per configuration.
+// MIN on the pooled slots), on one generated S-LoRA-style trace per configuration. Also printed,
+// as a reference: LRU on the pooled slots (the agents' eviction rule with a perfect placement).
 //
 // Model (everything in simulated seconds):
 //  - E engines, each a single compute server (`service` s per request) with `slots` GPU LoRA
@@ -139,6 +140,30 @@ long belady_loads(const std::vector<Request>& trace, std::size_t capacity) {
     }
     cached[a] = next[i];
     by_next.insert({next[i], a});
+  }
+  return loads;
+}
+
+// LRU on one cache of `capacity` slots, in arrival order: the agents' own eviction rule with a
+// perfect placement (pooled, no queueing, no replicas). A reference beside the bound: a router
+// only picks engines, each agent evicts its least recently used adapter.
+long lru_loads(const std::vector<Request>& trace, std::size_t capacity) {
+  std::list<int> order;  // most recent first
+  std::unordered_map<int, std::list<int>::iterator> where;
+  long loads = 0;
+  for (const auto& r : trace) {
+    auto it = where.find(r.adapter);
+    if (it != where.end()) {
+      order.splice(order.begin(), order, it->second);
+      continue;
+    }
+    ++loads;
+    if (where.size() == capacity) {
+      where.erase(order.back());
+      order.pop_back();
+    }
+    order.push_front(r.adapter);
+    where[r.adapter] = order.begin();
   }
   return loads;
 }
@@ -557,6 +582,12 @@ int main(int argc, char** argv) {
           std::printf("| %d | %d | %.1f | %.0f | Belady MIN (pooled, offline) | %ld | %.4f | 1.00 "
                       "| | | | |\n",
                       n_engines, n_adapters, s, cv, bound, static_cast<double>(bound) / n);
+          const long lru = lru_loads(
+              trace, static_cast<std::size_t>(n_engines) * static_cast<std::size_t>(p.slots));
+          std::printf("| %d | %d | %.1f | %.0f | LRU (pooled, offline, reference) | %ld | %.4f | "
+                      "%.2f | | | | |\n",
+                      n_engines, n_adapters, s, cv, lru, static_cast<double>(lru) / n,
+                      static_cast<double>(lru) / static_cast<double>(bound));
           Result ours{}, gie{};
           for (Policy policy :
                {Policy::ours, Policy::gie, Policy::least_loaded, Policy::round_robin}) {
