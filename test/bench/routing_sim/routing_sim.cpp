@@ -53,6 +53,7 @@ struct Params {
   double drift_fraction = 0.2;
   int gie_threshold = 8;
   int max_replicas = 0;  // 0: the router's default
+  int spill_depth = 0;   // 0: the router's default
   std::uint64_t seed = 42;
   std::vector<int> adapters = {100, 1000, 5000};
   std::vector<double> zipf = {0.8, 1.0, 1.2};
@@ -232,6 +233,7 @@ const std::string kBase = "sim-base";
 router::RouterOptions options(const Params& p) {
   router::RouterOptions o;
   if (p.max_replicas > 0) o.max_replicas = static_cast<std::size_t>(p.max_replicas);
+  if (p.spill_depth > 0) o.spill_queue_depth = p.spill_depth;
   return o;
 }
 
@@ -490,7 +492,8 @@ void usage() {
       "routing_sim [--quick] [--requests N] [--adapters 100,1000,5000] [--zipf 0.8,1.0,1.2]\n"
       "            [--cv 1,4] [--engines 8,64] [--slots 8] [--service 0.05] [--load 0.3]\n"
       "            [--utilisation 0.7] [--heartbeat 1.0] [--drifts 10] [--drift-fraction 0.2]\n"
-      "            [--gie-threshold 8] [--max-replicas N (router option)] [--seed 42]");
+      "            [--gie-threshold 8] [--max-replicas N] [--spill-depth N (router options)]\n"
+      "            [--seed 42]");
 }
 
 }  // namespace
@@ -540,6 +543,8 @@ int main(int argc, char** argv) {
       p.gie_threshold = std::atoi(value());
     } else if (a == "--max-replicas") {
       p.max_replicas = std::atoi(value());
+    } else if (a == "--spill-depth") {
+      p.spill_depth = std::atoi(value());
     } else if (a == "--seed") {
       p.seed = std::strtoull(value(), nullptr, 10);
     } else {
