@@ -78,6 +78,7 @@ void Router::update(schema::Residency residency, std::int64_t received_ms) {
       ++it;
   }
   engine.residency = std::move(residency);
+  engine.in_flight_at_report = engine.in_flight;
 }
 
 void Router::remove(std::string_view engine_id) {
@@ -100,7 +101,19 @@ Placement Router::placement_of(const Engine& engine, std::string_view adapter_id
 }
 
 int Router::load_of(const Engine& engine) {
-  return std::max(engine.residency.queue_depth, engine.in_flight);
+  const int sent_since_report = engine.in_flight - engine.in_flight_at_report;
+  return std::max(engine.in_flight, engine.residency.queue_depth + sent_since_report);
+}
+
+bool Router::holds(Placement placement) {
+  return placement == Placement::gpu || placement == Placement::cpu ||
+         placement == Placement::loading;
+}
+
+int Router::loads_under_way(const Engine& engine) {
+  // From the shared record only (not this router's pending marks), so that every gateway with
+  // the same view sends a cold adapter to the same engine.
+  return static_cast<int>(engine.residency.loading.size());
 }
 
 std::int64_t Router::points(const Engine& engine, Placement placement) const {
@@ -145,35 +158,46 @@ Decision Router::decide(const Candidate& chosen, Outcome outcome, std::string_vi
   return d;
 }
 
-double Router::Rate::at(std::int64_t now_ms, std::int64_t half_life_ms) const {
-  if (now_ms <= at_ms || half_life_ms <= 0) return value;
-  return value * std::exp2(-static_cast<double>(now_ms - at_ms) / static_cast<double>(half_life_ms));
+void Router::Rate::decay_to(std::int64_t now_ms, const RouterOptions& options) {
+  if (now_ms <= at_ms) return;
+  const auto elapsed = static_cast<double>(now_ms - at_ms);
+  if (options.rate_half_life_ms > 0)
+    slow *= std::exp2(-elapsed / static_cast<double>(options.rate_half_life_ms));
+  if (options.fast_rate_half_life_ms > 0)
+    fast *= std::exp2(-elapsed / static_cast<double>(options.fast_rate_half_life_ms));
+  at_ms = now_ms;
 }
 
 double Router::record_share(std::string_view base_model, std::string_view adapter_id,
                             std::int64_t now_ms) {
-  const auto half_life = options_.rate_half_life_ms;
-  auto bump = [&](Rate& r) {
-    r.value = r.at(now_ms, half_life) + 1.0;
-    r.at_ms = std::max(r.at_ms, now_ms);
-    return r.value;
+  auto bump = [&](Rate& r) -> Rate& {
+    r.decay_to(now_ms, options_);
+    r.slow += 1.0;
+    r.fast += 1.0;
+    return r;
   };
   std::string key;
   key.reserve(base_model.size() + 1 + adapter_id.size());
   key.append(base_model).append(1, '\n').append(adapter_id);
-  const double mine = bump(adapter_rate_[key]);
-  const double all = bump(base_rate_[std::string(base_model)]);
+  const Rate& mine = bump(adapter_rate_[key]);
+  const Rate& all = bump(base_rate_[std::string(base_model)]);
+  const double share = std::max(all.slow > 0 ? mine.slow / all.slow : 1.0,
+                                all.fast > 0 ? mine.fast / all.fast : 1.0);
   if (++routed_ % 4096 == 0) {
-    for (auto it = adapter_rate_.begin(); it != adapter_rate_.end();)
-      it = it->second.at(now_ms, half_life) < 0.01 ? adapter_rate_.erase(it) : std::next(it);
+    for (auto it = adapter_rate_.begin(); it != adapter_rate_.end();) {
+      Rate r = it->second;
+      r.decay_to(now_ms, options_);
+      it = r.slow < 0.01 ? adapter_rate_.erase(it) : std::next(it);
+    }
   }
-  return all > 0 ? mine / all : 1.0;
+  return share;
 }
 
 Decision Router::route(std::string_view base_model, std::string_view adapter_id,
                        std::int64_t now_ms, std::string_view exclude_engine) {
   const double share = adapter_id.empty() ? 0.0 : record_share(base_model, adapter_id, now_ms);
-  std::optional<Candidate> best_holder, best_other;
+  // The best holder under the spill depth, the best holder at all, the best non-holder.
+  std::optional<Candidate> best_open_holder, best_holder, best_other;
   std::size_t holders = 0, pool = 0;
   for (auto& [id, engine] : engines_) {
     if (engine.residency.base_model != base_model || id == exclude_engine) continue;
@@ -189,25 +213,34 @@ Decision Router::route(std::string_view base_model, std::string_view adapter_id,
     } else {
       c.placement = placement_of(engine, adapter_id, now_ms);
       c.score = points(engine, c.placement) - options_.queue_penalty * c.load;
+      if (!holds(c.placement))  // choosing it starts a load
+        c.score -= options_.loader_busy_penalty * loads_under_way(engine);
     }
-    bool holds = c.placement == Placement::gpu || c.placement == Placement::cpu ||
-                 c.placement == Placement::loading;
-    auto& slot = holds ? best_holder : best_other;
-    if (holds) ++holders;
+    const bool held = holds(c.placement);
+    auto& slot = held ? best_holder : best_other;
+    if (held) ++holders;
     if (!slot || better(c, *slot)) slot = c;
+    if (held && c.load < options_.spill_queue_depth &&
+        (!best_open_holder || better(c, *best_open_holder)))
+      best_open_holder = c;
   }
   if (!best_holder && !best_other) return Decision{};
   if (!best_holder) return decide(*best_other, Outcome::miss, adapter_id, now_ms);
-  const bool hot = best_holder->load >= options_.spill_queue_depth;
+  const auto resident = [](const Candidate& c) {
+    return c.placement == Placement::gpu || c.placement == Placement::cpu;
+  };
+  if (best_open_holder)
+    return decide(*best_open_holder, resident(*best_open_holder) ? Outcome::hit : Outcome::miss,
+                  adapter_id, now_ms);
+  // Every holder is queued at least spill_queue_depth deep.
   const auto by_share = static_cast<std::size_t>(
       std::ceil(options_.replica_share_factor * share * static_cast<double>(pool)));
   const std::size_t replica_bound = std::max(options_.max_replicas, by_share);
-  if (hot && holders < replica_bound && best_other &&
+  if (holders < replica_bound && best_other &&
       best_other->load + options_.spill_margin <= best_holder->load)
     return decide(*best_other, Outcome::spill, adapter_id, now_ms);
-  const bool resident =
-      best_holder->placement == Placement::gpu || best_holder->placement == Placement::cpu;
-  return decide(*best_holder, resident ? Outcome::hit : Outcome::miss, adapter_id, now_ms);
+  return decide(*best_holder, resident(*best_holder) ? Outcome::hit : Outcome::miss, adapter_id,
+                now_ms);
 }
 
 void Router::begin_request(std::string_view engine_id) {

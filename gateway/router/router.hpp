@@ -7,20 +7,27 @@
 //  - Pool: engines whose residency names the base model; engines whose last heartbeat is older
 //    than `stale_after_ms` are skipped (and shown unhealthy), as is the one excluded engine of
 //    a retry.
+//  - Load per engine = the reported queue depth plus the requests this router has sent there
+//    (net of those it saw finish) since that report, and at least this router's requests in
+//    flight there: a record up to a heartbeat old does not hide a queue that has since drained
+//    or grown.
 //  - Score per engine = placement points - queue_penalty × load, where placement points rank
 //    GPU-resident > CPU-cached > loading > on local disk > free slot > eviction (cheaper when
-//    fewer requests are queued per resident adapter), and load = max(reported queue depth,
-//    requests this router has in flight there). Equal scores break by rendezvous hash of
-//    (adapter id, engine id), so an adapter sticks to the same engines on every gateway.
+//    fewer requests are queued per resident adapter); a choice that needs a load also loses
+//    `loader_busy_penalty` per load already under way on that engine (its agent loads one
+//    adapter at a time). Equal scores break by rendezvous hash of (adapter id, engine id), so
+//    an adapter sticks to the same engines on every gateway.
 //  - Affinity with bounded spread: if some engines hold the adapter (GPU, CPU or loading), the
-//    best holder wins unless even it has at least `spill_queue_depth` queued; then, while the
-//    adapter has fewer holders than its replica bound, the best non-holder with at least
-//    `spill_margin` fewer queued takes the request (outcome spill) and becomes a holder.
-//  - Replica bound by traffic share: the router keeps a decayed request rate per adapter and
-//    per base model (half-life `rate_half_life_ms`). An adapter taking share s of its pool's
-//    requests may hold up to max(`max_replicas`, ceil(`replica_share_factor` × s × healthy
-//    engines)) engines: a hot adapter spreads as far as its traffic needs, a cold one stays
-//    within a few engines so the others keep their slots for other adapters.
+//    best holder whose load is under `spill_queue_depth` wins. Only when every holder is at
+//    that depth or deeper, and while the adapter has fewer holders than its replica bound, the
+//    best non-holder with at least `spill_margin` fewer queued than the best holder takes the
+//    request (outcome spill) and becomes a holder; otherwise the best holder keeps it.
+//  - Replica bound by traffic share: the router keeps decayed request counts per adapter and
+//    per base model, with a slow (`rate_half_life_ms`) and a fast (`fast_rate_half_life_ms`)
+//    half-life; an adapter's share s is the larger of the two. It may hold up to
+//    max(`max_replicas`, ceil(`replica_share_factor` × s × healthy engines)) engines: a hot
+//    adapter spreads as far as its traffic needs (within a second of becoming hot), a cold one
+//    stays within a few engines so the others keep their slots for other adapters.
 //  - A decision that needs a load (miss or spill) marks the adapter pending on that engine for
 //    `pending_ttl_ms`, counted as loading, so concurrent requests converge on the same engine
 //    before the agent's next residency record arrives.
@@ -48,11 +55,13 @@ struct RouterOptions {
   std::int64_t free_slot_points = 300;
   std::int64_t eviction_points = 200;  // at most; less as queued requests per adapter grow
   std::int64_t queue_penalty = 10;     // points per queued request
+  std::int64_t loader_busy_penalty = 30;  // points per load under way, for a choice that loads
   int spill_queue_depth = 8;
   int spill_margin = 4;
   std::size_t max_replicas = 4;        // the bound for an adapter with a small traffic share
   double replica_share_factor = 2.0;   // engines per unit of traffic share beyond that
   std::int64_t rate_half_life_ms = 10000;
+  std::int64_t fast_rate_half_life_ms = 1000;
   std::int64_t pending_ttl_ms = 10000;
 };
 
@@ -113,6 +122,7 @@ class Router {
     std::unordered_map<std::string, Placement> placement;
     std::unordered_map<std::string, std::int64_t> pending;  // adapter → expiry (ms)
     int in_flight = 0;
+    int in_flight_at_report = 0;  // in_flight when the last record arrived
   };
   struct Candidate {
     Engine* engine = nullptr;
@@ -127,17 +137,20 @@ class Router {
                          std::int64_t now_ms) const;
   std::int64_t points(const Engine& engine, Placement placement) const;
   static int load_of(const Engine& engine);
+  static bool holds(Placement placement);
+  static int loads_under_way(const Engine& engine);
   static bool better(const Candidate& a, const Candidate& b);
   Decision decide(const Candidate& chosen, Outcome outcome, std::string_view adapter_id,
                   std::int64_t now_ms);
   // Counts one request for the adapter; returns its share of its base model's recent requests.
   double record_share(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms);
 
-  // An exponentially decayed count of requests.
+  // Exponentially decayed counts of requests, with the slow and the fast half-life.
   struct Rate {
-    double value = 0;
+    double slow = 0;
+    double fast = 0;
     std::int64_t at_ms = 0;
-    double at(std::int64_t now_ms, std::int64_t half_life_ms) const;
+    void decay_to(std::int64_t now_ms, const RouterOptions& options);
   };
 
   RouterOptions options_;

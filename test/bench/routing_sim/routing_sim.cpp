@@ -1,6 +1,7 @@
 // Routing simulation: the real router (gateway/router, loraplane_router) on a simulated clock,
 // beside round-robin, least-loaded, GIE-style LoRA affinity and the offline lower bound (Belady
-// MIN on the pooled slots), on one generated S-LoRA-style trace per configuration.
+// MIN on the pooled slots), on one generated S-LoRA-style trace per configuration. Also printed,
+// as a reference: LRU on the pooled slots (the agents' eviction rule with a perfect placement).
 //
 // Model (everything in simulated seconds):
 //  - E engines, each a single compute server (`service` s per request) with `slots` GPU LoRA
@@ -52,6 +53,7 @@ struct Params {
   double drift_fraction = 0.2;
   int gie_threshold = 8;
   int max_replicas = 0;  // 0: the router's default
+  int spill_depth = 0;   // 0: the router's default
   std::uint64_t seed = 42;
   std::vector<int> adapters = {100, 1000, 5000};
   std::vector<double> zipf = {0.8, 1.0, 1.2};
@@ -143,6 +145,30 @@ long belady_loads(const std::vector<Request>& trace, std::size_t capacity) {
   return loads;
 }
 
+// LRU on one cache of `capacity` slots, in arrival order: the agents' own eviction rule with a
+// perfect placement (pooled, no queueing, no replicas). A reference beside the bound: a router
+// only picks engines, each agent evicts its least recently used adapter.
+long lru_loads(const std::vector<Request>& trace, std::size_t capacity) {
+  std::list<int> order;  // most recent first
+  std::unordered_map<int, std::list<int>::iterator> where;
+  long loads = 0;
+  for (const auto& r : trace) {
+    auto it = where.find(r.adapter);
+    if (it != where.end()) {
+      order.splice(order.begin(), order, it->second);
+      continue;
+    }
+    ++loads;
+    if (where.size() == capacity) {
+      where.erase(order.back());
+      order.pop_back();
+    }
+    order.push_front(r.adapter);
+    where[r.adapter] = order.begin();
+  }
+  return loads;
+}
+
 // ---- engines -------------------------------------------------------------------------------
 
 enum class Policy { ours, round_robin, least_loaded, gie };
@@ -207,6 +233,7 @@ const std::string kBase = "sim-base";
 router::RouterOptions options(const Params& p) {
   router::RouterOptions o;
   if (p.max_replicas > 0) o.max_replicas = static_cast<std::size_t>(p.max_replicas);
+  if (p.spill_depth > 0) o.spill_queue_depth = p.spill_depth;
   return o;
 }
 
@@ -465,7 +492,8 @@ void usage() {
       "routing_sim [--quick] [--requests N] [--adapters 100,1000,5000] [--zipf 0.8,1.0,1.2]\n"
       "            [--cv 1,4] [--engines 8,64] [--slots 8] [--service 0.05] [--load 0.3]\n"
       "            [--utilisation 0.7] [--heartbeat 1.0] [--drifts 10] [--drift-fraction 0.2]\n"
-      "            [--gie-threshold 8] [--max-replicas N (router option)] [--seed 42]");
+      "            [--gie-threshold 8] [--max-replicas N] [--spill-depth N (router options)]\n"
+      "            [--seed 42]");
 }
 
 }  // namespace
@@ -515,6 +543,8 @@ int main(int argc, char** argv) {
       p.gie_threshold = std::atoi(value());
     } else if (a == "--max-replicas") {
       p.max_replicas = std::atoi(value());
+    } else if (a == "--spill-depth") {
+      p.spill_depth = std::atoi(value());
     } else if (a == "--seed") {
       p.seed = std::strtoull(value(), nullptr, 10);
     } else {
@@ -557,6 +587,12 @@ int main(int argc, char** argv) {
           std::printf("| %d | %d | %.1f | %.0f | Belady MIN (pooled, offline) | %ld | %.4f | 1.00 "
                       "| | | | |\n",
                       n_engines, n_adapters, s, cv, bound, static_cast<double>(bound) / n);
+          const long lru = lru_loads(
+              trace, static_cast<std::size_t>(n_engines) * static_cast<std::size_t>(p.slots));
+          std::printf("| %d | %d | %.1f | %.0f | LRU (pooled, offline, reference) | %ld | %.4f | "
+                      "%.2f | | | | |\n",
+                      n_engines, n_adapters, s, cv, lru, static_cast<double>(lru) / n,
+                      static_cast<double>(lru) / static_cast<double>(bound));
           Result ours{}, gie{};
           for (Policy policy :
                {Policy::ours, Policy::gie, Policy::least_loaded, Policy::round_robin}) {

@@ -123,6 +123,43 @@ BOOST_AUTO_TEST_CASE(requests_in_flight_count_before_the_agent_reports_them) {
   BOOST_TEST(route("").engine_id == first.engine_id);
 }
 
+BOOST_AUTO_TEST_CASE(a_queue_that_drained_since_the_last_record_does_not_repel) {
+  auto busy = engine("e-drained", 0, 0);
+  busy.gpu = {"adp_a"};
+  auto other = engine("e-other", 0, 3);
+  other.gpu = {"adp_a"};
+  add(busy);
+  add(other);
+  for (int i = 0; i < 10; ++i) router.begin_request("e-drained");
+  busy.queue_depth = 10;  // the agent reports the ten requests this gateway sent
+  add(busy);
+  BOOST_TEST(route("adp_a").engine_id == "e-other");
+  for (int i = 0; i < 10; ++i) router.end_request("e-drained");  // and all ten finish
+  BOOST_TEST(route("adp_a").engine_id == "e-drained");
+}
+
+BOOST_AUTO_TEST_CASE(requests_sent_since_the_last_record_count_on_top_of_it) {
+  add(engine("e1", 4, 3));
+  add(engine("e2", 4, 4));
+  BOOST_TEST(route("").engine_id == "e1");
+  router.begin_request("e1");
+  router.begin_request("e1");  // e1 now has 5 by this gateway's count, e2 still 4
+  BOOST_TEST(route("").engine_id == "e2");
+}
+
+BOOST_AUTO_TEST_CASE(a_miss_avoids_an_engine_whose_agent_is_already_loading) {
+  auto loading = engine("e-loading", 4, 0);
+  loading.loading = {"adp_x", "adp_y"};
+  add(loading);
+  add(engine("e-idle", 4, 0));
+  // Whatever the rendezvous order of the adapter, the idle loader takes the cold adapter.
+  for (int i = 0; i < 16; ++i) {
+    auto d = r::Router(router).route(kBase, "adp_cold_" + std::to_string(i), kNow);
+    BOOST_TEST(d.engine_id == "e-idle");
+    BOOST_TEST((d.outcome == r::Outcome::miss));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(tie_break, Fixture)
@@ -211,6 +248,21 @@ BOOST_AUTO_TEST_CASE(hot_adapter_spreads_when_its_engines_queue_up) {
   BOOST_TEST(route("adp_hot").engine_id == "e-hot");
 }
 
+BOOST_AUTO_TEST_CASE(a_holder_under_the_spill_depth_beats_a_better_placed_one_past_it) {
+  auto deep = engine("e-gpu-deep", 0, 9);
+  deep.gpu = {"adp_a"};
+  auto loading = engine("e-loading", 4, 0);
+  loading.loading = {"adp_a"};
+  add(deep);
+  add(loading);
+  auto d = route("adp_a");
+  BOOST_TEST(d.engine_id == "e-loading");  // no new load: it is already on its way there
+  // Under the spill depth the GPU copy wins again.
+  deep.queue_depth = 3;
+  add(deep);
+  BOOST_TEST(route("adp_a").engine_id == "e-gpu-deep");
+}
+
 BOOST_AUTO_TEST_CASE(no_spill_when_others_are_as_busy) {
   auto holder = engine("e-hot", 0, 12);
   holder.gpu = {"adp_hot"};
@@ -249,6 +301,19 @@ BOOST_FIXTURE_TEST_CASE(a_hot_adapter_spreads_past_max_replicas_by_its_share, Re
   BOOST_TEST(d.engine_id == "e-idle");
   BOOST_TEST((d.outcome == r::Outcome::spill));
   BOOST_TEST(d.needs_ensure);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_adapter_turning_hot_spreads_within_a_second, ReplicaFixture) {
+  // A minute of traffic for other adapters: adp_hot's long-run share is small...
+  for (int i = 0; i < 600; ++i)
+    route("adp_other_" + std::to_string(i % 50), kNow - 60'000 + 100 * i);
+  // ...until it takes every request for a moment: its recent share lifts the replica bound.
+  bool spread = false;
+  for (int i = 0; i < 10; ++i) {
+    auto d = route("adp_hot", kNow + 10 * i);
+    spread = spread || (d.engine_id == "e-idle" && d.outcome == r::Outcome::spill);
+  }
+  BOOST_TEST(spread);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
