@@ -64,6 +64,14 @@ class BlobWriter {
   virtual void abort() = 0;
 };
 
+// Bytes handed out by BlobStore::read_pinned: they stay valid while this object lives, on any
+// thread.
+class PinnedBytes {
+ public:
+  virtual ~PinnedBytes() = default;
+  virtual std::string_view bytes() const = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -78,6 +86,12 @@ class BlobStore {
   static constexpr std::uint64_t npos = ~std::uint64_t{0};
   virtual Status read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
                       const std::function<Status(std::string_view piece)>& sink) = 0;
+  // Bytes [offset, offset + length) that lie within one chunk, left in the buffer the store read
+  // them into (no copy). Errors as read(); Errc::invalid_argument when the range crosses a chunk
+  // boundary. The default copies through read().
+  virtual Result<std::unique_ptr<PinnedBytes>> read_pinned(std::string_view sha256,
+                                                           std::uint64_t offset,
+                                                           std::uint64_t length);
   // References: `owner` is e.g. an adapter id. Idempotent.
   virtual Status add_ref(std::string_view sha256, std::string_view owner) = 0;
   // Removes the reference; deletes the blob when it was the last. Idempotent.

@@ -215,15 +215,40 @@ std::optional<BlobInfo> BlobStoreImpl::stat(std::string_view sha256) {
   return to_info(*sha, **m);
 }
 
-Status BlobStoreImpl::read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
-                           const std::function<Status(std::string_view piece)>& sink) {
+namespace {
+
+struct OwnedBytes final : PinnedBytes {
+  std::string data;
+  std::string_view bytes() const override { return data; }
+};
+
+// A chunk value as RocksDB returned it (for BlobDB values: the buffer it read the blob into).
+struct PinnedChunk final : PinnedBytes {
+  rocksdb::PinnableSlice slice;
+  std::string_view piece;
+  std::string_view bytes() const override { return piece; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PinnedBytes>> BlobStore::read_pinned(std::string_view sha256,
+                                                            std::uint64_t offset,
+                                                            std::uint64_t length) {
+  auto out = std::make_unique<OwnedBytes>();
+  auto st = read(sha256, offset, length, [&out](std::string_view piece) {
+    out->data.append(piece);
+    return Status{};
+  });
+  if (!st) return st.error();
+  return std::unique_ptr<PinnedBytes>(std::move(out));
+}
+
+Result<BlobStoreImpl::ReadPlan> BlobStoreImpl::plan_read(std::string_view sha256,
+                                                          std::uint64_t offset,
+                                                          std::uint64_t length,
+                                                          const rocksdb::ReadOptions& ro) {
   auto sha = blob_keys::normalize_sha(sha256);
   if (!sha) return bad_sha(sha256);
-  // One snapshot for the whole read: a concurrent delete cannot pull chunks from under it.
-  SnapshotGuard snapshot(cf_.db);
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.get();
-  ro.fill_cache = false;
   auto found = get_manifest(*sha, ro);
   if (!found) return found.error();
   if (!found->has_value()) return make_error(Errc::not_found, "no blob " + *sha);
@@ -234,30 +259,77 @@ Status BlobStoreImpl::read(std::string_view sha256, std::uint64_t offset, std::u
                                                   std::to_string(length) + " outside blob of " +
                                                   std::to_string(m.size) + " bytes");
   }
-  const std::uint64_t end = offset + length;
-  // Chunk values are not checked against RocksDB's per-record checksum here: that check was a
-  // quarter of the storage node's CPU samples while serving a blob (turning it off about halved
-  // the node's CPU per blob), and the one reader of this path checks more than it does: the
-  // agent verifies the sha256 of the whole blob before using it, and on a mismatch tries the
-  // next storage node. The manifest read above keeps the check.
+  return ReadPlan{std::move(*sha), m, offset, length};
+}
+
+// Chunk values are not checked against RocksDB's per-record checksum here: that check was a
+// quarter of the storage node's CPU samples while serving a blob (turning it off about halved
+// the node's CPU per blob), and the one reader of this path checks more than it does: the
+// agent verifies the sha256 of the whole blob before using it, and on a mismatch tries the
+// next storage node. The manifest read keeps the check.
+Status BlobStoreImpl::get_chunk(const ReadPlan& plan, std::uint32_t index,
+                                const rocksdb::ReadOptions& ro, rocksdb::PinnableSlice* chunk) {
   rocksdb::ReadOptions chunk_ro = ro;
   chunk_ro.verify_checksums = false;
-  for (std::uint64_t pos = offset; pos < end;) {
-    const auto index = static_cast<std::uint32_t>(pos / m.chunk_size);
-    const std::uint64_t chunk_start = std::uint64_t{index} * m.chunk_size;
-    const std::uint64_t chunk_len = std::min<std::uint64_t>(m.chunk_size, m.size - chunk_start);
+  const std::uint64_t chunk_start = std::uint64_t{index} * plan.manifest.chunk_size;
+  const std::uint64_t chunk_len =
+      std::min<std::uint64_t>(plan.manifest.chunk_size, plan.manifest.size - chunk_start);
+  auto s =
+      cf_.db->Get(chunk_ro, cf_.chunks, to_slice(blob_keys::chunk_key(plan.sha, index)), chunk);
+  if (s.IsNotFound() || (s.ok() && chunk->size() != chunk_len))
+    return make_error(Errc::corrupt, "blob " + plan.sha + " chunk " + std::to_string(index) +
+                                         " is missing or has the wrong size");
+  if (!s.ok()) return to_error(s, "read chunk");
+  return {};
+}
+
+Status BlobStoreImpl::read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
+                           const std::function<Status(std::string_view piece)>& sink) {
+  // One snapshot for the whole read: a concurrent delete cannot pull chunks from under it.
+  SnapshotGuard snapshot(cf_.db);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  ro.fill_cache = false;
+  auto plan = plan_read(sha256, offset, length, ro);
+  if (!plan) return plan.error();
+  const std::uint64_t chunk_size = plan->manifest.chunk_size;
+  const std::uint64_t end = plan->offset + plan->length;
+  for (std::uint64_t pos = plan->offset; pos < end;) {
+    const auto index = static_cast<std::uint32_t>(pos / chunk_size);
+    const std::uint64_t chunk_start = std::uint64_t{index} * chunk_size;
     rocksdb::PinnableSlice chunk;
-    auto s = cf_.db->Get(chunk_ro, cf_.chunks, to_slice(blob_keys::chunk_key(*sha, index)), &chunk);
-    if (s.IsNotFound() || (s.ok() && chunk.size() != chunk_len))
-      return make_error(Errc::corrupt, "blob " + *sha + " chunk " + std::to_string(index) +
-                                           " is missing or has the wrong size");
-    if (!s.ok()) return to_error(s, "read chunk");
-    const std::uint64_t piece_end = std::min(end, chunk_start + chunk_len);
+    if (auto got = get_chunk(*plan, index, ro, &chunk); !got) return got;
+    const std::uint64_t piece_end = std::min<std::uint64_t>(end, chunk_start + chunk.size());
     auto piece = to_view(chunk).substr(pos - chunk_start, piece_end - pos);
     if (auto sent = sink(piece); !sent) return sent;
     pos = piece_end;
   }
   return {};
+}
+
+Result<std::unique_ptr<PinnedBytes>> BlobStoreImpl::read_pinned(std::string_view sha256,
+                                                                std::uint64_t offset,
+                                                                std::uint64_t length) {
+  SnapshotGuard snapshot(cf_.db);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  ro.fill_cache = false;
+  auto plan = plan_read(sha256, offset, length, ro);
+  if (!plan) return plan.error();
+  const std::uint64_t chunk_size = plan->manifest.chunk_size;
+  const auto index = static_cast<std::uint32_t>(plan->offset / chunk_size);
+  const std::uint64_t chunk_start = std::uint64_t{index} * chunk_size;
+  if (plan->length > 0 && (plan->offset + plan->length - 1) / chunk_size != index)
+    return make_error(Errc::invalid_argument, "range " + std::to_string(plan->offset) + "+" +
+                                                  std::to_string(plan->length) +
+                                                  " crosses a chunk boundary");
+  auto out = std::make_unique<PinnedChunk>();
+  if (plan->length == 0) return std::unique_ptr<PinnedBytes>(std::move(out));
+  // The pinned value owns its buffer (or pins the memtable / block it lies in): it outlives
+  // the snapshot.
+  if (auto got = get_chunk(*plan, index, ro, &out->slice); !got) return got.error();
+  out->piece = to_view(out->slice).substr(plan->offset - chunk_start, plan->length);
+  return std::unique_ptr<PinnedBytes>(std::move(out));
 }
 
 Status BlobStoreImpl::add_ref(std::string_view sha256, std::string_view owner) {

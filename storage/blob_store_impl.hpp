@@ -27,6 +27,8 @@ class BlobStoreImpl final : public BlobStore {
   std::optional<BlobInfo> stat(std::string_view sha256) override;
   Status read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
               const std::function<Status(std::string_view piece)>& sink) override;
+  Result<std::unique_ptr<PinnedBytes>> read_pinned(std::string_view sha256, std::uint64_t offset,
+                                                   std::uint64_t length) override;
   Status add_ref(std::string_view sha256, std::string_view owner) override;
   Status remove_ref(std::string_view sha256, std::string_view owner) override;
   std::uint64_t ref_count(std::string_view sha256) override;
@@ -58,6 +60,16 @@ class BlobStoreImpl final : public BlobStore {
   std::int64_t now() const;
   bool is_active(const std::string& sha) const;  // needs mu_
   void release(const std::string& sha, bool owner);  // needs mu_
+  struct ReadPlan {
+    std::string sha;  // normalized
+    blob_keys::Manifest manifest;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;  // npos resolved
+  };
+  Result<ReadPlan> plan_read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
+                             const rocksdb::ReadOptions& ro);
+  Status get_chunk(const ReadPlan& plan, std::uint32_t index, const rocksdb::ReadOptions& ro,
+                   rocksdb::PinnableSlice* chunk);
   Result<std::optional<blob_keys::Manifest>> get_manifest(std::string_view sha,
                                                           const rocksdb::ReadOptions& ro = {});
   Result<std::uint64_t> count_refs(std::string_view sha);

@@ -118,6 +118,30 @@ BOOST_AUTO_TEST_CASE(ranged_reads_at_chunk_boundaries) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(pinned_reads_within_one_chunk) {
+  Fixture f;
+  const std::string data = make_data(3 * kChunk + 100, 11);
+  const std::string sha = sha256_hex(data);
+  BOOST_REQUIRE(write_blob(f.blobs(), data).ok());
+  struct Case {
+    std::uint64_t offset, length;
+  };
+  for (auto c : {Case{0, kChunk}, Case{kChunk + 5, 10}, Case{3 * kChunk, 100}, Case{7, 0}}) {
+    BOOST_TEST_CONTEXT("offset " << c.offset << " length " << c.length) {
+      auto got = f.blobs().read_pinned(sha, c.offset, c.length);
+      BOOST_REQUIRE(got.ok());
+      BOOST_TEST(((*got)->bytes() == data.substr(c.offset, c.length)));
+    }
+  }
+  auto code = [&](std::string_view s, std::uint64_t off, std::uint64_t len) {
+    auto r = f.blobs().read_pinned(s, off, len);
+    return r.ok() ? std::string("ok") : to_string(r.error().code);
+  };
+  BOOST_TEST(code(sha, kChunk - 1, 2) == "invalid_argument");  // crosses a chunk boundary
+  BOOST_TEST(code(sha, 3 * kChunk, 101) == "invalid_argument");  // past the end
+  BOOST_TEST(code(sha256_hex("other"), 0, 1) == "not_found");
+}
+
 BOOST_AUTO_TEST_CASE(reads_outside_the_blob_or_of_unknown_blobs_fail) {
   Fixture f;
   const std::string data = make_data(2 * kChunk, 8);
