@@ -4,21 +4,12 @@
 
 #include <cstdint>
 
-#include "common/sha256.hpp"
-#include "schema/types.hpp"
+#include "schema/adapter_job.hpp"
 
 namespace loraplane::gateway {
 
 inline schema::Job delete_job(const schema::AdapterState& state, std::int64_t now) {
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::remove;
-  job.tenant_id = state.tenant_id;
-  job.adapter_id = state.adapter.id;
-  job.name = state.adapter.name;
-  job.base_model = state.adapter.base_model;
-  job.created_at = now;
-  return job;
+  return schema::adapter_job(schema::JobKind::remove, state.tenant_id, state.adapter, now);
 }
 
 }  // namespace loraplane::gateway

@@ -7,11 +7,11 @@
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "common/seal.hpp"
-#include "common/sha256.hpp"
 #include "gateway/adapter_directory.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/gateway_metrics.hpp"
+#include "schema/adapter_job.hpp"
 #include "schema/json.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -58,14 +58,7 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   a.source.revision = request->revision;
   a.created_at = created_ms / 1000;
 
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::import;
-  job.tenant_id = tenant->id;
-  job.adapter_id = a.id;
-  job.name = a.name;
-  job.base_model = a.base_model;
-  job.created_at = a.created_at;
+  auto job = schema::adapter_job(schema::JobKind::import, tenant->id, a, a.created_at);
   job.hf_import = schema::JobImport{request->repo, request->revision, std::move(sealed)};
 
   // The job before the pending state, as for uploads (upload.cpp).

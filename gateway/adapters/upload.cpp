@@ -21,6 +21,7 @@
 #include "gateway/adapter_directory.hpp"
 #include "gateway/errors.hpp"
 #include "schema/adapter/adapter_config.hpp"
+#include "schema/adapter_job.hpp"
 #include "schema/json.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -217,14 +218,8 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   std::string adapter_id = new_adapter_id(created_ms);
   auto sha = session.sha256_hex();
   auto state = pending_state(*tenant, session, adapter_id, sha, created_ms);
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::upload;
-  job.tenant_id = tenant->id;
-  job.adapter_id = adapter_id;
-  job.name = state.adapter.name;
-  job.base_model = state.adapter.base_model;
-  job.created_at = created_ms / 1000;
+  auto job =
+      schema::adapter_job(schema::JobKind::upload, tenant->id, state.adapter, created_ms / 1000);
   schema::JobUpload u;
   u.upload_id = upload_id;
   u.chunk_count = sender.sent();

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "common/request_id.hpp"
-#include "common/sha256.hpp"
+#include "schema/adapter_job.hpp"
 #include "schema/json.hpp"
 #include "workers/distribute/blob_copy.hpp"
 #include "workers/distribute/distribute_metrics.hpp"
@@ -27,14 +27,8 @@ bool permanent(Errc code) {
 
 schema::Job stored_job(const schema::AdapterState& state, std::string node_id,
                        std::string blob_url) {
-  schema::Job job;
-  job.job_id = "job_" + random_base62(20);
-  job.kind = schema::JobKind::stored;
-  job.tenant_id = state.tenant_id;
-  job.adapter_id = state.adapter.id;
-  job.name = state.adapter.name;
-  job.base_model = state.adapter.base_model;
-  job.created_at = state.adapter.created_at;
+  auto job = schema::adapter_job(schema::JobKind::stored, state.tenant_id, state.adapter,
+                                state.adapter.created_at);
   job.stored = schema::JobStored{std::move(node_id), std::move(blob_url)};
   return job;
 }
