@@ -43,6 +43,15 @@ class SnapshotGuard {
   const rocksdb::Snapshot* snapshot_;
 };
 
+// The options of a blob read: under one snapshot (a concurrent delete cannot pull chunks from
+// under it), without filling the block cache.
+rocksdb::ReadOptions blob_reads(const SnapshotGuard& snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.get();
+  ro.fill_cache = false;
+  return ro;
+}
+
 }  // namespace
 
 BlobStoreImpl::BlobStoreImpl(BlobFamilies families, BlobStoreOptions options)
@@ -285,11 +294,8 @@ Status BlobStoreImpl::get_chunk(const ReadPlan& plan, std::uint32_t index,
 
 Status BlobStoreImpl::read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
                            const std::function<Status(std::string_view piece)>& sink) {
-  // One snapshot for the whole read: a concurrent delete cannot pull chunks from under it.
-  SnapshotGuard snapshot(cf_.db);
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.get();
-  ro.fill_cache = false;
+  SnapshotGuard snapshot(cf_.db);  // one snapshot for the whole read
+  const auto ro = blob_reads(snapshot);
   auto plan = plan_read(sha256, offset, length, ro);
   if (!plan) return plan.error();
   const std::uint64_t chunk_size = plan->manifest.chunk_size;
@@ -311,9 +317,7 @@ Result<std::unique_ptr<PinnedBytes>> BlobStoreImpl::read_pinned(std::string_view
                                                                 std::uint64_t offset,
                                                                 std::uint64_t length) {
   SnapshotGuard snapshot(cf_.db);
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.get();
-  ro.fill_cache = false;
+  const auto ro = blob_reads(snapshot);
   auto plan = plan_read(sha256, offset, length, ro);
   if (!plan) return plan.error();
   const std::uint64_t chunk_size = plan->manifest.chunk_size;
