@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/asio/read.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -12,9 +13,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -200,6 +203,92 @@ awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffe
   co_return Status{};
 }
 
+// The next piece of the body into `piece`: how many bytes (0 once the body is complete). With a
+// Content-Length the bytes go from the socket straight into `piece` (after those that arrived
+// with the header); otherwise (chunked) through the parser, which copies them once more.
+awaitable<Result<std::size_t>> next_piece(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                          bhttp::response_parser<bhttp::buffer_body>& parser,
+                                          std::optional<std::uint64_t>& left,
+                                          std::chrono::milliseconds idle, const std::string& url,
+                                          std::vector<char>& piece) {
+  if (left) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), *left));
+    const std::size_t early = asio::buffer_copy(asio::buffer(piece.data(), want), buffer.data());
+    buffer.consume(early);
+    if (early < want) {
+      stream.expires_after(idle);
+      auto [ec, n] = co_await asio::async_read(
+          stream, asio::buffer(piece.data() + early, want - early), use_nothrow_awaitable);
+      (void)n;
+      if (ec) co_return unavailable("read from", url, ec);
+    }
+    *left -= want;
+    co_return want;
+  }
+  if (parser.is_done()) co_return std::size_t{0};
+  parser.get().body().data = piece.data();
+  parser.get().body().size = piece.size();
+  stream.expires_after(idle);
+  auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow_awaitable);
+  (void)n;
+  if (ec && ec != bhttp::error::need_buffer) co_return unavailable("read from", url, ec);
+  co_return piece.size() - parser.get().body().size;
+}
+
+// The body of a 200 into `file`, hashed into `hash`: piece k+1 is received while piece k is
+// hashed and written on the file pool (each on a thread of its own), so the socket, sha256 and
+// the copy into the page cache overlap instead of taking turns.
+awaitable<Status> receive_into(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                               bhttp::response_parser<bhttp::buffer_body>& parser,
+                               std::chrono::milliseconds idle, const std::string& url,
+                               std::uint64_t max_bytes, File& file, Sha256& hash,
+                               std::uint64_t& bytes) {
+  constexpr std::size_t kPiece = std::size_t{256} * 1024;
+  auto executor = co_await asio::this_coro::executor;
+  Background hashing(executor);
+  Background writing(executor);
+  std::array<std::vector<char>, 2> pieces{std::vector<char>(kPiece), std::vector<char>(kPiece)};
+  buffer.reserve(kPiece);
+  std::optional<std::uint64_t> left;
+  if (auto length = parser.content_length(); length && !parser.chunked()) left = *length;
+  Status st;
+  for (std::size_t k = 0; st;) {
+    auto& piece = pieces[k % 2];  // its last jobs (piece k - 2) were waited for below
+    auto reading = next_piece(stream, buffer, parser, left, idle, url, piece);
+    auto got = co_await std::move(reading);
+    if (!got) {
+      st = got.error();
+      break;
+    }
+    auto hashed = hashing.wait();  // piece k - 1
+    st = co_await std::move(hashed);
+    auto written = writing.wait();
+    auto wst = co_await std::move(written);
+    if (st) st = std::move(wst);
+    if (!st || *got == 0) break;
+    bytes += *got;
+    if (max_bytes > 0 && bytes > max_bytes) {
+      st = make_error(Errc::limit_exceeded,
+                      url + " sent more than " + std::to_string(max_bytes) + " bytes");
+      break;
+    }
+    const std::string_view data(piece.data(), *got);
+    hashing.start([&hash, data] {
+      hash.update(data);
+      return Status{};
+    });
+    writing.start([&file, data] { return file.write(data.data(), data.size()); });
+    ++k;
+  }
+  auto hashed = hashing.wait();
+  auto hst = co_await std::move(hashed);
+  auto written = writing.wait();
+  auto wst = co_await std::move(written);
+  if (st) st = std::move(hst);
+  if (st) st = std::move(wst);
+  co_return st;
+}
+
 }  // namespace
 
 awaitable<Result<Download>> download(std::string url_text, std::string path,
@@ -246,20 +335,8 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   file.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + errno_text());
   Sha256 hash;
-  const std::uint64_t max_bytes = options.max_bytes;
-  // Hashing and writing run on the file pool while this coroutine waits (the piece buffer is
-  // not reused before they finish).
-  auto sink = [&](const char* data, std::size_t n) {
-    return offload([&, data, n]() -> Status {
-      out.bytes += n;
-      if (max_bytes > 0 && out.bytes > max_bytes)
-        return make_error(Errc::limit_exceeded,
-                          url_text + " sent more than " + std::to_string(max_bytes) + " bytes");
-      hash.update(std::string_view(data, n));
-      return file.write(data, n);
-    });
-  };
-  auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, sink);
+  auto st = co_await receive_into(stream, buffer, parser, options.client.timeout, url_text,
+                                  options.max_bytes, file, hash, out.bytes);
   close(stream);
   if (st) {
     const bool sync = options.sync;

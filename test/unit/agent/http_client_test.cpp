@@ -2,11 +2,13 @@
 // sha256 — against a local common/http server.
 #include "common/http_client.hpp"
 
+#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "common/http.hpp"
 #include "common/sha256.hpp"
@@ -51,6 +53,43 @@ struct Local {
     return "http://127.0.0.1:" + std::to_string(server->port()) + target;
   }
 };
+
+// A server that answers one connection with fixed bytes and closes it: for answers a
+// common/http server would not give (chunked bodies, bodies cut short).
+struct Canned {
+  asio::io_context io;
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::thread thread;
+  explicit Canned(std::string answer) {
+    thread = std::thread([this, answer = std::move(answer)] {
+      tcp::socket socket(io);
+      acceptor.accept(socket);
+      std::string request;
+      char buf[4096];
+      boost::system::error_code ec;
+      while (request.find("\r\n\r\n") == std::string::npos && !ec)
+        request.append(buf, socket.read_some(asio::buffer(buf), ec));
+      asio::write(socket, asio::buffer(answer), ec);
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+    });
+  }
+  ~Canned() { thread.join(); }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/blob";
+  }
+};
+
+// `body` in chunked transfer coding, in chunks of `size` bytes.
+std::string chunked(const std::string& body, std::size_t size) {
+  std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  for (std::size_t at = 0; at < body.size(); at += size) {
+    const auto piece = body.substr(at, size);
+    std::ostringstream hex;
+    hex << std::hex << piece.size();
+    out += hex.str() + "\r\n" + piece + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
 
 template <class T>
 awaitable<void> capture(awaitable<T> work, std::optional<T>* out) {
@@ -148,6 +187,47 @@ BOOST_AUTO_TEST_CASE(download_streams_into_a_file_with_its_sha256) {
   BOOST_REQUIRE(!too_big.ok());
   BOOST_TEST(too_big.error().code == Errc::limit_exceeded);
   BOOST_TEST(!fs::exists(too_big_file));
+}
+
+// Bodies without a Content-Length go through the parser instead of straight into the pieces:
+// the same bytes and hash, and the size bound still holds while the body streams.
+BOOST_AUTO_TEST_CASE(download_of_a_chunked_body) {
+  loraplane::test::TempDir dir;
+  const std::string body = kBlob + std::string(300'000, 'y');
+  {
+    Canned server(chunked(body, 100'000));
+    const auto path = dir.path() + "/chunked";
+    auto got = run(http::download(server.url(), path));
+    BOOST_REQUIRE(got.ok());
+    BOOST_TEST(got->bytes == body.size());
+    BOOST_TEST(got->sha256 == sha256_hex(body));
+    BOOST_TEST(read(path) == body);
+  }
+  {
+    Canned server(chunked(body, 100'000));
+    http::DownloadOptions limited;
+    limited.max_bytes = 500'000;
+    const auto path = dir.path() + "/chunked-too-big";
+    auto got = run(http::download(server.url(), path, limited));
+    BOOST_REQUIRE(!got.ok());
+    BOOST_TEST(got.error().code == Errc::limit_exceeded);
+    BOOST_TEST(!fs::exists(path));
+  }
+}
+
+// A server that promises more than it sends (a storage node dying mid-blob) fails the download
+// and leaves no file behind, whichever piece the cut falls in.
+BOOST_AUTO_TEST_CASE(download_cut_short_fails_and_leaves_nothing) {
+  loraplane::test::TempDir dir;
+  for (std::size_t sent : {std::size_t{0}, std::size_t{1000}, std::size_t{600'000}}) {
+    Canned server("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBlob.size()) +
+                  "\r\nConnection: close\r\n\r\n" + kBlob.substr(0, sent));
+    const auto path = dir.path() + "/cut-" + std::to_string(sent);
+    auto got = run(http::download(server.url(), path));
+    BOOST_REQUIRE_MESSAGE(!got.ok(), "a body cut after " << sent << " bytes was accepted");
+    BOOST_TEST(got.error().code == Errc::unavailable);
+    BOOST_TEST(!fs::exists(path));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
