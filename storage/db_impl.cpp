@@ -41,21 +41,12 @@ rocksdb::ColumnFamilyOptions metadata_options() {
 }
 
 // Chunk values (up to 16 MiB) live in BlobDB blob files, so compaction moves only small index
-// entries instead of rewriting chunk bytes; blob GC reclaims files of deleted blobs.
-// Memtables of 32 MiB: a streaming write fills one every 32 MiB and its flush (blob file written
-// and fsynced) runs while the next chunks arrive, so the flush a commit must wait for holds at
-// most the last 32 MiB instead of up to 64 (100 MB upload, validated -> ready: 0.72-0.78 s ->
-// 0.62-0.65 s). Three of them bound the memory a write can pin before flushes catch up
-// (96 MiB; 16 MiB memtables made more, smaller flushes and slowed the writes down as much as
-// they sped the commit up). L0 compaction starts after as many bytes as before (8 files ×
-// 32 MiB), so blob GC's relocation does not run more often.
+// entries instead of rewriting chunk bytes; blob GC reclaims files of deleted blobs. Two 64 MiB
+// memtables bound the memory a streaming write can pin before flushes catch up.
 rocksdb::ColumnFamilyOptions chunk_options() {
   rocksdb::ColumnFamilyOptions o;
-  o.write_buffer_size = 32 * kMiB;
-  o.max_write_buffer_number = 3;
-  o.level0_file_num_compaction_trigger = 8;
-  o.level0_slowdown_writes_trigger = 20;
-  o.level0_stop_writes_trigger = 36;
+  o.write_buffer_size = 64 * kMiB;
+  o.max_write_buffer_number = 2;
   o.enable_blob_files = true;
   o.min_blob_size = 64 * 1024;
   o.blob_file_size = 256 * kMiB;
