@@ -259,7 +259,7 @@ awaitable<Status> receive_into(beast::tcp_stream& stream, beast::flat_buffer& bu
                                std::chrono::milliseconds idle, const std::string& url,
                                std::uint64_t max_bytes, File& file, Sha256& hash,
                                std::uint64_t& bytes) {
-  constexpr std::size_t kPiece = std::size_t{256} * 1024;
+  constexpr std::size_t kPiece = std::size_t{1024} * 1024;  // 256 KiB cost ~8 % more CPU
   auto executor = co_await asio::this_coro::executor;
   Background hashing(executor);
   Background writing(executor);
