@@ -188,35 +188,6 @@ awaitable<Result<ClientResponse>> request(std::string method, std::string url_te
 
 namespace {
 
-awaitable<Status> ready_status() { co_return Status{}; }
-
-// Reads the body of the parser's message in pieces, handing each to `sink`; stops at the end
-// of the body, a read error or a sink failure.
-template <class Sink>
-awaitable<Status> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                            bhttp::response_parser<bhttp::buffer_body>& parser,
-                            std::chrono::milliseconds idle, const std::string& url, Sink& sink) {
-  std::vector<char> piece(std::size_t{256} * 1024);
-  buffer.reserve(piece.size());
-  while (!parser.is_done()) {
-    parser.get().body().data = piece.data();
-    parser.get().body().size = piece.size();
-    stream.expires_after(idle);
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow_awaitable);
-    (void)n;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec == bhttp::error::body_limit)
-      co_return make_error(Errc::limit_exceeded, "body of " + url + " exceeds the limit");
-    if (ec) co_return unavailable("read from", url, ec);
-    const std::size_t got = piece.size() - parser.get().body().size;
-    if (got > 0) {
-      auto step = sink(piece.data(), got);
-      if (auto st = co_await std::move(step); !st) co_return st;
-    }
-  }
-  co_return Status{};
-}
-
 // The next piece of the body into `piece`: how many bytes (0 once the body is complete). With a
 // Content-Length the bytes go from the socket straight into `piece` (after those that arrived
 // with the header); otherwise (chunked) through the parser, which copies them once more.
@@ -256,6 +227,7 @@ awaitable<Result<std::size_t>> next_piece(beast::tcp_stream& stream, beast::flat
 // the copy into the page cache overlap instead of taking turns.
 awaitable<Status> receive_into(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                bhttp::response_parser<bhttp::buffer_body>& parser,
+                               std::optional<std::uint64_t> left,
                                std::chrono::milliseconds idle, const std::string& url,
                                std::uint64_t max_bytes, File& file, Sha256& hash,
                                std::uint64_t& bytes) {
@@ -265,8 +237,6 @@ awaitable<Status> receive_into(beast::tcp_stream& stream, beast::flat_buffer& bu
   Background writing(executor);
   std::array<std::vector<char>, 2> pieces{std::vector<char>(kPiece), std::vector<char>(kPiece)};
   buffer.reserve(kPiece);
-  std::optional<std::uint64_t> left;
-  if (auto length = parser.content_length(); length && !parser.chunked()) left = *length;
   Status st;
   for (std::size_t k = 0; st;) {
     auto& piece = pieces[k % 2];  // its last jobs (piece k - 2) were waited for below
@@ -305,6 +275,24 @@ awaitable<Status> receive_into(beast::tcp_stream& stream, beast::flat_buffer& bu
   co_return st;
 }
 
+// The body of a non-200 answer, of which the first `cap` bytes are kept. A read error ends it
+// early: the status is the answer, and a truncated error body is still useful.
+awaitable<std::string> read_error_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       bhttp::response_parser<bhttp::buffer_body>& parser,
+                                       std::optional<std::uint64_t> left,
+                                       std::chrono::milliseconds idle, const std::string& url,
+                                       std::size_t cap) {
+  std::string kept;
+  std::vector<char> piece(std::size_t{64} * 1024);
+  for (;;) {
+    auto reading = next_piece(stream, buffer, parser, left, idle, url, piece);
+    auto got = co_await std::move(reading);
+    if (!got || *got == 0) break;
+    kept.append(piece.data(), std::min(*got, cap - std::min(cap, kept.size())));
+  }
+  co_return kept;
+}
+
 }  // namespace
 
 awaitable<Result<Download>> download(std::string url_text, std::string path,
@@ -328,19 +316,16 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   if (hec) co_return unavailable("read from", url_text, hec);
   Download out;
   out.status = parser.get().result_int();
+  std::optional<std::uint64_t> length;  // of the body, when it is not chunked
+  if (auto declared = parser.content_length(); declared && !parser.chunked()) length = *declared;
   if (out.status != 200) {
-    const std::size_t cap = options.client.max_response_bytes;
-    auto keep = [&out, cap](const char* data, std::size_t n) {
-      out.error_body.append(data, std::min(n, cap - std::min(cap, out.error_body.size())));
-      return ready_status();
-    };
-    auto st = co_await read_body(stream, buffer, parser, options.client.timeout, url_text, keep);
+    auto reading = read_error_body(stream, buffer, parser, length, options.client.timeout,
+                                   url_text, options.client.max_response_bytes);
+    out.error_body = co_await std::move(reading);
     close(stream);
-    (void)st;  // the status is the answer; a truncated error body is still useful
     co_return out;
   }
   if (options.max_bytes > 0) {
-    auto length = parser.content_length();
     if (length && *length > options.max_bytes)
       co_return make_error(Errc::limit_exceeded, url_text + " is " + std::to_string(*length) +
                                                      " bytes, above the limit of " +
@@ -350,15 +335,13 @@ awaitable<Result<Download>> download(std::string url_text, std::string path,
   file.path = path;
   file.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (file.fd < 0) co_return make_error(Errc::io, "open " + path + ": " + errno_text());
-  std::optional<std::uint64_t> size;
-  if (auto length = parser.content_length(); length && !parser.chunked()) size = *length;
-  if (auto st = file.reserve(size); !st) {
+  if (auto st = file.reserve(length); !st) {
     file.remove();
     co_return st.error();
   }
   Sha256 hash;
-  auto st = co_await receive_into(stream, buffer, parser, options.client.timeout, url_text,
-                                  options.max_bytes, file, hash, out.bytes);
+  auto st = co_await receive_into(stream, buffer, parser, length, options.client.timeout,
+                                  url_text, options.max_bytes, file, hash, out.bytes);
   close(stream);
   if (st) {
     const bool sync = options.sync;
