@@ -144,7 +144,8 @@ void Gateway::start() {
   reader_options.client_id = "loraplane-gateway-tenants";
   reader_options.topics = {std::string(kafka::kTenants)};
   d.tenant_reader = kafka::Consumer::start(d.cluster, reader_options, [&d](const kafka::Message& m) {
-    d.tenants.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value));
+    d.tenants.apply(m.key, m.tombstone ? std::nullopt : std::optional<std::string_view>(m.value),
+                    m.offset);
     return kafka::Handled::done;
   });
 

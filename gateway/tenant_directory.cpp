@@ -32,12 +32,20 @@ NewApiKey generate_api_key(std::string tenant_id, std::int64_t now) {
   return out;
 }
 
+bool TenantDirectory::advance(const std::string& topic_key, std::int64_t offset) {
+  auto [it, inserted] = offsets_.try_emplace(topic_key, offset);
+  if (inserted) return true;
+  if (offset < it->second) return false;
+  it->second = offset;
+  return true;
+}
+
 template <class Record, class Map>
 void TenantDirectory::apply_record(Map& map, std::string_view topic_key, std::string_view id,
-                                   std::optional<std::string_view> value) {
+                                   std::optional<std::string_view> value, std::int64_t offset) {
   if (!value) {
     std::unique_lock lock(mutex_);
-    map.erase(std::string(id));
+    if (advance(std::string(topic_key), offset)) map.erase(std::string(id));
     return;
   }
   auto parsed = schema::parse<Record>(*value);
@@ -45,29 +53,30 @@ void TenantDirectory::apply_record(Map& map, std::string_view topic_key, std::st
     spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
     return;
   }
-  put(parsed.value());
+  put(parsed.value(), offset);
 }
 
-void TenantDirectory::apply(std::string_view topic_key, std::optional<std::string_view> value) {
+void TenantDirectory::apply(std::string_view topic_key, std::optional<std::string_view> value,
+                            std::int64_t offset) {
   if (topic_key.starts_with(kTenantPrefix)) {
     apply_record<schema::TenantRecord>(tenants_, topic_key,
-                                       topic_key.substr(kTenantPrefix.size()), value);
+                                       topic_key.substr(kTenantPrefix.size()), value, offset);
   } else if (topic_key.starts_with(kKeyPrefix)) {
     apply_record<schema::ApiKeyRecord>(keys_, topic_key, topic_key.substr(kKeyPrefix.size()),
-                                       value);
+                                       value, offset);
   } else {
     spdlog::warn("tenants: skipping record with unknown key kind");
   }
 }
 
-void TenantDirectory::put(const schema::TenantRecord& tenant) {
+void TenantDirectory::put(const schema::TenantRecord& tenant, std::int64_t offset) {
   std::unique_lock lock(mutex_);
-  tenants_[tenant.id] = tenant;
+  if (advance(tenant_topic_key(tenant.id), offset)) tenants_[tenant.id] = tenant;
 }
 
-void TenantDirectory::put(const schema::ApiKeyRecord& key) {
+void TenantDirectory::put(const schema::ApiKeyRecord& key, std::int64_t offset) {
   std::unique_lock lock(mutex_);
-  keys_[key.prefix] = key;
+  if (advance(api_key_topic_key(key.prefix), offset)) keys_[key.prefix] = key;
 }
 
 std::optional<schema::TenantRecord> TenantDirectory::tenant(std::string_view id) const {

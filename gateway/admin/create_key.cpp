@@ -12,14 +12,14 @@ awaitable<http::Response> create_key(GatewayContext& ctx, http::RequestContext& 
   if (!tenant) co_return errors::not_found("tenant_not_found", "no such tenant");
 
   auto key = generate_api_key(tenant->id, ctx.now_seconds());
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants,
+  auto sent = co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
                                       api_key_topic_key(key.record.prefix),
                                       schema::to_json(key.record));
   if (!sent) {
     spdlog::warn("create key for {}: {}", tenant->id, sent.error().message);
     co_return errors::unavailable("tenant store unavailable, try again");
   }
-  ctx.tenants.put(key.record);
+  ctx.tenants.put(key.record, sent.value().offset);
   spdlog::info("api key {} created for tenant {}", key.record.prefix, tenant->id);
 
   schema::ApiKeyCreated body;

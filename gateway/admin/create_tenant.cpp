@@ -23,19 +23,21 @@ awaitable<http::Response> create_tenant(GatewayContext& ctx, http::RequestContex
   auto key = generate_api_key(tenant.id, tenant.created_at);
 
   // The key goes first: a key whose tenant never got written authenticates nobody.
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants,
-                                      api_key_topic_key(key.record.prefix),
-                                      schema::to_json(key.record));
-  if (sent) {
-    sent = co_await kafka::produce(ctx.producer, kafka::kTenants, tenant_topic_key(tenant.id),
-                                   schema::to_json(tenant));
+  auto key_sent = co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
+                                                    api_key_topic_key(key.record.prefix),
+                                                    schema::to_json(key.record));
+  auto tenant_sent = key_sent;
+  if (key_sent) {
+    tenant_sent = co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
+                                                    tenant_topic_key(tenant.id),
+                                                    schema::to_json(tenant));
   }
-  if (!sent) {
-    spdlog::warn("create tenant {}: {}", tenant.id, sent.error().message);
+  if (!tenant_sent) {
+    spdlog::warn("create tenant {}: {}", tenant.id, tenant_sent.error().message);
     co_return errors::unavailable("tenant store unavailable, try again");
   }
-  ctx.tenants.put(key.record);
-  ctx.tenants.put(tenant);
+  ctx.tenants.put(key.record, key_sent.value().offset);
+  ctx.tenants.put(tenant, tenant_sent.value().offset);
   spdlog::info("tenant {} created (tier {}, key {})", tenant.id, schema::to_string(tenant.tier),
                key.record.prefix);
 

@@ -30,14 +30,16 @@ awaitable<http::Response> delete_tenant(GatewayContext& ctx, http::RequestContex
   const auto request_headers = kafka::request_id_headers(rc.request_id);
   if (!tenant->deleted) {
     tenant->deleted = true;
-    auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants, tenant_topic_key(tenant->id),
-                                        schema::to_json(*tenant), request_headers);
+    auto sent =
+        co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
+                                          tenant_topic_key(tenant->id), schema::to_json(*tenant),
+                                          request_headers);
     if (!sent) {
       logging::warn({"gateway", rc.request_id}, "delete tenant {}: {}", tenant->id,
                     sent.error().message);
       co_return errors::unavailable("tenant store unavailable, try again");
     }
-    ctx.tenants.put(*tenant);
+    ctx.tenants.put(*tenant, sent.value().offset);
   }
 
   // Page through the tenant's adapters; hide() takes each out of the next page.

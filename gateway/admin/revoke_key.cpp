@@ -16,13 +16,13 @@ awaitable<http::Response> revoke_key(GatewayContext& ctx, http::RequestContext& 
   if (!record) co_return errors::not_found("key_not_found", "no such api key");
 
   record->revoked = true;
-  auto sent = co_await kafka::produce(ctx.producer, kafka::kTenants,
+  auto sent = co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
                                       api_key_topic_key(record->prefix), schema::to_json(*record));
   if (!sent) {
     spdlog::warn("revoke key {}: {}", record->prefix, sent.error().message);
     co_return errors::unavailable("tenant store unavailable, try again");
   }
-  ctx.tenants.put(*record);
+  ctx.tenants.put(*record, sent.value().offset);
   spdlog::info("api key {} of tenant {} revoked", record->prefix, record->tenant_id);
 
   schema::ApiKeyRevoked body;
