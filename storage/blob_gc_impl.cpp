@@ -116,15 +116,29 @@ Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_second
 
 // Range deletes free disk only when compaction drops the keys they cover. The chunk family's
 // SSTs hold only blob indexes (and blobs under min_blob_size), so compacting it is cheap; blob
-// files whose chunks are all deleted then go. Relocating live chunks out of partly dead blob
-// files is disabled here and left to background compaction, which would otherwise rewrite the
-// oldest quarter of all blob bytes on every GC run.
+// files whose chunks are all deleted then go. A blob file that also holds a live chunk (blobs
+// written interleaved) stays whole: once such dead bytes make up half of all blob file bytes,
+// one more compaction copies the live chunks out (each live byte written once more per at least
+// one dead byte freed, so disk use stays under twice the live bytes).
 Status BlobStoreImpl::reclaim_space() {
   rocksdb::CompactRangeOptions o;
   o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kDisable;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   auto s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);
   if (!s.ok()) return to_error(s, "compact blob chunks");
+
+  std::uint64_t file_bytes = 0, dead_bytes = 0;
+  if (!cf_.db->GetIntProperty(cf_.chunks, "rocksdb.live-blob-file-size", &file_bytes) ||
+      !cf_.db->GetIntProperty(cf_.chunks, "rocksdb.live-blob-file-garbage-size", &dead_bytes))
+    return make_error(Errc::internal, "blob file size properties unavailable");
+  if (dead_bytes == 0 || dead_bytes * 2 < file_bytes) return {};
+  spdlog::info("storage gc: {} of {} blob file bytes are dead; relocating the live chunks",
+               dead_bytes, file_bytes);
+  o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  o.blob_garbage_collection_age_cutoff = 1.0;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);
+  if (!s.ok()) return to_error(s, "relocate live blob chunks");
   return {};
 }
 
