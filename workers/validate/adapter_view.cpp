@@ -153,7 +153,13 @@ void TenantTiers::apply(std::string_view topic_key, std::optional<std::string_vi
 void TenantTiers::put(const schema::TenantRecord& tenant) {
   std::lock_guard lock(mutex_);
   tiers_[tenant.id] = tenant.tier;
+  if (tenant.deleted) deleted_.insert(tenant.id);
   changed_.notify_all();
+}
+
+bool TenantTiers::deleted(std::string_view tenant_id) const {
+  std::lock_guard lock(mutex_);
+  return deleted_.contains(tenant_id);
 }
 
 std::optional<schema::Tier> TenantTiers::wait_for(std::string_view tenant_id,

@@ -67,12 +67,15 @@ class TenantTiers {
   // never came.
   std::optional<schema::Tier> wait_for(std::string_view tenant_id,
                                        std::chrono::milliseconds timeout) const;
+  // True once a record has said the tenant was deleted (never undone: ids are not reused).
+  bool deleted(std::string_view tenant_id) const;
   void close();
 
  private:
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::unordered_map<std::string, schema::Tier> tiers_;
+  std::set<std::string, std::less<>> deleted_;
   bool closed_ = false;
 };
 

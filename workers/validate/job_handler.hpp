@@ -65,6 +65,8 @@ class JobHandler {
 
   // lifecycle_jobs.cpp
   Outcome remove(const schema::Job& job);
+  // The adapter of a deleted tenant, whatever the job: deleted as by remove().
+  Outcome tenant_gone(const schema::Job& job);
   Outcome stored(const schema::Job& job);
 
   // import_job.cpp

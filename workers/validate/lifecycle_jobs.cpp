@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "workers/validate/job_handler.hpp"
+#include "workers/validate/validate_metrics.hpp"
 
 namespace loraplane::validate {
 
@@ -54,11 +55,24 @@ JobHandler::Outcome JobHandler::remove(const schema::Job& job) {
   return Outcome::done;
 }
 
+// The gateway that deletes a tenant queues a delete for each adapter it knows of, but another
+// gateway may have accepted an upload or import for the tenant just before it learned of the
+// deletion, or after the sweep listed the tenant's adapters. Such an adapter is deleted here,
+// when it would be admitted or made ready, instead of living on with no key to reach it.
+JobHandler::Outcome JobHandler::tenant_gone(const schema::Job& job) {
+  spdlog::info("validate: {} job {}: tenant {} is deleted; deleting adapter {}",
+               schema::to_string(job.kind), job.job_id, job.tenant_id, job.adapter_id);
+  validate_metrics().failure("tenant_deleted");
+  return remove(job);
+}
+
 // validating + validated → ready with the url, after publishing adapter.ready (so a crash in
 // between leaves it validating and the redelivered job publishes again); ready → merge the url.
 JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   auto state = adapter_of(job);
   if (!state) return Outcome::ignored;
+  if (state->adapter.status != schema::AdapterStatus::deleting && tenants_.deleted(job.tenant_id))
+    return tenant_gone(job);
   const std::string& url = job.stored->blob_url;
   const auto status = state->adapter.status;
   if (status == schema::AdapterStatus::ready) {

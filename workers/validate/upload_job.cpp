@@ -30,6 +30,7 @@ JobHandler::Outcome JobHandler::upload(const schema::Job& job) {
 std::optional<JobHandler::Outcome> JobHandler::admit(const schema::Job& job,
                                                      schema::AdapterState& state,
                                                      schema::Tier tier) {
+  if (tenants_.deleted(job.tenant_id)) return tenant_gone(job);
   const auto& a = state.adapter;
   if (adapters_.name_taken(state.tenant_id, a.base_model, a.name, a.id))
     return fail(state, "adapter_exists",

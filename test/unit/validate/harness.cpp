@@ -152,11 +152,12 @@ void Harness::produce(std::string_view topic, const std::string& key,
   if (where != nullptr) *where = delivered.value();
 }
 
-void Harness::put_tenant(const std::string& tenant_id, schema::Tier tier) {
+void Harness::put_tenant(const std::string& tenant_id, schema::Tier tier, bool deleted) {
   schema::TenantRecord tenant;
   tenant.id = tenant_id;
   tenant.name = "name-" + tenant_id;
   tenant.tier = tier;
+  tenant.deleted = deleted;
   tenant.created_at = now_seconds();
   produce(kafka::kTenants, "tenant/" + tenant_id, schema::to_json(tenant));
 }

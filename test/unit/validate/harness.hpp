@@ -51,7 +51,7 @@ class Harness {
   // takes jobs (and rejoins the group: seconds on the mock cluster).
   void restart_worker();
 
-  void put_tenant(const std::string& tenant_id, schema::Tier tier);
+  void put_tenant(const std::string& tenant_id, schema::Tier tier, bool deleted = false);
   // Writes a state record directly (a prior adapter of the tenant).
   void put_state(const schema::AdapterState& state);
   // Chunks → upload job → pending record (seq 1), like POST /v1/adapters/upload.

@@ -141,6 +141,38 @@ BOOST_AUTO_TEST_CASE(delete_writes_deleting_announces_and_tombstones_then_frees_
 }
 
 // The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
+// Deleting a tenant queues deletes for the adapters the deleting gateway knows; an upload that
+// another gateway accepted meanwhile must not become a ready adapter nobody can reach.
+BOOST_AUTO_TEST_CASE(an_upload_for_a_deleted_tenant_is_deleted_not_admitted) {
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::reserved, /*deleted=*/true);
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(16));
+  auto sent = h.upload(tenant, "after-delete", spec);
+  BOOST_TEST(h.wait_tombstone(sent.adapter_id));
+  const auto history = h.history(sent.adapter_id);
+  BOOST_REQUIRE(!history.empty());
+  BOOST_TEST((history.back().adapter.status == AdapterStatus::deleting));
+  for (const auto& s : history) {
+    BOOST_TEST((s.adapter.status != AdapterStatus::validating));
+    BOOST_TEST(!s.validated);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_ready) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("stored-after-delete");
+  h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
+  h.restart_worker();  // its views are caught up before it takes the next job
+  h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  for (const auto& s : h.history(v.sent.adapter_id))
+    BOOST_TEST((s.adapter.status != AdapterStatus::ready));
+  for (const auto& e : h.events(v.sent.adapter_id))
+    BOOST_TEST((e.event != schema::LoadEventKind::adapter_ready));
+}
+
 BOOST_AUTO_TEST_CASE(import_fails_clearly_when_the_hub_is_unreachable) {
   auto& h = Harness::get();
   const auto tenant = unique_id("ten_");
