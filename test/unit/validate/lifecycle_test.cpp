@@ -140,7 +140,6 @@ BOOST_AUTO_TEST_CASE(delete_writes_deleting_announces_and_tombstones_then_frees_
   BOOST_TEST(h.events(v.sent.adapter_id).size() == 2u);
 }
 
-// The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
 // Deleting a tenant queues deletes for the adapters the deleting gateway knows; an upload that
 // another gateway accepted meanwhile must not become a ready adapter nobody can reach.
 BOOST_AUTO_TEST_CASE(an_upload_for_a_deleted_tenant_is_deleted_not_admitted) {
@@ -173,6 +172,7 @@ BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_read
     BOOST_TEST((e.event != schema::LoadEventKind::adapter_ready));
 }
 
+// The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
 BOOST_AUTO_TEST_CASE(import_fails_clearly_when_the_hub_is_unreachable) {
   auto& h = Harness::get();
   const auto tenant = unique_id("ten_");
