@@ -7,16 +7,15 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "common/sha256.hpp"
 #include "storage/db.hpp"
+#include "test/unit/storage/storage_test_util.hpp"
 
 namespace {
 
@@ -29,13 +28,6 @@ long long written_bytes() {
   while (in >> name >> value)
     if (name == "wchar:") return value;
   return -1;
-}
-
-void fill_random(std::string& data, std::mt19937_64& rng) {
-  for (std::size_t i = 0; i + 8 <= data.size(); i += 8) {
-    const std::uint64_t v = rng();
-    std::memcpy(data.data() + i, &v, 8);
-  }
 }
 
 }  // namespace
@@ -61,7 +53,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& store = db.value()->blobs();
-  std::mt19937_64 rng(42);
+  storage::test::DataGen random_bytes(42);  // incompressible, like adapter weights
   std::vector<std::string> data(static_cast<std::size_t>(interleave),
                                 std::string(static_cast<std::size_t>(mb) << 20, '\0'));
   constexpr std::size_t kPiece = 1 << 20;
@@ -74,7 +66,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<storage::BlobWriter>> writers;
     std::vector<std::string> shas;
     for (auto& d : data) {
-      fill_random(d, rng);
+      random_bytes.fill(d.data(), d.size());
       shas.push_back(sha256_hex(d));
       auto w = store.begin_write(shas.back(), d.size());
       if (!w) return std::fprintf(stderr, "begin: %s\n", w.error().message.c_str()), 1;
