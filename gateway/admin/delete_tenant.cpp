@@ -3,8 +3,8 @@
 // job per adapter, exactly as DELETE /v1/adapters/{id} queues it. A tenant already deleted is
 // swept again, so a retry after a 503 or a lost answer finishes the job; uploads that were
 // mid-stream when the record was written are refused before their job (adapters/upload.cpp),
-// and an adapter another gateway accepted before it saw the record is deleted by the validate
-// worker when it would be admitted or made ready (workers/validate/lifecycle_jobs.cpp).
+// and the validate worker deletes the adapters this gateway did not know of (another gateway
+// accepted them, or this one's view lagged): workers/validate/tenant_sweep.hpp.
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "gateway/admin/handlers.hpp"

@@ -122,6 +122,19 @@ int AdapterView::admitted_count(std::string_view tenant_id, std::string_view exc
   return count;
 }
 
+std::vector<schema::AdapterState> AdapterView::undeleted(std::string_view tenant_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<schema::AdapterState> out;
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return out;
+  for (const auto& id : tenant->second) {
+    const Entry* entry = live(id);
+    if (entry != nullptr && entry->state.adapter.status != schema::AdapterStatus::deleting)
+      out.push_back(entry->state);
+  }
+  return out;
+}
+
 void AdapterView::close() {
   std::lock_guard lock(mutex_);
   closed_ = true;
@@ -134,32 +147,46 @@ void TenantTiers::close() {
   changed_.notify_all();
 }
 
-void TenantTiers::apply(std::string_view topic_key, std::optional<std::string_view> value) {
-  if (!topic_key.starts_with(kTenantPrefix)) return;
+std::optional<std::string> TenantTiers::apply(std::string_view topic_key,
+                                              std::optional<std::string_view> value) {
+  if (!topic_key.starts_with(kTenantPrefix)) return std::nullopt;
   if (!value) {
     std::lock_guard lock(mutex_);
-    tiers_.erase(std::string(topic_key.substr(kTenantPrefix.size())));
-    return;
+    auto it = tenants_.find(std::string(topic_key.substr(kTenantPrefix.size())));
+    if (it != tenants_.end()) it->second.tier.reset();  // a deletion is remembered
+    return std::nullopt;
   }
   auto parsed = schema::parse<schema::TenantRecord>(*value);
   if (!parsed) {
     spdlog::warn("validate: skipping malformed tenant record {}: {}", topic_key,
                  parsed.error().message);
-    return;
+    return std::nullopt;
   }
   put(parsed.value());
+  if (!parsed->deleted) return std::nullopt;
+  return std::move(parsed->id);
 }
 
 void TenantTiers::put(const schema::TenantRecord& tenant) {
   std::lock_guard lock(mutex_);
-  tiers_[tenant.id] = tenant.tier;
-  if (tenant.deleted) deleted_.insert(tenant.id);
+  auto& known = tenants_[tenant.id];
+  known.tier = tenant.tier;
+  known.deleted = known.deleted || tenant.deleted;
   changed_.notify_all();
 }
 
 bool TenantTiers::deleted(std::string_view tenant_id) const {
   std::lock_guard lock(mutex_);
-  return deleted_.contains(tenant_id);
+  auto it = tenants_.find(std::string(tenant_id));
+  return it != tenants_.end() && it->second.deleted;
+}
+
+std::vector<std::string> TenantTiers::deleted_ids() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  for (const auto& [id, known] : tenants_)
+    if (known.deleted) ids.push_back(id);
+  return ids;
 }
 
 std::optional<schema::Tier> TenantTiers::wait_for(std::string_view tenant_id,
@@ -167,8 +194,8 @@ std::optional<schema::Tier> TenantTiers::wait_for(std::string_view tenant_id,
   std::unique_lock lock(mutex_);
   std::optional<schema::Tier> tier;
   changed_.wait_for(lock, timeout, [&] {
-    auto it = tiers_.find(std::string(tenant_id));
-    if (it != tiers_.end()) tier = it->second;
+    auto it = tenants_.find(std::string(tenant_id));
+    if (it != tenants_.end()) tier = it->second.tier;
     return closed_ || tier.has_value();
   });
   return tier;

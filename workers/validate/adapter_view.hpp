@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "schema/types.hpp"
 
@@ -40,6 +41,8 @@ class AdapterView {
                   std::string_view except_id) const;
   // Adapters counted against the tier limit: admitted and not failed (validating, ready).
   int admitted_count(std::string_view tenant_id, std::string_view except_id) const;
+  // The tenant's adapters not yet being deleted, whatever their status.
+  std::vector<schema::AdapterState> undeleted(std::string_view tenant_id) const;
   // Ends every wait at once (the worker is stopping).
   void close();
 
@@ -58,10 +61,13 @@ class AdapterView {
 };
 
 // Tenant id → tier, from the "tenant/<id>" records of loraplane.tenants ("key/..." records are
-// the gateway's business and ignored here).
+// the gateway's business and ignored here), and which tenants were deleted.
 class TenantTiers {
  public:
-  void apply(std::string_view topic_key, std::optional<std::string_view> value);
+  // Returns the tenant's id when the record says it is deleted (every time such a record is
+  // read, not only the first).
+  std::optional<std::string> apply(std::string_view topic_key,
+                                   std::optional<std::string_view> value);
   void put(const schema::TenantRecord& tenant);
   // The tenant's tier, waiting up to `timeout` (or until close()) for its record; nullopt if it
   // never came.
@@ -69,13 +75,18 @@ class TenantTiers {
                                        std::chrono::milliseconds timeout) const;
   // True once a record has said the tenant was deleted (never undone: ids are not reused).
   bool deleted(std::string_view tenant_id) const;
+  std::vector<std::string> deleted_ids() const;
   void close();
 
  private:
+  struct Tenant {
+    std::optional<schema::Tier> tier;  // nullopt after a tombstone
+    bool deleted = false;
+  };
+
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::unordered_map<std::string, schema::Tier> tiers_;
-  std::set<std::string, std::less<>> deleted_;
+  std::unordered_map<std::string, Tenant> tenants_;
   bool closed_ = false;
 };
 

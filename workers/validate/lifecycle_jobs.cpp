@@ -55,10 +55,10 @@ JobHandler::Outcome JobHandler::remove(const schema::Job& job) {
   return Outcome::done;
 }
 
-// The gateway that deletes a tenant queues a delete for each adapter it knows of, but another
-// gateway may have accepted an upload or import for the tenant just before it learned of the
-// deletion, or after the sweep listed the tenant's adapters. Such an adapter is deleted here,
-// when it would be admitted or made ready, instead of living on with no key to reach it.
+// Another gateway may accept an upload or import for a tenant until it reads the tenant's
+// deletion, after the deleting gateway and this worker swept the tenant (tenant_sweep.hpp).
+// Such an adapter is deleted here, when it would be admitted or made ready, instead of living
+// on with no key to reach it.
 JobHandler::Outcome JobHandler::tenant_gone(const schema::Job& job) {
   spdlog::info("validate: {} job {}: tenant {} is deleted; deleting adapter {}",
                schema::to_string(job.kind), job.job_id, job.tenant_id, job.adapter_id);

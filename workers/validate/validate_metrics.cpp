@@ -27,7 +27,12 @@ ValidateMetrics::ValidateMetrics()
       duration_(prometheus::BuildHistogram()
                     .Name("loraplane_validate_job_duration_seconds")
                     .Help("Time the validate worker spent on one job, by kind")
-                    .Register(metrics::registry())) {}
+                    .Register(metrics::registry())),
+      swept_(prometheus::BuildCounter()
+                 .Name("loraplane_validate_tenant_sweep_deletes_total")
+                 .Help("Delete jobs the validate worker queued for adapters of deleted tenants")
+                 .Register(metrics::registry())
+                 .Add({})) {}
 
 void ValidateMetrics::job(std::string_view kind, std::string_view outcome) {
   jobs_.Add({{"kind", std::string(kind)}, {"outcome", std::string(outcome)}}).Increment();
@@ -39,6 +44,10 @@ void ValidateMetrics::failure(std::string_view reason) {
 
 void ValidateMetrics::duration(std::string_view kind, double seconds) {
   duration_.Add({{"kind", std::string(kind)}}, duration_buckets()).Observe(seconds);
+}
+
+void ValidateMetrics::swept(std::size_t adapters) {
+  swept_.Increment(static_cast<double>(adapters));
 }
 
 ValidateMetrics& validate_metrics() {

@@ -2,9 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/request_id.hpp"
+
 #include "workers/validate/adapter_view.hpp"
 #include "workers/validate/job_handler.hpp"
 #include "workers/validate/state_writer.hpp"
+#include "workers/validate/tenant_sweep.hpp"
+#include "workers/validate/validate_metrics.hpp"
 
 namespace loraplane::validate {
 
@@ -14,6 +21,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kCatchUpPoll = 200ms;  // how often the starter thread re-checks for stop()
 constexpr auto kFlushOnStop = 5s;
+constexpr auto kSweepRetry = 1s;  // between start-up sweeps that Kafka refused
 
 std::optional<std::string_view> value_of(const kafka::Message& m) {
   if (m.tombstone) return std::nullopt;
@@ -55,8 +63,11 @@ void ValidateWorker::start() {
   tenant_reader_ = kafka::Consumer::start(
       cluster_, table_reader(options_.client_id + "-tenants", kafka::kTenants),
       [this](const kafka::Message& m) {
-        tenants_->apply(m.key, value_of(m));
-        return kafka::Handled::done;
+        const auto deleted = tenants_->apply(m.key, value_of(m));
+        if (!deleted || !sweeping_.load()) return kafka::Handled::done;
+        const auto request_id = kafka::request_id_of(m);
+        logging::ThreadScope scope({"validate", request_id});
+        return sweep(*deleted, request_id) ? kafka::Handled::done : kafka::Handled::retry;
       });
   starter_ = std::thread([this] { start_jobs_when_caught_up(); });
 }
@@ -68,23 +79,55 @@ void ValidateWorker::start_jobs_when_caught_up() {
         tenant_reader_->wait_caught_up(kCatchUpPoll))
       break;
   }
-  std::lock_guard lock(jobs_mutex_);
-  if (stopping_.load()) return;
-  kafka::ConsumerOptions options;
-  options.client_id = options_.client_id;
-  options.group_id = options_.group_id;
-  options.topics = {std::string(kafka::kJobs)};
-  options.session_timeout = options_.session_timeout;
-  try {
-    jobs_ = kafka::Consumer::start(cluster_, std::move(options),
-                                   [this](const kafka::Message& m) { return handler_->handle(m); });
-  } catch (const std::exception& e) {
-    spdlog::error("validate: cannot start the job consumer: {}", e.what());
-    return;
+  sweeping_ = true;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    if (stopping_.load()) return;
+    kafka::ConsumerOptions options;
+    options.client_id = options_.client_id;
+    options.group_id = options_.group_id;
+    options.topics = {std::string(kafka::kJobs)};
+    options.session_timeout = options_.session_timeout;
+    try {
+      jobs_ = kafka::Consumer::start(
+          cluster_, std::move(options),
+          [this](const kafka::Message& m) { return handler_->handle(m); });
+    } catch (const std::exception& e) {
+      spdlog::error("validate: cannot start the job consumer: {}", e.what());
+      return;
+    }
+    ready_ = true;
+    spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
+                 options_.group_id);
   }
-  ready_ = true;
-  spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
-               options_.group_id);
+  sweep_deleted_tenants();
+}
+
+bool ValidateWorker::sweep(const std::string& tenant_id, std::string_view request_id) {
+  auto queued =
+      sweep_deleted_tenant(*producer_, *adapters_, tenant_id, request_id, options_.produce_timeout);
+  if (!queued) {
+    spdlog::warn("validate: sweeping deleted tenant {}: {}; retrying", tenant_id,
+                 queued.error().message);
+    validate_metrics().failure("kafka");
+    return false;
+  }
+  if (queued.value() > 0) {
+    spdlog::info("validate: tenant {} is deleted: {} adapter deletes queued", tenant_id,
+                 queued.value());
+    validate_metrics().swept(queued.value());
+  }
+  return true;
+}
+
+void ValidateWorker::sweep_deleted_tenants() {
+  auto left = tenants_->deleted_ids();
+  while (!stopping_.load()) {
+    std::erase_if(left, [this](const std::string& id) { return sweep(id, ""); });
+    if (left.empty()) return;
+    for (auto waited = 0ms; waited < kSweepRetry && !stopping_.load(); waited += kCatchUpPoll)
+      std::this_thread::sleep_for(kCatchUpPoll);
+  }
 }
 
 void ValidateWorker::stop() {

@@ -1,7 +1,8 @@
 // The validate worker (docs/lifecycle.md): member of consumer group loraplane-validate on
 // loraplane.jobs, and so the single writer of the adapter state of the tenants whose partitions
 // it owns. Table readers of loraplane.adapters and loraplane.tenants give it every adapter and
-// every tenant's tier; it takes jobs only once both have caught up.
+// every tenant's tier; it takes jobs only once both have caught up. It also queues deletes for
+// the adapters of deleted tenants (tenant_sweep.hpp).
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,10 @@ class ValidateWorker {
 
  private:
   void start_jobs_when_caught_up();
+  // tenant_sweep.hpp: true once the tenant's adapter deletes are queued (or none were left).
+  bool sweep(const std::string& tenant_id, std::string_view request_id);
+  // Every tenant deleted before the worker started, until each sweep succeeds or stop().
+  void sweep_deleted_tenants();
 
   const kafka::Cluster& cluster_;
   const ModelCatalog& catalog_;
@@ -78,6 +83,9 @@ class ValidateWorker {
   std::mutex jobs_mutex_;  // guards jobs_ between the starter thread and stop()
   std::thread starter_;
   std::atomic<bool> ready_{false};
+  // Set once the views caught up: from then on the tenant reader sweeps each deletion it reads
+  // (the ones read before are swept by sweep_deleted_tenants()).
+  std::atomic<bool> sweeping_{false};
   std::atomic<bool> stopping_{false};
 };
 

@@ -123,8 +123,9 @@ void Harness::start_worker() {
   if (!worker_->ready()) throw std::runtime_error("validate worker never became ready");
 }
 
-void Harness::restart_worker() {
+void Harness::restart_worker(const std::function<void()>& while_stopped) {
   worker_.reset();
+  if (while_stopped) while_stopped();
   start_worker();
 }
 

@@ -48,8 +48,9 @@ class Harness {
 
   const kafka::Cluster& cluster() const { return *cluster_; }
   // Stops the worker and starts a new one, which rebuilds its view from the topics before it
-  // takes jobs (and rejoins the group: seconds on the mock cluster).
-  void restart_worker();
+  // takes jobs (and rejoins the group: seconds on the mock cluster). `while_stopped` runs
+  // between the two, when no worker is running.
+  void restart_worker(const std::function<void()>& while_stopped = {});
 
   void put_tenant(const std::string& tenant_id, schema::Tier tier, bool deleted = false);
   // Writes a state record directly (a prior adapter of the tenant).

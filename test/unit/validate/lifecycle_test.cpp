@@ -159,6 +159,8 @@ BOOST_AUTO_TEST_CASE(an_upload_for_a_deleted_tenant_is_deleted_not_admitted) {
   }
 }
 
+// (With the worker's own sweep below, the deletion also queues a delete job for the adapter;
+// whichever job comes first deletes it.)
 BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_ready) {
   auto& h = Harness::get();
   auto v = validated_adapter("stored-after-delete");
@@ -170,6 +172,44 @@ BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_read
     BOOST_TEST((s.adapter.status != AdapterStatus::ready));
   for (const auto& e : h.events(v.sent.adapter_id))
     BOOST_TEST((e.event != schema::LoadEventKind::adapter_ready));
+}
+
+// A ready adapter the deleting gateway did not know of (another gateway accepted it, or its view
+// of the adapters lagged): the worker that reads the tenant's deletion deletes it, with no
+// delete job from any gateway.
+BOOST_AUTO_TEST_CASE(the_worker_deletes_what_is_left_of_a_deleted_tenant) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("left-behind");
+  const std::string url = "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256;
+  h.send_job(stored_job(v, "node-1", url));
+  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  BOOST_TEST((h.history(v.sent.adapter_id).back().adapter.status == AdapterStatus::deleting));
+  auto events = h.wait_events(v.sent.adapter_id, 2);  // adapter.ready, then adapter.deleted
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+}
+
+// A deletion written while no worker ran (or while its reader was down) is swept when the next
+// worker starts, not only when one reads it live.
+BOOST_AUTO_TEST_CASE(a_starting_worker_sweeps_tenants_deleted_while_none_ran) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("deleted-while-down");
+  const std::string url = "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256;
+  h.send_job(stored_job(v, "node-1", url));
+  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  // An adapter of another tenant, ready too, must be left alone.
+  auto other = validated_adapter("neighbour");
+  h.send_job(stored_job(other, "node-1", "http://127.0.0.1:7001/blobs/" +
+                                             other.state.adapter.sha256));
+  const auto other_ready = h.wait_status(other.sent.adapter_id, AdapterStatus::ready);
+  h.restart_worker([&] { h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true); });
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  wait_for_earlier_jobs(other.tenant);
+  const auto other_now = h.wait_state(other.sent.adapter_id, [](const auto&) { return true; });
+  BOOST_TEST((other_now.adapter.status == AdapterStatus::ready));
+  BOOST_TEST(other_now.seq == other_ready.seq);
 }
 
 // The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
