@@ -12,6 +12,10 @@ namespace loraplane::gateway {
 namespace {
 constexpr std::string_view kTenantPrefix = "tenant/";
 constexpr std::string_view kKeyPrefix = "key/";
+
+// What a record is filed under: the part of its topic key after the prefix.
+const std::string& id_of(const schema::TenantRecord& tenant) { return tenant.id; }
+const std::string& id_of(const schema::ApiKeyRecord& key) { return key.prefix; }
 }  // namespace
 
 std::string tenant_topic_key(std::string_view tenant_id) {
@@ -53,7 +57,14 @@ void TenantDirectory::apply_record(Map& map, std::string_view topic_key, std::st
     spdlog::warn("tenants: skipping malformed record {}: {}", topic_key, parsed.error().message);
     return;
   }
-  put(parsed.value(), offset);
+  // Filed under its topic key, never under an id of its own: a record must not reach another
+  // tenant's or key's entry (loraplane never writes one that disagrees).
+  if (id_of(parsed.value()) != id) {
+    spdlog::warn("tenants: skipping record whose id differs from its key {}", topic_key);
+    return;
+  }
+  std::unique_lock lock(mutex_);
+  if (advance(std::string(topic_key), offset)) map[std::string(id)] = std::move(parsed).value();
 }
 
 void TenantDirectory::apply(std::string_view topic_key, std::optional<std::string_view> value,

@@ -162,6 +162,10 @@ std::optional<std::string> TenantTiers::apply(std::string_view topic_key,
                  parsed.error().message);
     return std::nullopt;
   }
+  if (topic_key.substr(kTenantPrefix.size()) != parsed->id) {
+    spdlog::warn("validate: skipping tenant record whose id differs from its key {}", topic_key);
+    return std::nullopt;
+  }
   put(parsed.value());
   if (!parsed->deleted) return std::nullopt;
   return std::move(parsed->id);

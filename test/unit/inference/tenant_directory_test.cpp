@@ -79,4 +79,21 @@ BOOST_AUTO_TEST_CASE(newer_records_from_the_topic_still_apply) {
   BOOST_TEST(!dir.api_key(key.record.prefix).has_value());
 }
 
+// A record is filed under its topic key: one under "tenant/A" saying it is tenant B (or deleted
+// B) must not touch B, nor a key record under another prefix that key.
+BOOST_AUTO_TEST_CASE(a_record_whose_id_differs_from_its_key_is_skipped) {
+  dir.apply(tenant_topic_key, schema::to_json(tenant(false)), 0);
+  dir.apply(key_topic_key, schema::to_json(key.record), 1);
+  BOOST_TEST(authenticates());
+  dir.apply(gw::tenant_topic_key("ten_other"), schema::to_json(tenant(true)), 2);
+  BOOST_TEST(authenticates());
+  BOOST_TEST(!dir.record("ten_other").has_value());
+  dir.apply(gw::api_key_topic_key("pk-prov-someone"), schema::to_json(revoked()), 3);
+  BOOST_TEST(authenticates());
+  BOOST_TEST(!dir.api_key("pk-prov-someone").has_value());
+  // The skipped records took no offset: the key's own later revocation still applies.
+  dir.apply(key_topic_key, schema::to_json(revoked()), 4);
+  BOOST_TEST(!authenticates());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

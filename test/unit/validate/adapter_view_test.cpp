@@ -101,4 +101,27 @@ BOOST_AUTO_TEST_CASE(tenant_tiers_come_from_tenant_records) {
   BOOST_TEST(!tiers.wait_for("t1", 0ms).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(tenant_deletions_are_remembered_and_reported) {
+  TenantTiers tiers;
+  schema::TenantRecord t;
+  t.id = "t2";
+  t.name = "two";
+  BOOST_TEST(!tiers.apply("tenant/t2", schema::to_json(t)).has_value());
+  BOOST_TEST(!tiers.deleted("t2"));
+  t.deleted = true;
+  BOOST_TEST(tiers.apply("tenant/t2", schema::to_json(t)).value_or("") == "t2");
+  // A record under another tenant's key deletes nobody.
+  schema::TenantRecord liar = t;
+  liar.id = "t3";
+  BOOST_TEST(!tiers.apply("tenant/t4", schema::to_json(liar)).has_value());
+  BOOST_TEST(!tiers.deleted("t3"));
+  BOOST_TEST(!tiers.deleted("t4"));
+  // Neither a live record nor a tombstone after the deletion undoes it.
+  t.deleted = false;
+  tiers.apply("tenant/t2", schema::to_json(t));
+  tiers.apply("tenant/t2", std::nullopt);
+  BOOST_TEST(tiers.deleted("t2"));
+  BOOST_TEST(tiers.deleted_ids() == std::vector<std::string>{"t2"}, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
