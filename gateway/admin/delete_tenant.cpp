@@ -1,10 +1,11 @@
 // DELETE /admin/v1/tenants/{id}: the tenant record first (its keys then authenticate nobody, on
 // this gateway at once and on the others within a poll of loraplane.tenants), then one delete
 // job per adapter, exactly as DELETE /v1/adapters/{id} queues it. A tenant already deleted is
-// swept again, so a retry after a 503 or a lost answer finishes the job; uploads that were
-// mid-stream when the record was written are refused before their job (adapters/upload.cpp),
-// and the validate worker deletes the adapters this gateway did not know of (another gateway
-// accepted them, or this one's view lagged): workers/validate/tenant_sweep.hpp.
+// swept again (its record written again, which the validate workers sweep on too), so a retry
+// after a 503 or a lost answer finishes the job; uploads that were mid-stream when the record
+// was written are refused before their job (adapters/upload.cpp), and the validate workers
+// delete the adapters this gateway did not know of (another gateway accepted them, or this
+// one's view lagged): workers/validate/tenant_sweep.hpp.
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "gateway/admin/handlers.hpp"
@@ -30,19 +31,17 @@ awaitable<http::Response> delete_tenant(GatewayContext& ctx, http::RequestContex
                                   5);
 
   const auto request_headers = kafka::request_id_headers(rc.request_id);
-  if (!tenant->deleted) {
-    tenant->deleted = true;
-    auto sent =
-        co_await kafka::produce_delivered(ctx.producer, kafka::kTenants,
-                                          tenant_topic_key(tenant->id), schema::to_json(*tenant),
-                                          request_headers);
-    if (!sent) {
-      logging::warn({"gateway", rc.request_id}, "delete tenant {}: {}", tenant->id,
-                    sent.error().message);
-      co_return errors::unavailable("tenant store unavailable, try again");
-    }
-    ctx.tenants.put(*tenant, sent.value().offset);
+  // Written again for a tenant already deleted: each validate worker that reads it sweeps again.
+  tenant->deleted = true;
+  auto written =
+      co_await kafka::produce_delivered(ctx.producer, kafka::kTenants, tenant_topic_key(tenant->id),
+                                        schema::to_json(*tenant), request_headers);
+  if (!written) {
+    logging::warn({"gateway", rc.request_id}, "delete tenant {}: {}", tenant->id,
+                  written.error().message);
+    co_return errors::unavailable("tenant store unavailable, try again");
   }
+  ctx.tenants.put(*tenant, written.value().offset);
 
   // Page through the tenant's adapters; hide() takes each out of the next page.
   std::int64_t queued = 0;

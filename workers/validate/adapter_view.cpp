@@ -129,7 +129,8 @@ std::vector<schema::AdapterState> AdapterView::undeleted(std::string_view tenant
   if (tenant == by_tenant_.end()) return out;
   for (const auto& id : tenant->second) {
     const Entry* entry = live(id);
-    if (entry != nullptr && entry->state.adapter.status != schema::AdapterStatus::deleting)
+    if (entry != nullptr && entry->state.tenant_id == tenant_id &&
+        entry->state.adapter.status != schema::AdapterStatus::deleting)
       out.push_back(entry->state);
   }
   return out;

@@ -22,6 +22,8 @@ struct Reports {
   std::optional<Error> first_error;
 };
 
+constexpr std::chrono::milliseconds kStopPoll{200};
+
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -32,7 +34,8 @@ std::int64_t now_seconds() {
 
 Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
                                          std::string_view tenant_id, std::string_view request_id,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout,
+                                         const std::atomic<bool>& stopping) {
   const auto left = adapters.undeleted(tenant_id);
   if (left.empty()) return std::size_t{0};
   // Shared: a report that arrives after we gave up must still find it alive.
@@ -50,8 +53,12 @@ Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const Adapte
                        if (--reports->pending == 0) reports->all_in.notify_all();
                      });
   }
+  // Waited in slices, so that stop() is not held up for a whole timeout while Kafka is down.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(reports->mutex);
-  if (!reports->all_in.wait_for(lock, timeout, [&] { return reports->pending == 0; }))
+  while (reports->pending > 0 && !stopping.load() && std::chrono::steady_clock::now() < deadline)
+    reports->all_in.wait_for(lock, kStopPoll);
+  if (reports->pending > 0)
     return make_error(Errc::unavailable,
                       std::to_string(reports->pending) + " of " + std::to_string(left.size()) +
                           " delete jobs unacknowledged after " + std::to_string(timeout.count()) +

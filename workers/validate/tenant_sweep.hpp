@@ -14,6 +14,7 @@
 // changes nothing.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string_view>
@@ -25,11 +26,12 @@
 namespace loraplane::validate {
 
 // Queues a delete job (loraplane.jobs, key = tenant id) for each adapter of the tenant in
-// `adapters` that is not being deleted, and waits up to `timeout` for all their delivery reports.
-// Returns how many were queued; an error if any was not acknowledged (sweeping again is safe).
-// The jobs carry `request_id` (the tenant deletion's), if not empty.
+// `adapters` that is not being deleted, and waits up to `timeout` (or until `stopping`) for all
+// their delivery reports. Returns how many were queued; an error if any was not acknowledged
+// (sweeping again is safe). The jobs carry `request_id` (the tenant deletion's), if not empty.
 Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
                                          std::string_view tenant_id, std::string_view request_id,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout,
+                                         const std::atomic<bool>& stopping);
 
 }  // namespace loraplane::validate

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <thread>
-
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 
@@ -21,7 +19,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kCatchUpPoll = 200ms;  // how often the starter thread re-checks for stop()
 constexpr auto kFlushOnStop = 5s;
-constexpr auto kSweepRetry = 1s;  // between start-up sweeps that Kafka refused
+constexpr auto kSweepRetry = 1s;  // before the next sweep after one Kafka refused
 
 std::optional<std::string_view> value_of(const kafka::Message& m) {
   if (m.tombstone) return std::nullopt;
@@ -63,11 +61,9 @@ void ValidateWorker::start() {
   tenant_reader_ = kafka::Consumer::start(
       cluster_, table_reader(options_.client_id + "-tenants", kafka::kTenants),
       [this](const kafka::Message& m) {
-        const auto deleted = tenants_->apply(m.key, value_of(m));
-        if (!deleted || !sweeping_.load()) return kafka::Handled::done;
-        const auto request_id = kafka::request_id_of(m);
-        logging::ThreadScope scope({"validate", request_id});
-        return sweep(*deleted, request_id) ? kafka::Handled::done : kafka::Handled::retry;
+        if (auto deleted = tenants_->apply(m.key, value_of(m)); deleted && sweeping_.load())
+          queue_sweep(std::move(*deleted), std::string(kafka::request_id_of(m)));
+        return kafka::Handled::done;
       });
   starter_ = std::thread([this] { start_jobs_when_caught_up(); });
 }
@@ -100,14 +96,43 @@ void ValidateWorker::start_jobs_when_caught_up() {
     spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
                  options_.group_id);
   }
-  sweep_deleted_tenants();
+  // Then this thread serves the sweeps: first of the tenants deleted before the views caught
+  // up, then of each deletion the tenant reader reads.
+  for (auto& id : tenants_->deleted_ids()) queue_sweep(std::move(id), "");
+  serve_sweeps();
 }
 
-bool ValidateWorker::sweep(const std::string& tenant_id, std::string_view request_id) {
-  auto queued =
-      sweep_deleted_tenant(*producer_, *adapters_, tenant_id, request_id, options_.produce_timeout);
+void ValidateWorker::queue_sweep(std::string tenant_id, std::string request_id) {
+  std::lock_guard lock(sweep_mutex_);
+  sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
+  sweep_wanted_.notify_all();
+}
+
+void ValidateWorker::serve_sweeps() {
+  std::unique_lock lock(sweep_mutex_);
+  while (true) {
+    sweep_wanted_.wait(lock, [this] { return stopping_.load() || !sweeps_.empty(); });
+    if (stopping_.load()) return;
+    auto [tenant_id, request_id] = std::move(sweeps_.front());
+    sweeps_.pop_front();
+    lock.unlock();
+    const bool done = sweep(tenant_id, request_id);
+    lock.lock();
+    if (!done) {
+      // Kafka refused: the tenant goes to the back, and the next try waits a little.
+      sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
+      sweep_wanted_.wait_for(lock, kSweepRetry, [this] { return stopping_.load(); });
+    }
+  }
+}
+
+bool ValidateWorker::sweep(const std::string& tenant_id, const std::string& request_id) {
+  logging::ThreadScope scope({"validate", request_id});
+  auto queued = sweep_deleted_tenant(*producer_, *adapters_, tenant_id, request_id,
+                                     options_.produce_timeout, stopping_);
   if (!queued) {
-    spdlog::warn("validate: sweeping deleted tenant {}: {}; retrying", tenant_id,
+    if (stopping_.load()) return false;  // the next worker sweeps at its start
+    spdlog::warn("validate: sweeping deleted tenant {}: {}; will retry", tenant_id,
                  queued.error().message);
     validate_metrics().failure("kafka");
     return false;
@@ -120,18 +145,12 @@ bool ValidateWorker::sweep(const std::string& tenant_id, std::string_view reques
   return true;
 }
 
-void ValidateWorker::sweep_deleted_tenants() {
-  auto left = tenants_->deleted_ids();
-  while (!stopping_.load()) {
-    std::erase_if(left, [this](const std::string& id) { return sweep(id, ""); });
-    if (left.empty()) return;
-    for (auto waited = 0ms; waited < kSweepRetry && !stopping_.load(); waited += kCatchUpPoll)
-      std::this_thread::sleep_for(kCatchUpPoll);
-  }
-}
-
 void ValidateWorker::stop() {
   stopping_ = true;
+  {
+    std::lock_guard lock(sweep_mutex_);  // serve_sweeps() checks stopping_ under it
+    sweep_wanted_.notify_all();
+  }
   adapters_->close();  // a job waiting for a record gives up now and is left for later
   tenants_->close();
   if (starter_.joinable()) starter_.join();

@@ -7,10 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
@@ -64,10 +67,12 @@ class ValidateWorker {
 
  private:
   void start_jobs_when_caught_up();
-  // tenant_sweep.hpp: true once the tenant's adapter deletes are queued (or none were left).
-  bool sweep(const std::string& tenant_id, std::string_view request_id);
-  // Every tenant deleted before the worker started, until each sweep succeeds or stop().
-  void sweep_deleted_tenants();
+  // Deleted tenants to sweep (tenant_sweep.hpp), served in order on the starter thread once the
+  // jobs are taken; a sweep Kafka refused is queued again, until stop().
+  void queue_sweep(std::string tenant_id, std::string request_id);
+  void serve_sweeps();
+  // True once the tenant's adapter deletes are acknowledged (or none were left).
+  bool sweep(const std::string& tenant_id, const std::string& request_id);
 
   const kafka::Cluster& cluster_;
   const ModelCatalog& catalog_;
@@ -83,9 +88,12 @@ class ValidateWorker {
   std::mutex jobs_mutex_;  // guards jobs_ between the starter thread and stop()
   std::thread starter_;
   std::atomic<bool> ready_{false};
-  // Set once the views caught up: from then on the tenant reader sweeps each deletion it reads
-  // (the ones read before are swept by sweep_deleted_tenants()).
+  // Set once the views caught up: from then on the tenant reader queues a sweep for each
+  // deletion it reads (the ones read before are queued by the starter thread).
   std::atomic<bool> sweeping_{false};
+  std::mutex sweep_mutex_;
+  std::condition_variable sweep_wanted_;
+  std::deque<std::pair<std::string, std::string>> sweeps_;  // tenant id, request id
   std::atomic<bool> stopping_{false};
 };
 

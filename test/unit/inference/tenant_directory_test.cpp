@@ -91,9 +91,12 @@ BOOST_AUTO_TEST_CASE(a_record_whose_id_differs_from_its_key_is_skipped) {
   dir.apply(gw::api_key_topic_key("pk-prov-someone"), schema::to_json(revoked()), 3);
   BOOST_TEST(authenticates());
   BOOST_TEST(!dir.api_key("pk-prov-someone").has_value());
-  // The skipped records took no offset: the key's own later revocation still applies.
-  dir.apply(key_topic_key, schema::to_json(revoked()), 4);
-  BOOST_TEST(!authenticates());
+  // Nor is a record under the victim's own key that names another tenant filed anywhere.
+  auto other = tenant(true);
+  other.id = "ten_other";
+  dir.apply(tenant_topic_key, schema::to_json(other), 4);
+  BOOST_TEST(authenticates());
+  BOOST_TEST(!dir.record("ten_other").has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

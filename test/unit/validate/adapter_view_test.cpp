@@ -2,6 +2,7 @@
 // hold a name or count against the quota, and close() ending waits.
 #include "workers/validate/adapter_view.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
@@ -101,6 +102,34 @@ BOOST_AUTO_TEST_CASE(tenant_tiers_come_from_tenant_records) {
   BOOST_TEST(!tiers.wait_for("t1", 0ms).has_value());
 }
 
+// What a deleted tenant's sweep deletes: its adapters in any status but deleting, not a
+// tombstoned one, and nobody else's.
+BOOST_AUTO_TEST_CASE(undeleted_lists_the_tenants_adapters_not_being_deleted) {
+  AdapterView view;
+  auto put = [&](const std::string& id, const std::string& tenant, schema::AdapterStatus status) {
+    schema::AdapterState s;
+    s.seq = 1;
+    s.tenant_id = tenant;
+    s.adapter.id = id;
+    s.adapter.name = id;
+    s.adapter.status = status;
+    view.put(s);
+  };
+  put("a-pending", "t1", schema::AdapterStatus::pending);
+  put("a-ready", "t1", schema::AdapterStatus::ready);
+  put("a-failed", "t1", schema::AdapterStatus::failed);
+  put("a-deleting", "t1", schema::AdapterStatus::deleting);
+  put("a-gone", "t1", schema::AdapterStatus::ready);
+  view.erase("a-gone");
+  put("b-ready", "t2", schema::AdapterStatus::ready);
+  std::vector<std::string> ids;
+  for (const auto& s : view.undeleted("t1")) ids.push_back(s.adapter.id);
+  std::sort(ids.begin(), ids.end());
+  BOOST_TEST(ids == (std::vector<std::string>{"a-failed", "a-pending", "a-ready"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(view.undeleted("t3").empty());
+}
+
 BOOST_AUTO_TEST_CASE(tenant_deletions_are_remembered_and_reported) {
   TenantTiers tiers;
   schema::TenantRecord t;
@@ -109,6 +138,9 @@ BOOST_AUTO_TEST_CASE(tenant_deletions_are_remembered_and_reported) {
   BOOST_TEST(!tiers.apply("tenant/t2", schema::to_json(t)).has_value());
   BOOST_TEST(!tiers.deleted("t2"));
   t.deleted = true;
+  BOOST_TEST(tiers.apply("tenant/t2", schema::to_json(t)).value_or("") == "t2");
+  // Deleting it again (DELETE /admin/v1/tenants/{id} writes the record again) is reported again:
+  // the worker sweeps on each.
   BOOST_TEST(tiers.apply("tenant/t2", schema::to_json(t)).value_or("") == "t2");
   // A record under another tenant's key deletes nobody.
   schema::TenantRecord liar = t;

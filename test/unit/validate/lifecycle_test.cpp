@@ -159,14 +159,15 @@ BOOST_AUTO_TEST_CASE(an_upload_for_a_deleted_tenant_is_deleted_not_admitted) {
   }
 }
 
-// (With the worker's own sweep below, the deletion also queues a delete job for the adapter;
-// whichever job comes first deletes it.)
+// The stored job is already queued when the worker learns of the deletion, ahead of the delete
+// job its sweep queues: the stored job itself must not make the adapter ready.
 BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_ready) {
   auto& h = Harness::get();
   auto v = validated_adapter("stored-after-delete");
-  h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
-  h.restart_worker();  // its views are caught up before it takes the next job
-  h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
+  h.restart_worker([&] {
+    h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
+    h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
+  });
   BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
   for (const auto& s : h.history(v.sent.adapter_id))
     BOOST_TEST((s.adapter.status != AdapterStatus::ready));
