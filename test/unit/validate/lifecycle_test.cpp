@@ -39,6 +39,13 @@ schema::Job stored_job(const Validated& v, const std::string& node, const std::s
   return job;
 }
 
+// validated_adapter(), then stored on one node: ready. Returns its ready record.
+schema::AdapterState ready_adapter(const Validated& v) {
+  auto& h = Harness::get();
+  h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
+  return h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+}
+
 // Jobs of one tenant are handled in order: once a later import job's adapter has failed, every
 // earlier job of that tenant has been handled.
 void wait_for_earlier_jobs(const std::string& tenant) {
@@ -181,9 +188,7 @@ BOOST_AUTO_TEST_CASE(stored_after_the_tenant_was_deleted_deletes_instead_of_read
 BOOST_AUTO_TEST_CASE(the_worker_deletes_what_is_left_of_a_deleted_tenant) {
   auto& h = Harness::get();
   auto v = validated_adapter("left-behind");
-  const std::string url = "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256;
-  h.send_job(stored_job(v, "node-1", url));
-  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  ready_adapter(v);
   h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
   BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
   BOOST_TEST((h.history(v.sent.adapter_id).back().adapter.status == AdapterStatus::deleting));
@@ -197,14 +202,10 @@ BOOST_AUTO_TEST_CASE(the_worker_deletes_what_is_left_of_a_deleted_tenant) {
 BOOST_AUTO_TEST_CASE(a_starting_worker_sweeps_tenants_deleted_while_none_ran) {
   auto& h = Harness::get();
   auto v = validated_adapter("deleted-while-down");
-  const std::string url = "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256;
-  h.send_job(stored_job(v, "node-1", url));
-  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  ready_adapter(v);
   // An adapter of another tenant, ready too, must be left alone.
   auto other = validated_adapter("neighbour");
-  h.send_job(stored_job(other, "node-1", "http://127.0.0.1:7001/blobs/" +
-                                             other.state.adapter.sha256));
-  const auto other_ready = h.wait_status(other.sent.adapter_id, AdapterStatus::ready);
+  const auto other_ready = ready_adapter(other);
   h.restart_worker([&] { h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true); });
   BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
   wait_for_earlier_jobs(other.tenant);
