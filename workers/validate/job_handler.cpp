@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "common/request_id.hpp"
+#include "common/unix_time.hpp"
 #include "schema/json.hpp"
 #include "workers/validate/validate_metrics.hpp"
 
@@ -15,12 +16,6 @@ namespace loraplane::validate {
 namespace {
 
 constexpr std::size_t kMaxErrorMessageBytes = 4096;
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string bounded(std::string message) {
   if (message.size() > kMaxErrorMessageBytes) {
@@ -102,7 +97,7 @@ JobHandler::Outcome JobHandler::dispatch(const schema::Job& job) {
 std::optional<schema::AdapterState> JobHandler::adapter_of(const schema::Job& job) {
   auto wait = options_.state_wait;
   if (job.kind == schema::JobKind::upload || job.kind == schema::JobKind::import) {
-    const auto age = std::chrono::seconds(now_seconds() - job.created_at);
+    const auto age = std::chrono::seconds(unix_now_seconds() - job.created_at);
     if (age < options_.new_adapter_window) wait = std::max(wait, options_.new_adapter_wait);
   }
   auto state = adapters_.wait_for(job.adapter_id, wait);
@@ -125,7 +120,7 @@ std::optional<schema::AdapterState> JobHandler::adapter_of(const schema::Job& jo
 schema::AdapterState JobHandler::next(const schema::AdapterState& state) {
   schema::AdapterState out = state;
   out.seq = state.seq + 1;
-  out.updated_at = now_seconds();
+  out.updated_at = unix_now_seconds();
   return out;
 }
 

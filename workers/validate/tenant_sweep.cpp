@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/request_id.hpp"
+#include "common/unix_time.hpp"
 #include "schema/adapter_job.hpp"
 #include "schema/json.hpp"
 
@@ -24,12 +25,6 @@ struct Reports {
 
 constexpr std::chrono::milliseconds kStopPoll{200};
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
@@ -41,7 +36,7 @@ Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const Adapte
   // Shared: a report that arrives after we gave up must still find it alive.
   auto reports = std::make_shared<Reports>();
   reports->pending = left.size();
-  const auto now = now_seconds();
+  const auto now = unix_now_seconds();
   for (const auto& state : left) {
     const auto job = schema::adapter_job(schema::JobKind::remove, state.tenant_id, state.adapter,
                                          now);

@@ -1,0 +1,15 @@
+// Wall-clock time in unix seconds, as records carry it (created_at, updated_at).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace loraplane {
+
+inline std::int64_t unix_now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace loraplane
