@@ -55,6 +55,7 @@ Status Syncer::start(std::function<bool()> caught_up) {
   caught_up_ = std::move(caught_up);
   update_size_gauge();
   thread_ = std::thread([this] { run(); });
+  gc_thread_ = std::thread([this] { run_gc(); });
   return {};
 }
 
@@ -64,7 +65,9 @@ void Syncer::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  gc_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (gc_thread_.joinable()) gc_thread_.join();  // a GC under way finishes first
 }
 
 SyncStats Syncer::stats() const {
@@ -93,38 +96,48 @@ void Syncer::run() {
   logging::ThreadScope role({"distribute", {}});  // this thread works for the node only
   if (!wait_caught_up()) return;
   {
+    std::lock_guard lock(mu_);
+    caught_up_seen_ = true;
+  }
+  gc_cv_.notify_all();
+  {
     // References whose adapter has no live record any more (deleted while this node was down,
     // then compacted away) are visited too: reconciling an unknown adapter drops its ref.
     std::lock_guard lock(mu_);
     for (const auto& id : refs_.adapters()) queue_.push(id);
   }
   spdlog::info("distribute {}: adapters table caught up; reconciling", options_.node_id);
-  auto next_gc = Clock::now() + options_.gc_interval;
   for (;;) {
     std::optional<std::string> adapter_id;
     {
       std::unique_lock lock(mu_);
       for (;;) {
         if (stopping_) return;
-        const auto now = Clock::now();
-        if (now >= next_gc) break;
-        adapter_id = queue_.pop(now);
+        adapter_id = queue_.pop(Clock::now());
         if (adapter_id) break;
         if (!ready_.exchange(true)) {
           spdlog::info("distribute {}: first reconciliation done", options_.node_id);
           if (options_.on_ready) options_.on_ready();
         }
-        auto wake = next_gc;
-        if (auto due = queue_.next_due(); due && *due < wake) wake = *due;
-        cv_.wait_until(lock, wake);
+        if (auto due = queue_.next_due())
+          cv_.wait_until(lock, *due);
+        else
+          cv_.wait(lock);
       }
     }
-    if (adapter_id) {
-      process(*adapter_id);
-    } else {
-      collect_garbage();
-      next_gc = Clock::now() + options_.gc_interval;
-    }
+    process(*adapter_id);
+  }
+}
+
+void Syncer::run_gc() {
+  logging::ThreadScope role({"distribute", {}});
+  std::unique_lock lock(mu_);
+  gc_cv_.wait(lock, [this] { return stopping_ || caught_up_seen_; });
+  for (;;) {
+    if (gc_cv_.wait_for(lock, options_.gc_interval, [this] { return stopping_; })) return;
+    lock.unlock();
+    collect_garbage();
+    lock.lock();
   }
 }
 

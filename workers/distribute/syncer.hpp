@@ -5,7 +5,10 @@
 // reference of a deleting, failed or tombstoned adapter. It starts only once the reader has
 // caught up, so a restarted node acts on each adapter's newest record once, and then also
 // revisits every reference it holds (adapters deleted and compacted away while it was down).
-// The same thread runs the periodic blob GC.
+// A second thread runs the periodic blob GC, from the same point on: its compactions can rewrite
+// gigabytes of live chunks, and a copy (an adapter on its way to ready) must not wait for them.
+// The blob store keeps the two apart (storage/blob_store_impl.hpp): a blob being written is
+// never swept, and a reference to a blob GC deleted meanwhile is refused, so that copy retries.
 #pragma once
 
 #include <atomic>
@@ -72,6 +75,7 @@ class Syncer {
   enum class Step { done, retry, give_up };
 
   void run();
+  void run_gc();
   bool wait_caught_up();
   void process(const std::string& adapter_id);
   void schedule_retry(const std::string& adapter_id);
@@ -99,6 +103,8 @@ class Syncer {
   std::map<std::string, std::string, std::less<>> request_ids_;
   WorkQueue queue_;
   bool stopping_ = false;
+  bool caught_up_seen_ = false;  // the sync thread passed wait_caught_up(): GC may start
+  std::condition_variable gc_cv_;
 
   // Sync thread only.
   RefIndex refs_;
@@ -115,6 +121,7 @@ class Syncer {
         gave_up{0};
   } counters_;
   std::thread thread_;
+  std::thread gc_thread_;
 };
 
 }  // namespace loraplane::distribute

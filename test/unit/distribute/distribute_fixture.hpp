@@ -66,6 +66,10 @@ class Fixture {
   static std::string blob_target(const std::string& sha256);
 
   storage::Db& db() { return *db_; }
+  // Before start_worker: the node's database becomes wrap(current one), for tests that
+  // intercept calls to it.
+  using DbWrap = std::function<std::unique_ptr<storage::Db>(std::unique_ptr<storage::Db>)>;
+  void wrap_db(const DbWrap& wrap) { db_ = wrap(std::move(db_)); }
   DistributeWorker& worker() { return *worker_; }
 
  private:

@@ -3,6 +3,9 @@
 // collected.
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "common/sha256.hpp"
 #include "test/unit/distribute/distribute_fixture.hpp"
 #include "workers/distribute/ref_index.hpp"
@@ -29,6 +32,97 @@ void put_blob(storage::Db& db, const std::string& bytes) {
   BOOST_TEST_REQUIRE((*writer)->append(bytes).ok());
   BOOST_TEST_REQUIRE((*writer)->commit().ok());
 }
+
+// A blob store whose collect_garbage() stays inside until released (or a minute has passed):
+// a GC that takes as long as the test wants.
+class GcGate {
+ public:
+  void enter() {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(60), [this] { return released_; });
+  }
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool released() {
+    std::lock_guard lock(mu_);
+    return released_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+class GatedBlobs final : public storage::BlobStore {
+ public:
+  GatedBlobs(storage::BlobStore& inner, GcGate& gate) : inner_(inner), gate_(gate) {}
+  Result<std::unique_ptr<storage::BlobWriter>> begin_write(std::string_view sha,
+                                                           std::uint64_t size) override {
+    return inner_.begin_write(sha, size);
+  }
+  std::optional<storage::BlobInfo> stat(std::string_view sha) override { return inner_.stat(sha); }
+  Status read(std::string_view sha, std::uint64_t offset, std::uint64_t length,
+              const std::function<Status(std::string_view)>& sink) override {
+    return inner_.read(sha, offset, length, sink);
+  }
+  Result<std::unique_ptr<storage::PinnedBytes>> read_pinned(std::string_view sha,
+                                                            std::uint64_t offset,
+                                                            std::uint64_t length) override {
+    return inner_.read_pinned(sha, offset, length);
+  }
+  Status add_ref(std::string_view sha, std::string_view owner) override {
+    return inner_.add_ref(sha, owner);
+  }
+  Status remove_ref(std::string_view sha, std::string_view owner) override {
+    return inner_.remove_ref(sha, owner);
+  }
+  std::uint64_t ref_count(std::string_view sha) override { return inner_.ref_count(sha); }
+  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) override {
+    gate_.enter();
+    return inner_.collect_garbage(min_age_seconds);
+  }
+  std::uint64_t total_bytes() override { return inner_.total_bytes(); }
+
+ private:
+  storage::BlobStore& inner_;
+  GcGate& gate_;
+};
+
+class GatedDb final : public storage::Db {
+ public:
+  GatedDb(std::unique_ptr<storage::Db> inner, GcGate& gate)
+      : inner_(std::move(inner)), blobs_(inner_->blobs(), gate) {}
+  Result<std::optional<std::string>> get(storage::Table table, std::string_view key) override {
+    return inner_->get(table, key);
+  }
+  Status put(storage::Table table, std::string_view key, std::string_view value) override {
+    return inner_->put(table, key, value);
+  }
+  Status del(storage::Table table, std::string_view key) override {
+    return inner_->del(table, key);
+  }
+  Status write(const storage::MetaBatch& batch) override { return inner_->write(batch); }
+  Status scan(storage::Table table, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    return inner_->scan(table, prefix, visit);
+  }
+  storage::BlobStore& blobs() override { return blobs_; }
+
+ private:
+  std::unique_ptr<storage::Db> inner_;
+  GatedBlobs blobs_;
+};
 
 }  // namespace
 
@@ -145,6 +239,30 @@ BOOST_AUTO_TEST_CASE(gc_collects_unreferenced_blobs) {
   BOOST_TEST(Fixture::wait_for(
       [&] { return f.head(Fixture::blob_target(sha256_hex(orphan))).status == 404; }));
   BOOST_TEST(f.get(Fixture::blob_target(kept.sha256)).status == 200);
+}
+
+// A GC can take long (its compactions rewrite live chunks); an adapter validated meanwhile is
+// still stored and reported at once, not after the GC.
+BOOST_AUTO_TEST_CASE(a_long_gc_does_not_hold_up_storing) {
+  GcGate gate;  // outlives the worker, whose GC thread is in it
+  Fixture f;
+  struct Release {
+    GcGate& gate;
+    ~Release() { gate.release(); }  // before the fixture stops the worker, even on failure
+  } release{gate};
+  f.wrap_db([&gate](std::unique_ptr<storage::Db> db) -> std::unique_ptr<storage::Db> {
+    return std::make_unique<GatedDb>(std::move(db), gate);
+  });
+  auto options = Fixture::default_options();
+  options.gc_interval = std::chrono::seconds(1);
+  f.start_worker(options);
+  BOOST_TEST_REQUIRE(gate.wait_entered());
+  auto upload = f.produce_upload("upl_adp_during_gc", make_bytes(kSize, 43));
+  f.produce_state(Fixture::validated_state("adp_during_gc", upload, 3));
+  BOOST_TEST(Fixture::wait_for([&] { return !f.stored_jobs("adp_during_gc").empty(); },
+                               std::chrono::seconds(20)));
+  BOOST_TEST(!gate.released());  // the GC was still under way
+  BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
