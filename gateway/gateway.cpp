@@ -10,6 +10,7 @@
 #include "common/http.hpp"
 #include "common/ops_routes.hpp"
 #include "common/sha256.hpp"
+#include "common/unix_time.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/adapters/upload_slots.hpp"
 #include "gateway/admin/handlers.hpp"
@@ -22,18 +23,6 @@ namespace loraplane::gateway {
 
 namespace {
 constexpr const char* kRole = "gateway";
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The router's clock. It judges engines by the age of their last heartbeat, and heartbeats
 // come through Kafka: while this gateway cannot reach the brokers, that age says nothing about
@@ -136,7 +125,7 @@ void Gateway::start() {
   d.context = std::make_unique<GatewayContext>(GatewayContext{
       d.tenants, d.adapters, *d.producer,
       d.options.admin_token.empty() ? std::string() : sha256_hex(d.options.admin_token),
-      unix_now, d.options.catalog, unix_now(), &d.routing, &d.upstream,
+      unix_now_seconds, d.options.catalog, unix_now_seconds(), &d.routing, &d.upstream,
       [clock = d.residency_clock.get()] { return clock->now_ms(); }, &d.inflight,
       &d.upload_slots, 2 * d.options.client_timeout});
 

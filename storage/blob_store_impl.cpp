@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "storage/blob_writer_impl.hpp"
+#include "common/unix_time.hpp"
 
 namespace loraplane::storage {
 namespace {
@@ -59,9 +60,7 @@ BlobStoreImpl::BlobStoreImpl(BlobFamilies families, BlobStoreOptions options)
 
 std::int64_t BlobStoreImpl::now() const {
   if (options_.clock) return options_.clock();
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return unix_now_seconds();
 }
 
 bool BlobStoreImpl::is_active(const std::string& sha) const { return active_.contains(sha); }

@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "common/seal.hpp"
+#include "common/unix_time.hpp"
 #include "gateway/adapter_directory.hpp"
 #include "gateway/adapters/handlers.hpp"
 #include "gateway/errors.hpp"
@@ -41,9 +42,7 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   }
 
   // Milliseconds order the ids of adapters created within one second (newest first).
-  const std::int64_t created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
+  const std::int64_t created_ms = unix_now_ms();
   schema::AdapterState state;
   state.seq = 1;
   state.tenant_id = tenant->id;

@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "common/sha256.hpp"
+#include "common/unix_time.hpp"
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/adapters/chunk_sender.hpp"
 #include "gateway/adapters/handlers.hpp"
@@ -32,12 +33,6 @@ namespace bhttp = http::beast::http;
 constexpr std::size_t kReadBuffer = 256 * 1024;
 constexpr std::size_t kChunksInFlight = 8;
 constexpr std::uint64_t kFormOverhead = 1024 * 1024;  // fields and part headers
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 http::Response invalid_adapter(std::string message, std::string_view param = "file") {
   return http::error_response(http::Status::unprocessable_entity, "invalid_request_error",
@@ -214,7 +209,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
     co_return errors::unavailable("upload store unavailable: " + delivered.error().message);
   }
 
-  auto created_ms = now_ms();
+  auto created_ms = unix_now_ms();
   std::string adapter_id = new_adapter_id(created_ms);
   auto sha = session.sha256_hex();
   auto state = pending_state(*tenant, session, adapter_id, sha, created_ms);

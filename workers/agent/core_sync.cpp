@@ -7,20 +7,11 @@
 #include <algorithm>
 
 #include "common/health.hpp"
+#include "common/unix_time.hpp"
 #include "schema/json.hpp"
 #include "workers/agent/core.hpp"
 
 namespace loraplane::agent {
-
-namespace {
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void Core::start_loops() { spawn(engine_loop(), "agent engine loop"); }
 
@@ -145,7 +136,7 @@ schema::Residency Core::snapshot() {
   r.free_slots =
       engine_up_ && used < options_.slots() ? static_cast<int>(options_.slots() - used) : 0;
   r.queue_depth = queue_depth_;
-  r.heartbeat_at_ms = unix_ms();
+  r.heartbeat_at_ms = unix_now_ms();
   metrics_.gpu.Set(static_cast<double>(r.gpu.size()));
   metrics_.cpu.Set(static_cast<double>(r.cpu.size()));
   metrics_.disk.Set(static_cast<double>(r.disk.size()));

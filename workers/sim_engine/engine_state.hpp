@@ -56,6 +56,5 @@ struct EngineState {
 awaitable<void> sleep_for(std::chrono::nanoseconds duration);
 
 double unix_seconds_now();
-std::int64_t unix_time_now();
 
 }  // namespace loraplane::sim_engine

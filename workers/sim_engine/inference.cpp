@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "common/unix_time.hpp"
 #include "workers/sim_engine/generation.hpp"
 #include "workers/sim_engine/http_io.hpp"
 #include "workers/sim_engine/openai_json.hpp"
@@ -153,8 +154,8 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
   auto gen = co_await Generation::start(state, p.lora,
                                         plan_text(seed, p.max_tokens, p.request.ignore_eos));
   if (!gen) co_return start_error(st, gen.error(), p.model);
-  ResponseHead head{(api == Api::chat ? "chatcmpl-" : "cmpl-") + st.random_hex(), unix_time_now(),
-                    p.model};
+  ResponseHead head{(api == Api::chat ? "chatcmpl-" : "cmpl-") + st.random_hex(),
+                    unix_now_seconds(), p.model};
   if (!p.request.stream) {
     auto res = co_await respond_whole(**gen, p, head);
     ++st.counters.finished[(*gen)->done() ? (*gen)->plan().finish_reason : "abort"];

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/unix_time.hpp"
 #include "workers/sim_engine/handlers.hpp"
 
 namespace loraplane::sim_engine {
@@ -47,7 +48,7 @@ json::object card(EngineState& st, std::string_view id, std::string_view root,
 
 awaitable<http::Response> list_models(StatePtr state, http::RequestContext&) {
   auto& st = *state;
-  const auto now = unix_time_now();
+  const auto now = unix_now_seconds();
   const auto& o = st.options;
   json::array data;
   data.push_back(card(st, o.base_model,
