@@ -2,8 +2,10 @@
 // adapter the deleting gateway knows of, but another gateway may accept an upload or import for
 // the tenant until it reads the deletion, and the deleting gateway's own view of the adapters
 // lags the validate worker's writes. The validate worker finishes the sweep from its own view:
-// when its tenant reader reads a deletion, and once at start-up for every tenant deleted before,
-// it queues a delete job for each of the tenant's adapters not yet being deleted.
+// when its tenant reader reads a deletion, once at start-up for every tenant deleted before, and
+// when its adapters reader reads a live adapter of a tenant already deleted (one that sweep
+// could not see yet), it queues a delete job for each of the tenant's adapters not yet being
+// deleted.
 //
 // Why that view is enough: the worker that owns the tenant's partition of loraplane.jobs puts
 // each of its own writes into its view as soon as they are acknowledged, so every adapter it has

@@ -56,6 +56,15 @@ void ValidateWorker::start() {
       cluster_, table_reader(options_.client_id + "-adapters", kafka::kAdapters),
       [this](const kafka::Message& m) {
         adapters_->apply(m.key, value_of(m));
+        // A live adapter of a tenant already deleted: one that a worker which owned the
+        // tenant's partition before this one made ready, read here only after the deletion
+        // (whose sweep missed it). Swept now.
+        if (sweeping_.load() && !m.tombstone) {
+          if (auto state = adapters_->get(m.key);
+              state && state->adapter.status != schema::AdapterStatus::deleting &&
+              tenants_->deleted(state->tenant_id))
+            queue_sweep(state->tenant_id, std::string(kafka::request_id_of(m)));
+        }
         return kafka::Handled::done;
       });
   tenant_reader_ = kafka::Consumer::start(
@@ -104,6 +113,8 @@ void ValidateWorker::start_jobs_when_caught_up() {
 
 void ValidateWorker::queue_sweep(std::string tenant_id, std::string request_id) {
   std::lock_guard lock(sweep_mutex_);
+  for (const auto& queued : sweeps_)
+    if (queued.first == tenant_id) return;
   sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
   sweep_wanted_.notify_all();
 }

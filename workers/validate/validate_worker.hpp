@@ -68,7 +68,8 @@ class ValidateWorker {
  private:
   void start_jobs_when_caught_up();
   // Deleted tenants to sweep (tenant_sweep.hpp), served in order on the starter thread once the
-  // jobs are taken; a sweep Kafka refused is queued again, until stop().
+  // jobs are taken; a sweep Kafka refused is queued again, until stop(). A tenant already
+  // waiting in the queue is not queued twice: its sweep reads the view when it runs.
   void queue_sweep(std::string tenant_id, std::string request_id);
   void serve_sweeps();
   // True once the tenant's adapter deletes are acknowledged (or none were left).
@@ -89,7 +90,8 @@ class ValidateWorker {
   std::thread starter_;
   std::atomic<bool> ready_{false};
   // Set once the views caught up: from then on the tenant reader queues a sweep for each
-  // deletion it reads (the ones read before are queued by the starter thread).
+  // deletion it reads (the ones read before are queued by the starter thread), and the adapters
+  // reader one for each live adapter of a deleted tenant it reads.
   std::atomic<bool> sweeping_{false};
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wanted_;

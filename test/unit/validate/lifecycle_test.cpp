@@ -214,6 +214,35 @@ BOOST_AUTO_TEST_CASE(a_starting_worker_sweeps_tenants_deleted_while_none_ran) {
   BOOST_TEST(other_now.seq == other_ready.seq);
 }
 
+// A worker that takes a tenant's partition over (its owner died) can read the tenant's deletion
+// before its adapters reader reaches an adapter the old owner made ready, so the sweep on the
+// deletion misses it. The adapter is deleted when it shows up.
+BOOST_AUTO_TEST_CASE(an_adapter_that_shows_up_after_its_tenant_was_swept_is_deleted) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("template");
+  const auto ready = ready_adapter(v);
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::reserved, /*deleted=*/true);
+  // The worker has read the deletion (and swept, finding nothing) once it deletes an upload.
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(8));
+  auto probe = h.upload(tenant, "probe", spec);
+  BOOST_TEST_REQUIRE(h.wait_tombstone(probe.adapter_id));
+  auto late = ready;  // the old owner's record of a ready adapter of the deleted tenant
+  late.tenant_id = tenant;
+  late.adapter.id = unique_id("adp_");
+  late.adapter.name = "shows-up-late";
+  h.put_state(late);
+  BOOST_TEST(h.wait_tombstone(late.adapter.id));
+  BOOST_TEST((h.history(late.adapter.id).back().adapter.status == AdapterStatus::deleting));
+  auto events = h.wait_events(late.adapter.id, 1);
+  BOOST_REQUIRE(events.size() == 1u);
+  BOOST_TEST((events[0].event == schema::LoadEventKind::adapter_deleted));
+  // The adapter it was copied from, of a live tenant, is left alone.
+  wait_for_earlier_jobs(v.tenant);
+  BOOST_TEST(h.wait_state(v.sent.adapter_id, [](const auto&) { return true; }).seq == ready.seq);
+}
+
 // The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
 BOOST_AUTO_TEST_CASE(import_fails_clearly_when_the_hub_is_unreachable) {
   auto& h = Harness::get();
