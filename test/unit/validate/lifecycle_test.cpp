@@ -1,6 +1,7 @@
 // After validation: stored → ready, delete, redelivered jobs, import and poison messages.
 #include <boost/test/unit_test.hpp>
 #include <future>
+#include <utility>
 
 #include "common/kafka.hpp"
 #include "test/unit/validate/adapters.hpp"
@@ -44,6 +45,16 @@ schema::AdapterState ready_adapter(const Validated& v) {
   auto& h = Harness::get();
   h.send_job(stored_job(v, "node-1", "http://127.0.0.1:7001/blobs/" + v.state.adapter.sha256));
   return h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+}
+
+// A new tenant, deleted at once, and an upload for it (which the worker deletes, not admits).
+std::pair<std::string, Sent> upload_for_deleted_tenant(const std::string& name) {
+  auto& h = Harness::get();
+  const auto tenant = unique_id("ten_");
+  h.put_tenant(tenant, schema::Tier::reserved, /*deleted=*/true);
+  UploadSpec spec;
+  spec.bytes = file_of(toy_tensors(16));
+  return {tenant, h.upload(tenant, name, spec)};
 }
 
 // Jobs of one tenant are handled in order: once a later import job's adapter has failed, every
@@ -151,11 +162,7 @@ BOOST_AUTO_TEST_CASE(delete_writes_deleting_announces_and_tombstones_then_frees_
 // another gateway accepted meanwhile must not become a ready adapter nobody can reach.
 BOOST_AUTO_TEST_CASE(an_upload_for_a_deleted_tenant_is_deleted_not_admitted) {
   auto& h = Harness::get();
-  const auto tenant = unique_id("ten_");
-  h.put_tenant(tenant, schema::Tier::reserved, /*deleted=*/true);
-  UploadSpec spec;
-  spec.bytes = file_of(toy_tensors(16));
-  auto sent = h.upload(tenant, "after-delete", spec);
+  const auto [tenant, sent] = upload_for_deleted_tenant("after-delete");
   BOOST_TEST(h.wait_tombstone(sent.adapter_id));
   const auto history = h.history(sent.adapter_id);
   BOOST_REQUIRE(!history.empty());
@@ -221,12 +228,8 @@ BOOST_AUTO_TEST_CASE(an_adapter_that_shows_up_after_its_tenant_was_swept_is_dele
   auto& h = Harness::get();
   auto v = validated_adapter("template");
   const auto ready = ready_adapter(v);
-  const auto tenant = unique_id("ten_");
-  h.put_tenant(tenant, schema::Tier::reserved, /*deleted=*/true);
-  // The worker has read the deletion (and swept, finding nothing) once it deletes an upload.
-  UploadSpec spec;
-  spec.bytes = file_of(toy_tensors(8));
-  auto probe = h.upload(tenant, "probe", spec);
+  // The worker has read the deletion (and swept, finding nothing) once it deletes the upload.
+  const auto [tenant, probe] = upload_for_deleted_tenant("probe");
   BOOST_TEST_REQUIRE(h.wait_tombstone(probe.adapter_id));
   auto late = ready;  // the old owner's record of a ready adapter of the deleted tenant
   late.tenant_id = tenant;
