@@ -12,6 +12,7 @@
 
 #include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"
+#include "common/kafka_owned.hpp"
 #include "common/metrics.hpp"
 
 namespace loraplane::kafka {
@@ -171,6 +172,37 @@ class ProducerImpl final : public Producer {
   void produce_delivered(std::string_view topic, std::string_view key,
                          std::optional<std::string_view> value, std::vector<Header> headers,
                          DeliveredCallback done) override {
+    enqueue(topic, key, value, std::move(headers), std::move(done), RD_KAFKA_MSG_F_COPY);
+  }
+
+  // librdkafka sends the payload from `value`'s buffer; the report's callback owns that buffer,
+  // and librdkafka reads the payload no more once it has served the report.
+  void produce_owned(std::string_view topic, std::string_view key, std::string value,
+                     std::vector<Header> headers, DeliveredCallback done) {
+    auto owned = std::make_shared<const std::string>(std::move(value));
+    const std::string_view payload(*owned);
+    DeliveredCallback report = [owned, done = std::move(done)](Result<Delivered> r) {
+      if (done) done(std::move(r));
+    };
+    // The mock cluster's claim store copies large values anyway.
+    const int flags = claims_ != nullptr && ClaimStore::wanted(topic, payload.size())
+                          ? RD_KAFKA_MSG_F_COPY
+                          : 0;
+    enqueue(topic, key, payload, std::move(headers), std::move(report), flags);
+  }
+
+  bool flush(std::chrono::milliseconds timeout) override {
+    return rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+  bool brokers_reachable() const override {
+    return watch_.reachable.load(std::memory_order_relaxed);
+  }
+
+ private:
+  void enqueue(std::string_view topic, std::string_view key,
+               std::optional<std::string_view> value, std::vector<Header> headers,
+               DeliveredCallback done, int msgflags) {
     std::string topic_name = prefixed(topic);
     if (claims_ != nullptr && value && ClaimStore::wanted(topic, value->size())) {
       auto id = claims_->put(*value);
@@ -201,7 +233,7 @@ class ProducerImpl final : public Producer {
     vu[n].u.mem.ptr = value ? const_cast<char*>(value->data()) : nullptr;
     vu[n++].u.mem.size = value ? value->size() : 0;
     vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[n++].u.i = msgflags;
     vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
     vu[n++].u.ptr = callback;
     if (hdrs) {
@@ -218,15 +250,6 @@ class ProducerImpl final : public Producer {
     finish(callback, topic_name, err, Delivered{});
   }
 
-  bool flush(std::chrono::milliseconds timeout) override {
-    return rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR;
-  }
-
-  bool brokers_reachable() const override {
-    return watch_.reachable.load(std::memory_order_relaxed);
-  }
-
- private:
   void poll_loop() {
     while (!stop_.load(std::memory_order_relaxed)) {
       rd_kafka_poll(rk_.get(), to_timeout_ms(kPollInterval));
@@ -247,6 +270,16 @@ class ProducerImpl final : public Producer {
 
 std::unique_ptr<Producer> Producer::create(const Cluster& cluster, ProducerOptions options) {
   return std::make_unique<impl::ProducerImpl>(cluster, std::move(options));
+}
+
+void produce_owned(Producer& producer, std::string_view topic, std::string_view key,
+                   std::string value, std::vector<Header> headers,
+                   Producer::DeliveredCallback done) {
+  if (auto* ours = dynamic_cast<impl::ProducerImpl*>(&producer)) {
+    ours->produce_owned(topic, key, std::move(value), std::move(headers), std::move(done));
+    return;
+  }
+  producer.produce_delivered(topic, key, value, std::move(headers), std::move(done));
 }
 
 }  // namespace loraplane::kafka

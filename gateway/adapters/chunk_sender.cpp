@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/kafka_owned.hpp"
 #include "common/request_id.hpp"
 #include "schema/upload_headers.hpp"
 
@@ -47,8 +48,9 @@ awaitable<Status> ChunkSender::send(std::string chunk, bool last) {
   auto state = state_;
   auto headers = schema::to_headers(header);
   for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
-  producer_.produce_delivered(
-      kafka::kUploads, upload_id_, chunk, std::move(headers),
+  // Handed over, not copied: librdkafka sends the chunk from this buffer.
+  kafka::produce_owned(
+      producer_, kafka::kUploads, upload_id_, std::move(chunk), std::move(headers),
       [state](Result<kafka::Delivered> delivered) {
         asio::post(state->executor, [state, delivered = std::move(delivered)] {
           --state->in_flight;

@@ -70,6 +70,12 @@ BOOST_AUTO_TEST_CASE(oversized_message_fails_fast) {
   kt::check_producer_size_limit(*c.cluster, c.prefix);
 }
 
+// On a real broker produce_owned sends from the handed-over buffer (no copy).
+BOOST_AUTO_TEST_CASE(owned_payloads_arrive_whole) {
+  RealCluster c;
+  kt::check_owned_payloads(*c.cluster, c.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(produce_latency) {
   RealCluster c;
   const auto topic = c.prefix + ".latency";

@@ -5,12 +5,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/kafka_owned.hpp"
+#include "common/kafka_range.hpp"
 #include "common/metrics.hpp"
 
 namespace loraplane::kafka::test {
@@ -405,6 +410,61 @@ void check_producer_size_limit(Cluster& cluster, const std::string& prefix) {
   BOOST_TEST_MESSAGE("oversized produce failed after "
                      << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
                      << " us: " << st.error().message);
+}
+
+void check_owned_payloads(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".owned";
+  create_topic(cluster, topic, 1);
+  auto producer = Producer::create(cluster, {});
+  constexpr int kMessages = 12;
+  constexpr std::size_t kBytes = 256 * 1024;  // well over librdkafka's message.copy.max.bytes
+  auto value_of = [](int i) {
+    std::string v(kBytes, '\0');
+    for (std::size_t j = 0; j < kBytes; ++j) v[j] = static_cast<char>((j * 31 + i * 7) & 0xff);
+    return v;
+  };
+  struct Reports {  // outlives this frame if a report comes late
+    std::mutex mu;
+    std::condition_variable all_in;
+    int count = 0;
+    std::vector<std::int64_t> offsets = std::vector<std::int64_t>(kMessages, -1);
+    std::vector<std::string> errors;
+  };
+  auto reports = std::make_shared<Reports>();
+  for (int i = 0; i < kMessages; ++i) {
+    produce_owned(*producer, topic, "upload", value_of(i), {{"index", std::to_string(i)}},
+                  [reports, i](Result<Delivered> d) {
+                    std::lock_guard lock(reports->mu);
+                    if (d)
+                      reports->offsets[i] = d->offset;
+                    else
+                      reports->errors.push_back(d.error().message);
+                    ++reports->count;
+                    reports->all_in.notify_all();
+                  });
+  }
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+  {
+    std::unique_lock lock(reports->mu);
+    BOOST_REQUIRE(reports->all_in.wait_for(lock, 30s, [&] { return reports->count == kMessages; }));
+    BOOST_REQUIRE_MESSAGE(reports->errors.empty(),
+                          (reports->errors.empty() ? std::string() : reports->errors.front()));
+    first = *std::min_element(reports->offsets.begin(), reports->offsets.end());
+    last = *std::max_element(reports->offsets.begin(), reports->offsets.end());
+  }
+  int seen = 0;
+  bool intact = true;
+  const auto st = read_range(cluster, topic, 0, first, last, [&](const Message& m) {
+    const std::string* index = m.header("index");
+    intact = intact && index != nullptr && *index == std::to_string(seen) &&
+             m.value == value_of(seen);
+    ++seen;
+    return Status{};
+  });
+  BOOST_TEST(st.ok(), describe(st));
+  BOOST_TEST(seen == kMessages);
+  BOOST_TEST(intact);
 }
 
 }  // namespace loraplane::kafka::test

@@ -122,6 +122,11 @@ BOOST_AUTO_TEST_CASE(oversized_message_fails_fast) {
   kt::check_producer_size_limit(*m.cluster, m.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(owned_payloads_arrive_whole) {
+  MockCluster m;
+  kt::check_owned_payloads(*m.cluster, m.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(table_reader_on_missing_topic_throws) {
   MockCluster m;
   BOOST_CHECK_THROW(kafka::Consumer::start(*m.cluster, {"t", "", {"no.such.topic"}, 100ms},
