@@ -122,6 +122,9 @@ Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_second
 // one dead byte freed, so disk use stays under twice the live bytes).
 Status BlobStoreImpl::reclaim_space() {
   rocksdb::CompactRangeOptions o;
+  // Automatic compactions go on meanwhile: a blob copied during a long relocation must not
+  // wait behind it (its flushes add level-0 files that need compacting).
+  o.exclusive_manual_compaction = false;
   o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kDisable;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   auto s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);

@@ -72,6 +72,10 @@ rocksdb::DBOptions db_options() {
   // old WAL files can go.
   o.max_total_wal_size = 256 * kMiB;
   o.keep_log_file_num = 4;
+  // The blob GC's manual compaction (reclaim_space) can hold a compaction thread for minutes;
+  // with RocksDB's default of 2 jobs (one flush, one compaction) the level-0 files of blobs
+  // written meanwhile would pile up uncompacted until writes slow down and stop.
+  o.max_background_jobs = 4;
   return o;
 }
 

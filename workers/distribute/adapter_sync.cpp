@@ -1,7 +1,8 @@
 // One adapter's reconciliation on the sync thread: what the storage node holds and reports for
 // the newest state of that adapter. Every step is idempotent, so a retry, a redelivered record
-// or a restart repeats it safely. Only this thread mutates the blob store, so a blob found
-// present here is not collected before its reference is added.
+// or a restart repeats it safely. The GC runs on a thread of its own: a blob it deletes between
+// the presence check here and the reference being added makes add_ref fail with not_found, and
+// the retry copies the blob again.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

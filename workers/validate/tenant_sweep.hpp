@@ -30,7 +30,8 @@ namespace loraplane::validate {
 // Queues a delete job (loraplane.jobs, key = tenant id) for each adapter of the tenant in
 // `adapters` that is not being deleted, and waits up to `timeout` (or until `stopping`) for all
 // their delivery reports. Returns how many were queued; an error if any was not acknowledged
-// (sweeping again is safe). The jobs carry `request_id` (the tenant deletion's), if not empty.
+// (sweeping again is safe). The jobs carry `request_id`, if not empty: that of the record that
+// caused the sweep (the tenant's deletion, or a live adapter of the tenant read after it).
 Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
                                          std::string_view tenant_id, std::string_view request_id,
                                          std::chrono::milliseconds timeout,

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 
@@ -130,8 +132,11 @@ void ValidateWorker::serve_sweeps() {
     const bool done = sweep(tenant_id, request_id);
     lock.lock();
     if (!done) {
-      // Kafka refused: the tenant goes to the back, and the next try waits a little.
-      sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
+      // Kafka refused: the tenant goes to the back (unless it is queued again already), and
+      // the next try waits a little.
+      const bool queued = std::any_of(sweeps_.begin(), sweeps_.end(),
+                                      [&](const auto& s) { return s.first == tenant_id; });
+      if (!queued) sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
       sweep_wanted_.wait_for(lock, kSweepRetry, [this] { return stopping_.load(); });
     }
   }
