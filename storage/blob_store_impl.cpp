@@ -8,8 +8,8 @@
 #include <chrono>
 #include <limits>
 
-#include "storage/blob_writer_impl.hpp"
 #include "common/unix_time.hpp"
+#include "storage/blob_writer_impl.hpp"
 
 namespace loraplane::storage {
 namespace {

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 
@@ -115,10 +113,14 @@ void ValidateWorker::start_jobs_when_caught_up() {
 
 void ValidateWorker::queue_sweep(std::string tenant_id, std::string request_id) {
   std::lock_guard lock(sweep_mutex_);
+  add_sweep(std::move(tenant_id), std::move(request_id));
+  sweep_wanted_.notify_all();
+}
+
+void ValidateWorker::add_sweep(std::string tenant_id, std::string request_id) {
   for (const auto& queued : sweeps_)
     if (queued.first == tenant_id) return;
   sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
-  sweep_wanted_.notify_all();
 }
 
 void ValidateWorker::serve_sweeps() {
@@ -134,9 +136,7 @@ void ValidateWorker::serve_sweeps() {
     if (!done) {
       // Kafka refused: the tenant goes to the back (unless it is queued again already), and
       // the next try waits a little.
-      const bool queued = std::any_of(sweeps_.begin(), sweeps_.end(),
-                                      [&](const auto& s) { return s.first == tenant_id; });
-      if (!queued) sweeps_.emplace_back(std::move(tenant_id), std::move(request_id));
+      add_sweep(std::move(tenant_id), std::move(request_id));
       sweep_wanted_.wait_for(lock, kSweepRetry, [this] { return stopping_.load(); });
     }
   }

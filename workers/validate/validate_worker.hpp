@@ -71,6 +71,7 @@ class ValidateWorker {
   // jobs are taken; a sweep Kafka refused is queued again, until stop(). A tenant already
   // waiting in the queue is not queued twice: its sweep reads the view when it runs.
   void queue_sweep(std::string tenant_id, std::string request_id);
+  void add_sweep(std::string tenant_id, std::string request_id);  // holding sweep_mutex_
   void serve_sweeps();
   // True once the tenant's adapter deletes are acknowledged (or none were left).
   bool sweep(const std::string& tenant_id, const std::string& request_id);

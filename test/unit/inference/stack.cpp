@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/model_catalog.hpp"
+#include "common/unix_time.hpp"
 #include "gateway/adapter_directory.hpp"
 #include "schema/json.hpp"
 
@@ -15,18 +16,6 @@ namespace json = boost::json;
 using sim_engine::test::eventually;
 
 namespace {
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 awaitable<http::Response> ensure_route(Stack* stack, http::RequestContext& rc) {
   co_return stack->handle_ensure(rc.request.body());
@@ -143,14 +132,14 @@ TenantKey Stack::create_tenant(const std::string& name) {
 std::string Stack::add_adapter(const TenantKey& tenant, const std::string& name,
                                schema::AdapterStatus status) {
   schema::AdapterState state;
-  state.adapter.id = gateway::new_adapter_id(now_ms());
+  state.adapter.id = gateway::new_adapter_id(unix_now_ms());
   state.adapter.name = name;
   state.adapter.base_model = kBase;
   state.adapter.status = status;
-  state.adapter.created_at = now_seconds();
+  state.adapter.created_at = unix_now_seconds();
   state.adapter.rank = 8;
   state.tenant_id = tenant.id;
-  state.updated_at = now_seconds();
+  state.updated_at = unix_now_seconds();
   state.seq = 1;
   produce(kafka::kAdapters, state.adapter.id, schema::to_json(state));
   const std::string id = state.adapter.id;
@@ -172,7 +161,7 @@ void Stack::publish_residency(const std::vector<std::string>& gpu, int free_slot
   r.agent_url = agent_url();
   r.gpu = gpu;
   r.free_slots = free_slots;
-  r.heartbeat_at_ms = now_ms();
+  r.heartbeat_at_ms = unix_now_ms();
   produce(kafka::kResidency, engine_id, schema::to_json(r));
   std::vector<std::string> names;
   for (const auto& id : gpu) names.push_back(kBase + ":" + id);

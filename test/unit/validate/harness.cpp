@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/sha256.hpp"
+#include "common/unix_time.hpp"
 #include "schema/json.hpp"
 #include "schema/upload_headers.hpp"
 
@@ -31,12 +32,6 @@ std::unique_ptr<Harness>& instance() {
   return harness;
 }
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 ModelCatalog test_catalog() {
   auto catalog = ModelCatalog::parse(kCatalog);
   if (!catalog) throw std::runtime_error(catalog.error().message);
@@ -56,7 +51,7 @@ schema::AdapterState pending(const std::string& tenant_id, const std::string& ad
   schema::AdapterState state;
   state.seq = 1;
   state.tenant_id = tenant_id;
-  state.updated_at = now_seconds();
+  state.updated_at = unix_now_seconds();
   state.adapter.id = adapter_id;
   state.adapter.name = name;
   state.adapter.base_model = base_model;
@@ -159,7 +154,7 @@ void Harness::put_tenant(const std::string& tenant_id, schema::Tier tier, bool d
   tenant.name = "name-" + tenant_id;
   tenant.tier = tier;
   tenant.deleted = deleted;
-  tenant.created_at = now_seconds();
+  tenant.created_at = unix_now_seconds();
   produce(kafka::kTenants, "tenant/" + tenant_id, schema::to_json(tenant));
 }
 
