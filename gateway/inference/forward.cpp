@@ -3,6 +3,7 @@
 // or after an ensure when the engine answered 404 for an adapter it had just evicted.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.hpp"
@@ -74,7 +75,11 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   }
   UpstreamCall::Request req;
   req.target = "/internal/v1/ensure";
-  req.body = "{\"adapter_id\":" + json_quote(f.target.adapter_id) + "}";
+  // The router's eviction order for that engine (the agent takes at most 16 ids).
+  req.body = "{\"adapter_id\":" + json_quote(f.target.adapter_id) + ",\"evict_order\":[";
+  const std::size_t n = std::min<std::size_t>(d.evict_order.size(), 16);
+  for (std::size_t i = 0; i < n; ++i) req.body += (i ? "," : "") + json_quote(d.evict_order[i]);
+  req.body += "]}";
   req.request_id = f.rc.request_id;
   auto start = Clock::now();
   auto call = co_await UpstreamCall::start(*f.ctx.upstream, *url, std::move(req));

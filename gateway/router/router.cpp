@@ -77,6 +77,13 @@ void Router::update(schema::Residency residency, std::int64_t received_ms) {
     else
       ++it;
   }
+  // Keep request counts only for adapters the engine holds or is about to: bounded by its slots.
+  for (auto it = engine.sent.begin(); it != engine.sent.end();) {
+    auto found = engine.placement.find(it->first);
+    bool kept = (found != engine.placement.end() && holds(found->second)) ||
+                engine.pending.contains(it->first);
+    it = kept ? std::next(it) : engine.sent.erase(it);
+  }
   engine.residency = std::move(residency);
   engine.in_flight_at_report = engine.in_flight;
 }
@@ -153,9 +160,51 @@ Decision Router::decide(const Candidate& chosen, Outcome outcome, std::string_vi
   d.placement = chosen.placement;
   d.needs_ensure = !adapter_id.empty() && chosen.placement != Placement::gpu &&
                    chosen.placement != Placement::cpu;
-  if (d.needs_ensure)
+  if (adapter_id.empty()) return d;
+  Heat& sent = chosen.engine->sent[std::string(adapter_id)];
+  sent.count = sent.at(now_ms, options_.evict_half_life_ms) + 1.0;
+  sent.at_ms = std::max(sent.at_ms, now_ms);
+  if (d.needs_ensure) {
     chosen.engine->pending[std::string(adapter_id)] = now_ms + options_.pending_ttl_ms;
+    d.evict_order = evict_order(*chosen.engine, adapter_id, now_ms);
+  }
   return d;
+}
+
+double Router::Heat::at(std::int64_t now_ms, std::int64_t half_life_ms) const {
+  if (now_ms <= at_ms || half_life_ms <= 0) return count;
+  return count * std::exp2(-static_cast<double>(now_ms - at_ms) / static_cast<double>(half_life_ms));
+}
+
+std::vector<std::string> Router::evict_order(const Engine& engine, std::string_view adapter_id,
+                                             std::int64_t now_ms) const {
+  // The agent lists GPU then CPU adapters, each most recently used first: reversed, that is
+  // least recently used first, the order that breaks ties between equal counts.
+  struct Loaded {
+    const std::string* id;
+    double heat;
+  };
+  std::vector<Loaded> loaded;
+  const auto& r = engine.residency;
+  loaded.reserve(r.gpu.size() + r.cpu.size());
+  auto add = [&](const std::vector<std::string>& ids) {
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+      if (*it == adapter_id) continue;
+      auto found = engine.sent.find(*it);
+      loaded.push_back({&*it, found == engine.sent.end()
+                                  ? 0.0
+                                  : found->second.at(now_ms, options_.evict_half_life_ms)});
+    }
+  };
+  add(r.cpu);
+  add(r.gpu);
+  std::stable_sort(loaded.begin(), loaded.end(),
+                   [](const Loaded& a, const Loaded& b) { return a.heat < b.heat; });
+  std::vector<std::string> out;
+  const std::size_t n = std::min(loaded.size(), options_.evict_order_max);
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(*loaded[i].id);
+  return out;
 }
 
 void Router::Rate::decay_to(std::int64_t now_ms, const RouterOptions& options) {

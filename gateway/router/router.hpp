@@ -31,6 +31,13 @@
 //  - A decision that needs a load (miss or spill) marks the adapter pending on that engine for
 //    `pending_ttl_ms`, counted as loading, so concurrent requests converge on the same engine
 //    before the agent's next residency record arrives.
+//  - Eviction order: the router keeps, per engine, a decayed count (`evict_half_life_ms`) of the
+//    requests it sent there for each adapter. A decision that needs a load carries the engine's
+//    loaded adapters (GPU and CPU), those this router sent the fewest recent requests first
+//    (ties: least recently used first, as the agent lists them); the gateway passes it to the
+//    agent's ensure, whose eviction takes the first of them it can unload. An agent alone only
+//    sees its ensures and a sample of the engine's running requests; the gateway sees every
+//    request, so a one-off adapter makes room for the next one instead of pushing out a busy one.
 #pragma once
 
 #include <cmath>
@@ -63,6 +70,8 @@ struct RouterOptions {
   std::int64_t rate_half_life_ms = 10000;
   std::int64_t fast_rate_half_life_ms = 1000;
   std::int64_t pending_ttl_ms = 10000;
+  std::int64_t evict_half_life_ms = 3000;  // of the per-engine request counts behind evict_order
+  std::size_t evict_order_max = 8;         // adapters named in a decision's evict_order
 };
 
 enum class Outcome { hit, miss, spill, no_engine };
@@ -80,6 +89,8 @@ struct Decision {
   Placement placement = Placement::none;
   // The adapter must be loaded first: ask the agent to ensure it (miss or spill).
   bool needs_ensure = false;
+  // With needs_ensure: the engine's loaded adapters to evict first, coldest first (see above).
+  std::vector<std::string> evict_order;
 };
 
 // One engine as the router sees it (GET /admin/v1/engines).
@@ -116,11 +127,19 @@ class Router {
   const RouterOptions& options() const { return options_; }
 
  private:
+  // A decayed count of requests (one half-life).
+  struct Heat {
+    double count = 0;
+    std::int64_t at_ms = 0;
+    double at(std::int64_t now_ms, std::int64_t half_life_ms) const;
+  };
   struct Engine {
     schema::Residency residency;
     std::int64_t heartbeat_ms = 0;  // effective, see update()
     std::unordered_map<std::string, Placement> placement;
     std::unordered_map<std::string, std::int64_t> pending;  // adapter → expiry (ms)
+    // Requests this router sent here, per adapter held or pending (pruned on update).
+    std::unordered_map<std::string, Heat> sent;
     int in_flight = 0;
     int in_flight_at_report = 0;  // in_flight when the last record arrived
   };
@@ -142,6 +161,8 @@ class Router {
   static bool better(const Candidate& a, const Candidate& b);
   Decision decide(const Candidate& chosen, Outcome outcome, std::string_view adapter_id,
                   std::int64_t now_ms);
+  std::vector<std::string> evict_order(const Engine& engine, std::string_view adapter_id,
+                                       std::int64_t now_ms) const;
   // Counts one request for the adapter; returns its share of its base model's recent requests.
   double record_share(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms);
 

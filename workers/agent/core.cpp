@@ -224,6 +224,15 @@ Entry* Core::coldest_registered(const std::string& except) {
   return best;
 }
 
+Entry* Core::first_evictable(const std::vector<std::string>& order, const std::string& except) {
+  for (const auto& id : order) {
+    if (id == except) continue;
+    auto* e = find(id);
+    if (e && e->registered && !e->op) return e;
+  }
+  return nullptr;
+}
+
 Entry* Core::lru_on_disk(const std::string& except) {
   Entry* best = nullptr;
   for (auto& [id, e] : adapters_) {

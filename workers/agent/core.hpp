@@ -30,6 +30,8 @@ struct LoadOp {
   asio::steady_timer signal;  // cancelled when done: wakes every waiter
   bool done = false;
   bool ensure = false;  // an ensure (may evict); else a pre-warm (only uses a free slot)
+  // The gateway's choice of what to evict for this ensure, first choice first (may be empty).
+  std::vector<std::string> evict_order;
   Status result;
 };
 
@@ -67,7 +69,11 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // io thread.
   // `request_id`: the caller's (the gateway's inference request), for the lines it causes.
-  awaitable<Status> ensure(std::string adapter_id, std::string request_id = {});
+  // `evict_order`: the gateway router's eviction choice for this engine, coldest by its traffic
+  // first; a load that needs room unloads the first of them that is registered and idle, and
+  // only without one the coldest by the agent's own heat.
+  awaitable<Status> ensure(std::string adapter_id, std::string request_id = {},
+                           std::vector<std::string> evict_order = {});
   std::string lora_name(const std::string& adapter_id) const;
 
   const AgentOptions& options() const { return options_; }
@@ -86,18 +92,21 @@ class Core : public std::enable_shared_from_this<Core> {
   double heat(const Entry& e, Clock::time_point now) const;
   std::size_t slots_used() const;
   Entry* coldest_registered(const std::string& except);
+  // The first of `order` that is registered, idle and not `except`; nullptr if none.
+  Entry* first_evictable(const std::vector<std::string>& order, const std::string& except);
   Entry* lru_on_disk(const std::string& except);
   void mark(Entry& e, bool registered);
 
   // core_load.cpp
   // `request_id`: what the op's lines carry (the ensure's caller, or the adapter's event).
-  awaitable<Status> run_op(std::string adapter_id, bool ensure, std::string request_id);
+  awaitable<Status> run_op(std::string adapter_id, bool ensure, std::string request_id,
+                           std::vector<std::string> evict_order = {});
   awaitable<Status> hot_load(std::string adapter_id, bool ensure, std::string request_id);
   awaitable<Status> fetch(std::string adapter_id, std::string request_id);
   awaitable<void> make_durable(std::string adapter_id);
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);
   awaitable<Status> reserve_slot(std::string adapter_id);
-  awaitable<void> evict(std::string adapter_id);
+  awaitable<void> evict(std::string adapter_id, std::string_view why);
   awaitable<void> remove(std::string adapter_id);
   awaitable<void> unload_orphan(std::string lora_name);
   awaitable<void> prewarm(std::string adapter_id);

@@ -30,7 +30,8 @@ awaitable<Status> wait_for(std::shared_ptr<LoadOp> op) {
 
 }  // namespace
 
-awaitable<Status> Core::ensure(std::string id, std::string request_id) {
+awaitable<Status> Core::ensure(std::string id, std::string request_id,
+                               std::vector<std::string> evict_order) {
   metrics_.ensures.Increment();
   if (request_id.empty()) request_id = request_id_of(id);
   if (stopping_) co_return make_error(Errc::unavailable, "agent is stopping");
@@ -65,7 +66,7 @@ awaitable<Status> Core::ensure(std::string id, std::string request_id) {
       if (op->ensure) co_return st;  // shared the same load: same answer
       continue;                      // a pre-warm ended (fetched); now load
     }
-    auto running = run_op(id, /*ensure=*/true, request_id);
+    auto running = run_op(id, /*ensure=*/true, request_id, evict_order);
     co_return co_await std::move(running);
   }
 }
@@ -81,9 +82,11 @@ awaitable<void> Core::prewarm(std::string id) {
                   options_.engine_id, id, st.error().message);
 }
 
-awaitable<Status> Core::run_op(std::string id, bool ensure, std::string request_id) {
+awaitable<Status> Core::run_op(std::string id, bool ensure, std::string request_id,
+                               std::vector<std::string> evict_order) {
   auto op = std::make_shared<LoadOp>(io_.get_executor());
   op->ensure = ensure;
+  op->evict_order = std::move(evict_order);
   adapters_.at(id).op = op;
   auto loading = hot_load(id, ensure, std::move(request_id));
   auto st = co_await std::move(loading);
@@ -152,25 +155,28 @@ awaitable<Status> Core::reserve_slot(std::string id) {
   auto& e = adapters_.at(id);
   e.slot_reserved = true;
   while (slots_used() > options_.slots()) {
-    Entry* victim = coldest_registered(id);
+    // The gateway's choice first: it sees every request, this agent only a sample of them.
+    Entry* victim = e.op ? first_evictable(e.op->evict_order, id) : nullptr;
+    const std::string_view why = victim ? "coldest by the gateway's traffic" : "coldest";
+    if (!victim) victim = coldest_registered(id);
     if (!victim) {
       e.slot_reserved = false;
       co_return make_error(Errc::unavailable, "every adapter slot of the engine is busy loading");
     }
-    auto evicting = evict(victim->info.adapter_id);
+    auto evicting = evict(victim->info.adapter_id, why);
     co_await std::move(evicting);
   }
   co_return Status{};
 }
 
-awaitable<void> Core::evict(std::string id) {
+awaitable<void> Core::evict(std::string id, std::string_view why) {
   auto* e = find(id);
   if (!e || !e->registered) co_return;
   mark(*e, false);
   metrics_.engine_evictions.Increment();
   const std::string request_id = e->request_id;
-  logging::info({"agent", request_id}, "agent {}: evicting {} from the engine (coldest)",
-                options_.engine_id, id);
+  logging::info({"agent", request_id}, "agent {}: evicting {} from the engine ({})",
+                options_.engine_id, id, why);
   auto unloading = engine_.unload(lora_name(id));
   auto st = co_await std::move(unloading);
   if (!st && st.error().code != Errc::not_found)

@@ -1,6 +1,8 @@
 // Agent routes (routes.hpp). Ensure answers 200 once the adapter is registered in the engine,
 // 404 adapter_not_found for an adapter the agent does not serve, 503 + Retry-After when it
-// cannot load now.
+// cannot load now. Its body: {"adapter_id": "adp_…", "evict_order": ["adp_…", …]}, the second
+// field optional (the gateway router's choice of what to unload first, at most
+// kMaxEvictOrder ids).
 #include "workers/agent/routes.hpp"
 
 #include <boost/json/parse.hpp>
@@ -17,9 +19,9 @@ namespace {
 
 namespace json = boost::json;
 
-http::Response invalid(std::string_view message) {
+http::Response invalid(std::string_view message, std::string_view param = "adapter_id") {
   return http::error_response(http::Status::bad_request, "invalid_request_error", "invalid_request",
-                              message, "adapter_id");
+                              message, param);
 }
 
 awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body,
@@ -33,7 +35,21 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body,
   const std::string adapter_id(id->as_string());
   if (!schema::valid_adapter_id(adapter_id))
     co_return invalid("adapter_id must look like adp_<1-64 of [A-Za-z0-9_-]>");
-  auto ensuring = core->ensure(adapter_id, std::move(request_id));
+  std::vector<std::string> evict_order;
+  if (const auto* order = doc.as_object().if_contains("evict_order")) {
+    const auto* ids = order->if_array();
+    if (!ids || ids->size() > kMaxEvictOrder)
+      co_return invalid("evict_order must be an array of at most " +
+                            std::to_string(kMaxEvictOrder) + " adapter ids",
+                        "evict_order");
+    for (const auto& v : *ids) {
+      if (!v.is_string() || !schema::valid_adapter_id(v.as_string()))
+        co_return invalid("evict_order must hold adapter ids (adp_<1-64 of [A-Za-z0-9_-]>)",
+                          "evict_order");
+      evict_order.emplace_back(v.as_string());
+    }
+  }
+  auto ensuring = core->ensure(adapter_id, std::move(request_id), std::move(evict_order));
   auto st = co_await std::move(ensuring);
   if (st) {
     json::object out{{"adapter_id", adapter_id},

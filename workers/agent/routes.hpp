@@ -10,7 +10,8 @@ namespace loraplane::agent {
 
 class Core;
 
-inline constexpr std::size_t kMaxEnsureBody = 1024;
+inline constexpr std::size_t kMaxEvictOrder = 16;  // ids in an ensure's evict_order
+inline constexpr std::size_t kMaxEnsureBody = 2048;  // room for kMaxEvictOrder ids
 
 http::Router make_router(std::shared_ptr<Core> core);
 

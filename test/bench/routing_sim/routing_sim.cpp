@@ -1,14 +1,18 @@
 // Routing simulation: the real router (gateway/router, loraplane_router) on a simulated clock,
 // beside round-robin, least-loaded, GIE-style LoRA affinity and the offline lower bound (Belady
 // MIN on the pooled slots), on one generated S-LoRA-style trace per configuration. Also printed,
-// as a reference: LRU on the pooled slots (the agents' eviction rule with a perfect placement).
+// as references: LRU on the pooled slots (vLLM's own eviction rule with a perfect placement) and
+// fewest recent requests on the pooled slots (our agents' rule with a perfect placement).
 //
 // Model (everything in simulated seconds):
 //  - E engines, each a single compute server (`service` s per request) with `slots` GPU LoRA
 //    slots. The engine's agent loads adapters one at a time (`load` s each) beside the compute:
 //    a request routed to an engine where its adapter is neither resident nor loading starts a
 //    load at once (the router's ensure), which takes a free slot, else the least recently used
-//    slot without waiting requests. Every load counts as a miss. The engine runs the oldest of
+//    slot without waiting requests (vLLM's own rule, for every baseline). For our router the
+//    agent takes instead the first adapter of the decision's evict_order that is loaded and has
+//    no waiting requests, as the real agent does (`--agent-lru`: ignore it). Every load counts
+//    as a miss. The engine runs the oldest of
 //    its first 64 waiting requests whose adapter is loaded (S-LoRA-style scheduling); a waiting
 //    request whose adapter was evicted meanwhile has it loaded again (another miss).
 //  - Queueing delay = arrival → start of compute (waiting for the engine and for its adapter).
@@ -54,6 +58,7 @@ struct Params {
   int gie_threshold = 8;
   int max_replicas = 0;  // 0: the router's default
   int spill_depth = 0;   // 0: the router's default
+  bool agent_lru = false;  // our agents ignore the router's evict_order (LRU as the baselines)
   std::uint64_t seed = 42;
   std::vector<int> adapters = {100, 1000, 5000};
   std::vector<double> zipf = {0.8, 1.0, 1.2};
@@ -145,9 +150,9 @@ long belady_loads(const std::vector<Request>& trace, std::size_t capacity) {
   return loads;
 }
 
-// LRU on one cache of `capacity` slots, in arrival order: the agents' own eviction rule with a
-// perfect placement (pooled, no queueing, no replicas). A reference beside the bound: a router
-// only picks engines, each agent evicts its least recently used adapter.
+// LRU on one cache of `capacity` slots, in arrival order: vLLM's own eviction rule (the
+// baselines' agents) with a perfect placement (pooled, no queueing, no replicas). A reference
+// beside the bound: a router only picks engines, each engine evicts its own adapters.
 long lru_loads(const std::vector<Request>& trace, std::size_t capacity) {
   std::list<int> order;  // most recent first
   std::unordered_map<int, std::list<int>::iterator> where;
@@ -165,6 +170,35 @@ long lru_loads(const std::vector<Request>& trace, std::size_t capacity) {
     }
     order.push_front(r.adapter);
     where[r.adapter] = order.begin();
+  }
+  return loads;
+}
+
+// Fewest recent requests on one cache of `capacity` slots, in arrival order: the rule our
+// agents follow through the router's evict_order (a count of requests decayed with
+// `half_life` s, kept for every adapter), with a perfect placement. A reference like LRU's.
+long recent_count_loads(const std::vector<Request>& trace, std::size_t capacity,
+                        double half_life) {
+  // A count c at time t is kept as log2(c) + t / half_life: decay needs no update and the
+  // order of two adapters' counts is the order of these scores.
+  std::unordered_map<int, double> score;      // every adapter seen
+  std::set<std::pair<double, int>> cached;    // (score, adapter), lowest first
+  long loads = 0;
+  for (const auto& r : trace) {
+    const double now = r.arrival / half_life;
+    auto [it, fresh] = score.try_emplace(r.adapter, now);
+    const double before = it->second;
+    if (!fresh) {
+      const double hi = std::max(before, now), lo = std::min(before, now);
+      it->second = hi + std::log2(1.0 + std::exp2(lo - hi));
+    }
+    if (!fresh && cached.erase({before, r.adapter}) > 0) {
+      cached.insert({it->second, r.adapter});
+      continue;
+    }
+    ++loads;
+    if (cached.size() == capacity) cached.erase(cached.begin());
+    cached.insert({it->second, r.adapter});
   }
   return loads;
 }
@@ -374,6 +408,9 @@ class Sim {
           std::fprintf(stderr, "router found no engine at t=%.3f\n", now);
           std::exit(1);
         }
+        evict_order_.clear();
+        if (!p_.agent_lru)
+          for (const auto& id : d.evict_order) evict_order_.push_back(index_of_name(id));
         return index_.at(d.engine_id);
       }
     }
@@ -386,11 +423,27 @@ class Sim {
     auto& eng = engines_[static_cast<std::size_t>(e)];
     if (policy_ == Policy::ours) r_.begin_request(eng.id);
     // The agent's ensure: load at once if the adapter is neither on the GPU nor loading.
-    if (eng.find(adapter) == nullptr) load(e, victim(eng, now, true), adapter, now);
+    if (eng.find(adapter) == nullptr) load(e, ensure_victim(eng, now), adapter, now);
     eng.queue.push_back(req);
     ++eng.queued[adapter];
     ++outstanding_;
     try_start(e, now);
+  }
+
+  static int index_of_name(const std::string& name) { return std::stoi(name.substr(4)); }
+
+  // The slot an ensure's load takes: a free one, else (our router) the first adapter of the
+  // decision's evict_order that is loaded without waiting requests, else victim() below.
+  Slot* ensure_victim(Engine& eng, double now) {
+    for (auto& s : eng.slots)
+      if (s.adapter < 0) return &s;
+    for (int adapter : evict_order_) {
+      Slot* s = eng.find(adapter);
+      if (s == nullptr || s->ready_at > now) continue;
+      auto q = eng.queued.find(adapter);
+      if (q == eng.queued.end() || q->second == 0) return s;
+    }
+    return victim(eng, now, true);
   }
 
   // The slot a load takes: a free one, else the least recently used one without waiting
@@ -468,6 +521,7 @@ class Sim {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t seq_ = 0;
   std::size_t rr_ = 0;
+  std::vector<int> evict_order_;  // of the last decision of our router
   long loads_ = 0;
   long outstanding_ = 0;  // dispatched, not done
   router::Router r_;
@@ -493,6 +547,7 @@ void usage() {
       "            [--cv 1,4] [--engines 8,64] [--slots 8] [--service 0.05] [--load 0.3]\n"
       "            [--utilisation 0.7] [--heartbeat 1.0] [--drifts 10] [--drift-fraction 0.2]\n"
       "            [--gie-threshold 8] [--max-replicas N] [--spill-depth N (router options)]\n"
+      "            [--agent-lru (our agents ignore the router's evict_order)]\n"
       "            [--seed 42]");
 }
 
@@ -545,6 +600,8 @@ int main(int argc, char** argv) {
       p.max_replicas = std::atoi(value());
     } else if (a == "--spill-depth") {
       p.spill_depth = std::atoi(value());
+    } else if (a == "--agent-lru") {
+      p.agent_lru = true;
     } else if (a == "--seed") {
       p.seed = std::strtoull(value(), nullptr, 10);
     } else {
@@ -561,9 +618,12 @@ int main(int argc, char** argv) {
   std::printf(
       "%d requests per configuration; %d slots per engine, service %.3f s, load %.3f s, "
       "offered load %.0f%% of compute; drift: %d times, %.0f%% of adapters re-ranked; "
-      "GIE threshold %d; seed %llu\n\n",
+      "GIE threshold %d; our agents evict %s; seed %llu\n\n",
       p.requests, p.slots, p.service, p.load, 100 * p.utilisation, p.drifts,
-      100 * p.drift_fraction, p.gie_threshold, static_cast<unsigned long long>(p.seed));
+      100 * p.drift_fraction, p.gie_threshold,
+      p.agent_lru ? "their least recently used adapter (--agent-lru)"
+                  : "in the router's evict_order",
+      static_cast<unsigned long long>(p.seed));
   std::puts(
       "| engines | adapters | zipf s | cv | policy | loads | miss rate | × bound | p50 wait s | "
       "p99 wait s | balance max/mean | busy |");
@@ -593,6 +653,13 @@ int main(int argc, char** argv) {
                       "%.2f | | | | |\n",
                       n_engines, n_adapters, s, cv, lru, static_cast<double>(lru) / n,
                       static_cast<double>(lru) / static_cast<double>(bound));
+          const long recent = recent_count_loads(
+              trace, static_cast<std::size_t>(n_engines) * static_cast<std::size_t>(p.slots),
+              static_cast<double>(options(p).evict_half_life_ms) / 1000.0);
+          std::printf("| %d | %d | %.1f | %.0f | fewest recent requests (pooled, offline, "
+                      "reference) | %ld | %.4f | %.2f | | | | |\n",
+                      n_engines, n_adapters, s, cv, recent, static_cast<double>(recent) / n,
+                      static_cast<double>(recent) / static_cast<double>(bound));
           Result ours{}, gie{};
           for (Policy policy :
                {Policy::ours, Policy::gie, Policy::least_loaded, Policy::round_robin}) {

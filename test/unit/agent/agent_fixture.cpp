@@ -325,6 +325,15 @@ HttpResult Fixture::ensure(const std::string& adapter_id) const {
                                        json::serialize(json::object{{"adapter_id", adapter_id}}));
 }
 
+HttpResult Fixture::ensure(const std::string& adapter_id,
+                           const std::vector<std::string>& evict_order) const {
+  json::array order;
+  for (const auto& id : evict_order) order.emplace_back(id);
+  return loraplane::test::http_request(
+      agent_->port(), "POST", "/internal/v1/ensure",
+      json::serialize(json::object{{"adapter_id", adapter_id}, {"evict_order", order}}));
+}
+
 bool Fixture::engine_has(const std::string& adapter_id) const {
   return contains(engine_->adapters(), lora(adapter_id));
 }

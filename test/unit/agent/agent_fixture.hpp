@@ -99,6 +99,7 @@ class Fixture {
   schema::LoadEvent stage(const std::string& adapter_id, int variant);
 
   HttpResult ensure(const std::string& adapter_id) const;
+  HttpResult ensure(const std::string& adapter_id, const std::vector<std::string>& evict_order) const;
   std::string lora(const std::string& adapter_id) const { return base_ + ":" + adapter_id; }
   bool engine_has(const std::string& adapter_id) const;
   schema::Residency residency() const { return agent_->residency(); }

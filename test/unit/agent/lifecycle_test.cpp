@@ -74,7 +74,15 @@ BOOST_AUTO_TEST_CASE(unknown_adapter_and_bad_bodies) {
   auto res = f.ensure("adp_never_seen");
   BOOST_TEST(res.status == 404);
   BOOST_TEST(json::parse(res.body).at("error").at("code").as_string() == "adapter_not_found");
-  for (std::string body : {"", "[]", "{\"adapter_id\":7}", "{\"adapter_id\":\"no spaces\"}"}) {
+  std::string too_many = "{\"adapter_id\":\"adp_x\",\"evict_order\":[";
+  for (int i = 0; i < 17; ++i) too_many += (i ? ",\"adp_" : "\"adp_") + std::to_string(i) + "\"";
+  too_many += "]}";
+  for (std::string body :
+       {std::string(), std::string("[]"), std::string("{\"adapter_id\":7}"),
+        std::string("{\"adapter_id\":\"no spaces\"}"),
+        std::string("{\"adapter_id\":\"adp_x\",\"evict_order\":\"adp_y\"}"),
+        std::string("{\"adapter_id\":\"adp_x\",\"evict_order\":[\"no spaces\"]}"),
+        std::string("{\"adapter_id\":\"adp_x\",\"evict_order\":[7]}"), too_many}) {
     auto bad = loraplane::test::http_request(f.agent().port(), "POST", "/internal/v1/ensure", body);
     BOOST_TEST(bad.status == 400, body);
   }

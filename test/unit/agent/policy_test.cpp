@@ -61,6 +61,36 @@ BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
   BOOST_TEST(r.gpu.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(the_gateways_evict_order_comes_before_the_agents_own_heat) {
+  Fixture f("base-evict-order", /*max_loras=*/2);
+  f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_eo_hot", 1);
+  f.publish_ready("adp_eo_cold", 2);
+  BOOST_REQUIRE(
+      eventually([&] { return f.engine_has("adp_eo_hot") && f.engine_has("adp_eo_cold"); }));
+  // The agent's own heat says adp_eo_cold; the gateway, which saw every request, names
+  // adp_eo_hot first (an unknown id and the adapter being loaded are skipped).
+  for (int i = 0; i < 5; ++i) BOOST_TEST(f.ensure("adp_eo_hot").status == 200);
+  f.publish_ready("adp_eo_new", 3);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_eo_new"); }));
+  auto res = f.ensure("adp_eo_new", {"adp_eo_gone", "adp_eo_new", "adp_eo_hot", "adp_eo_cold"});
+  BOOST_TEST(res.status == 200, res.body);
+  BOOST_TEST(f.engine_has("adp_eo_new"));
+  BOOST_TEST(f.engine_has("adp_eo_cold"));
+  BOOST_TEST(!f.engine_has("adp_eo_hot"));
+
+  // An order naming nothing the engine holds leaves the choice to the agent's heat.
+  f.publish_ready("adp_eo_next", 4);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_eo_next"); }));
+  for (int i = 0; i < 5; ++i) BOOST_TEST(f.ensure("adp_eo_new").status == 200);
+  res = f.ensure("adp_eo_next", {"adp_eo_hot", "adp_eo_gone"});
+  BOOST_TEST(res.status == 200, res.body);
+  BOOST_TEST(f.engine_has("adp_eo_next"));
+  BOOST_TEST(f.engine_has("adp_eo_new"));
+  BOOST_TEST(!f.engine_has("adp_eo_cold"));
+}
+
 BOOST_AUTO_TEST_CASE(corrupt_blob_is_refused_and_the_next_url_used) {
   Fixture f("base-corrupt");
   auto& bad = f.add_blob_server(/*corrupt=*/true);

@@ -136,6 +136,27 @@ BOOST_AUTO_TEST_CASE(a_miss_asks_the_agent_to_ensure_first) {
   BOOST_TEST(s.ensured() == std::vector<std::string>{id});
 }
 
+BOOST_AUTO_TEST_CASE(a_miss_tells_the_agent_what_to_evict_first) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto busy = s.add_adapter(acme, "busy");
+  auto idle = s.add_adapter(acme, "idle");
+  auto cold = s.add_adapter(acme, "cold");
+  s.load_in_engine(busy);
+  s.load_in_engine(idle);
+  s.publish_residency({idle, busy}, /*free_slots=*/0);  // the agent used idle last
+  for (int i = 0; i < 2; ++i) {
+    auto hit = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":busy"));
+    BOOST_TEST_REQUIRE(hit.status == 200, hit.body);
+  }
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":cold"));
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(s.ensured() == std::vector<std::string>{cold});
+  // The gateway sent idle nothing and busy two requests: idle is named first.
+  const std::vector<std::string> want = {idle, busy};
+  BOOST_TEST(s.evict_orders().at(0) == want, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_just_evicted_adapter_is_ensured_and_retried_once) {
   it::Stack s;
   auto acme = s.create_tenant("acme");

@@ -202,6 +202,11 @@ std::vector<std::string> Stack::ensured() const {
   return ensured_;
 }
 
+std::vector<std::vector<std::string>> Stack::evict_orders() const {
+  std::lock_guard lock(mutex_);
+  return evict_orders_;
+}
+
 void Stack::agent_does_not_know(const std::string& adapter_id) {
   std::lock_guard lock(mutex_);
   unknown_.insert(adapter_id);
@@ -215,9 +220,14 @@ http::Response Stack::handle_ensure(const std::string& body) {
     return http::error_response(http::Status::bad_request, "invalid_request_error", {},
                                 "adapter_id required");
   std::string id(parsed.as_object()["adapter_id"].as_string());
+  std::vector<std::string> order;
+  if (const auto* o = parsed.as_object().if_contains("evict_order"); o && o->is_array())
+    for (const auto& v : o->as_array())
+      if (v.is_string()) order.emplace_back(v.as_string());
   {
     std::lock_guard lock(mutex_);
     ensured_.push_back(id);
+    evict_orders_.push_back(std::move(order));
     if (unknown_.contains(id))
       return http::error_response(http::Status::not_found, "invalid_request_error",
                                   "adapter_not_found", "no such adapter");

@@ -57,6 +57,8 @@ class Stack {
 
   // Adapter ids the fake agent was asked to ensure, in order.
   std::vector<std::string> ensured() const;
+  // The evict_order of each of those ensures.
+  std::vector<std::vector<std::string>> evict_orders() const;
   // The fake agent answers 404 for these (an adapter it has not heard of yet).
   void agent_does_not_know(const std::string& adapter_id);
 
@@ -79,6 +81,7 @@ class Stack {
   std::uint16_t agent_port_ = 0;
   mutable std::mutex mutex_;
   std::vector<std::string> ensured_;
+  std::vector<std::vector<std::string>> evict_orders_;
   std::set<std::string> unknown_;
 };
 

@@ -232,6 +232,48 @@ BOOST_AUTO_TEST_CASE(pending_mark_expires_and_clears_when_loaded) {
   BOOST_TEST(route("adp_a", later).engine_id != first.engine_id);
 }
 
+BOOST_AUTO_TEST_CASE(a_load_names_the_engines_adapters_this_router_used_least_first) {
+  auto e = engine("e1", 0);
+  e.gpu = {"adp_once", "adp_idle", "adp_busy"};  // as the agent lists them: most recent first
+  e.cpu = {"adp_cached"};
+  add(e);
+  for (int i = 0; i < 5; ++i) BOOST_TEST(route("adp_busy").evict_order.empty());  // hits
+  route("adp_once");
+  auto d = route("adp_new");
+  BOOST_TEST(d.needs_ensure);
+  // Never asked for first (least recently used first: CPU, then the GPU list's tail), then by
+  // how many requests this router sent there.
+  const std::vector<std::string> want = {"adp_cached", "adp_idle", "adp_once", "adp_busy"};
+  BOOST_TEST(d.evict_order == want, boost::test_tools::per_element());
+
+  // Counts fade (half-life evict_half_life_ms): five requests a minute ago weigh less than one
+  // now.
+  const auto later = kNow + 60'000;
+  e.heartbeat_at_ms = later;
+  add(e, later);
+  route("adp_once", later);
+  d = route("adp_new", later);
+  const std::vector<std::string> faded = {"adp_cached", "adp_idle", "adp_busy", "adp_once"};
+  BOOST_TEST(d.evict_order == faded, boost::test_tools::per_element());
+
+  // An adapter the engine stopped holding loses its count.
+  for (int i = 0; i < 3; ++i) route("adp_busy", later);
+  e.gpu = {"adp_once", "adp_idle"};
+  add(e, later);
+  e.gpu = {"adp_once", "adp_idle", "adp_busy"};
+  add(e, later);
+  d = route("adp_new", later);
+  const std::vector<std::string> reset = {"adp_cached", "adp_busy", "adp_idle", "adp_once"};
+  BOOST_TEST(d.evict_order == reset, boost::test_tools::per_element());
+
+  // At most evict_order_max adapters are named.
+  for (int i = 0; i < 20; ++i) e.cpu.push_back("adp_c" + std::to_string(i));
+  add(e, later);
+  d = route("adp_new", later);
+  BOOST_TEST(d.evict_order.size() == router.options().evict_order_max);
+  BOOST_TEST(d.evict_order.front() == "adp_c19");
+}
+
 BOOST_AUTO_TEST_CASE(hot_adapter_spreads_when_its_engines_queue_up) {
   auto holder = engine("e-hot", 0, 12);
   holder.gpu = {"adp_hot"};
