@@ -99,10 +99,10 @@ bool Router::healthy(const Engine& engine, std::int64_t now_ms) const {
 
 Placement Router::placement_of(const Engine& engine, std::string_view adapter_id,
                                std::int64_t now_ms) const {
-  auto found = engine.placement.find(std::string(adapter_id));
+  auto found = engine.placement.find(adapter_id);
   Placement p = found == engine.placement.end() ? Placement::none : found->second;
   if (p == Placement::gpu || p == Placement::cpu || p == Placement::loading) return p;
-  auto pending = engine.pending.find(std::string(adapter_id));
+  auto pending = engine.pending.find(adapter_id);
   if (pending != engine.pending.end() && pending->second > now_ms) return Placement::loading;
   return p;
 }
@@ -161,7 +161,10 @@ Decision Router::decide(const Candidate& chosen, Outcome outcome, std::string_vi
   d.needs_ensure = !adapter_id.empty() && chosen.placement != Placement::gpu &&
                    chosen.placement != Placement::cpu;
   if (adapter_id.empty()) return d;
-  Heat& sent = chosen.engine->sent[std::string(adapter_id)];
+  auto& counts = chosen.engine->sent;
+  auto it = counts.find(adapter_id);
+  if (it == counts.end()) it = counts.emplace(std::string(adapter_id), Heat{}).first;
+  Heat& sent = it->second;
   sent.count = sent.at(now_ms, options_.evict_half_life_ms) + 1.0;
   sent.at_ms = std::max(sent.at_ms, now_ms);
   if (d.needs_ensure) {
@@ -225,11 +228,14 @@ double Router::record_share(std::string_view base_model, std::string_view adapte
     r.fast += 1.0;
     return r;
   };
-  std::string key;
-  key.reserve(base_model.size() + 1 + adapter_id.size());
-  key.append(base_model).append(1, '\n').append(adapter_id);
-  const Rate& mine = bump(adapter_rate_[key]);
-  const Rate& all = bump(base_rate_[std::string(base_model)]);
+  auto find_or_add = [](StringMap<Rate>& map, std::string_view key) -> Rate& {
+    auto it = map.find(key);
+    if (it == map.end()) it = map.emplace(std::string(key), Rate{}).first;
+    return it->second;
+  };
+  key_.assign(base_model).append(1, '\n').append(adapter_id);
+  const Rate& mine = bump(find_or_add(adapter_rate_, key_));
+  const Rate& all = bump(find_or_add(base_rate_, base_model));
   const double share = std::max(all.slow > 0 ? mine.slow / all.slow : 1.0,
                                 all.fast > 0 ? mine.fast / all.fast : 1.0);
   if (++routed_ % 4096 == 0) {

@@ -42,6 +42,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -127,6 +128,14 @@ class Router {
   const RouterOptions& options() const { return options_; }
 
  private:
+  // Lookups by string_view without building a std::string (route() runs per request).
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename T>
+  using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+
   // A decayed count of requests (one half-life).
   struct Heat {
     double count = 0;
@@ -136,10 +145,10 @@ class Router {
   struct Engine {
     schema::Residency residency;
     std::int64_t heartbeat_ms = 0;  // effective, see update()
-    std::unordered_map<std::string, Placement> placement;
-    std::unordered_map<std::string, std::int64_t> pending;  // adapter → expiry (ms)
+    StringMap<Placement> placement;
+    StringMap<std::int64_t> pending;  // adapter → expiry (ms)
     // Requests this router sent here, per adapter held or pending (pruned on update).
-    std::unordered_map<std::string, Heat> sent;
+    StringMap<Heat> sent;
     int in_flight = 0;
     int in_flight_at_report = 0;  // in_flight when the last record arrived
   };
@@ -176,8 +185,9 @@ class Router {
 
   RouterOptions options_;
   std::map<std::string, Engine, std::less<>> engines_;
-  std::unordered_map<std::string, Rate> adapter_rate_;  // "base\nadapter" → rate
-  std::unordered_map<std::string, Rate> base_rate_;
+  StringMap<Rate> adapter_rate_;  // "base\nadapter" → rate
+  StringMap<Rate> base_rate_;
+  std::string key_;  // record_share's lookup key, reused
   std::uint64_t routed_ = 0;  // every 4096 routes, adapters with no recent requests are dropped
 };
 
