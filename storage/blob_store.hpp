@@ -101,6 +101,10 @@ class BlobStore {
   // added its reference) older than `min_age_seconds`. Returns the number deleted. Also
   // removes orphan chunks and compacts, so disk files holding only deleted blobs are freed.
   virtual Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) = 0;
+  // For shutdown (any thread): a collect_garbage() under way returns soon, its compaction cut
+  // short (Errc::unavailable), and later calls return at once. What it left undone is redone by
+  // the first collection after the store is opened again. The default does nothing.
+  virtual void stop_garbage_collection() {}
   // Total bytes of committed blobs (for the blob-store-size metric).
   virtual std::uint64_t total_bytes() = 0;
   // See BlobStoreStats. Not pure so that other implementations need not provide it.

@@ -33,6 +33,7 @@ class BlobStoreImpl final : public BlobStore {
   Status remove_ref(std::string_view sha256, std::string_view owner) override;
   std::uint64_t ref_count(std::string_view sha256) override;
   Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) override;
+  void stop_garbage_collection() override { gc_stopped_ = true; }
   std::uint64_t total_bytes() override { return total_bytes_.load(); }
   Result<BlobStoreStats> scan_stats() override;
 
@@ -85,7 +86,10 @@ class BlobStoreImpl final : public BlobStore {
   BlobStoreOptions options_;
   std::uint32_t chunk_size_;
   std::atomic<std::uint64_t> total_bytes_{0};
-  std::atomic<bool> deleted_since_reclaim_{false};  // remove_ref deleted a blob since last GC
+  // remove_ref deleted a blob since the last GC. True at open: a reclaim cut short by a stop
+  // (or a crash) is redone by the first GC.
+  std::atomic<bool> deleted_since_reclaim_{true};
+  std::atomic<bool> gc_stopped_{false};  // stop_garbage_collection(); RocksDB reads it too
 
   // Guards active_ and serialises every manifest/ref mutation, so "no refs and not pinned"
   // checks and the deletes they lead to are one step. Chunk writes and reads run unlocked.

@@ -66,8 +66,10 @@ void Syncer::stop() {
   }
   cv_.notify_all();
   gc_cv_.notify_all();
+  // A GC under way can take minutes (a relocation rewrites the live chunks): cut it short.
+  db_.blobs().stop_garbage_collection();
   if (thread_.joinable()) thread_.join();
-  if (gc_thread_.joinable()) gc_thread_.join();  // a GC under way finishes first
+  if (gc_thread_.joinable()) gc_thread_.join();
 }
 
 SyncStats Syncer::stats() const {
@@ -186,6 +188,13 @@ void Syncer::schedule_retry(const std::string& adapter_id) {
 
 void Syncer::collect_garbage() {
   auto deleted = db_.blobs().collect_garbage(options_.gc_min_age_seconds);
+  if (!deleted) {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      spdlog::info("distribute {}: blob GC cut short by the stop", options_.node_id);
+      return;
+    }
+  }
   if (!deleted) {
     spdlog::warn("distribute {}: blob GC failed: {}", options_.node_id, deleted.error().message);
     return;

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
 #include "common/sha256.hpp"
@@ -58,6 +59,17 @@ class GcGate {
     std::lock_guard lock(mu_);
     return inside_;
   }
+  // The store was told to stop collecting (shutdown): the GC under way leaves.
+  void stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
 
  private:
   std::mutex mu_;
@@ -65,6 +77,7 @@ class GcGate {
   bool entered_ = false;
   bool inside_ = false;
   bool released_ = false;
+  bool stopped_ = false;
 };
 
 class GatedBlobs final : public storage::BlobStore {
@@ -94,6 +107,10 @@ class GatedBlobs final : public storage::BlobStore {
   Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) override {
     gate_.enter();
     return inner_.collect_garbage(min_age_seconds);
+  }
+  void stop_garbage_collection() override {
+    gate_.stop();
+    inner_.stop_garbage_collection();
   }
   std::uint64_t total_bytes() override { return inner_.total_bytes(); }
 
@@ -266,6 +283,28 @@ BOOST_AUTO_TEST_CASE(a_long_gc_does_not_hold_up_storing) {
                                std::chrono::seconds(45)));
   BOOST_TEST(gate.inside());  // the GC is still under way
   BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
+}
+
+// Stopping the node does not wait for a GC under way (a relocation of a large store can take
+// minutes): the store is told to stop collecting.
+BOOST_AUTO_TEST_CASE(stopping_cuts_a_gc_under_way_short) {
+  GcGate gate;  // outlives the worker, whose GC thread is in it
+  Fixture f;
+  std::future<void> stopping;  // destroyed after `release` has opened the gate
+  struct Release {
+    GcGate& gate;
+    ~Release() { gate.release(); }
+  } release{gate};
+  f.wrap_db([&gate](std::unique_ptr<storage::Db> db) -> std::unique_ptr<storage::Db> {
+    return std::make_unique<GatedDb>(std::move(db), gate);
+  });
+  auto options = Fixture::default_options();
+  options.gc_interval = std::chrono::seconds(1);
+  f.start_worker(options);
+  BOOST_TEST_REQUIRE(gate.wait_entered());
+  stopping = std::async(std::launch::async, [&f] { f.stop_worker(); });
+  BOOST_TEST((stopping.wait_for(std::chrono::seconds(60)) == std::future_status::ready));
+  BOOST_TEST(gate.stopped());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

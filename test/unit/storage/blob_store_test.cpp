@@ -431,6 +431,43 @@ BOOST_AUTO_TEST_CASE(deleting_one_of_two_interleaved_blobs_frees_its_disk) {
   BOOST_TEST(!f.blobs().stat(sha256_hex(gone)).has_value());
 }
 
+// A stop cuts the GC short (shutdown must not wait for a relocation of the whole store); the
+// store stays whole, and the first GC after the next open frees what the stopped one did not.
+BOOST_AUTO_TEST_CASE(a_stopped_gc_is_finished_by_the_first_gc_after_reopening) {
+  constexpr std::uint32_t kBig = 128 * 1024;  // above the family's min_blob_size
+  Fixture f{tiny_chunks(kBig)};
+  const std::string gone = make_data(10 * kBig, 22), kept = make_data(8 * kBig, 23);
+  auto a = f.blobs().begin_write(sha256_hex(gone), gone.size());
+  auto b = f.blobs().begin_write(sha256_hex(kept), kept.size());
+  BOOST_REQUIRE(a.ok() && b.ok());
+  for (std::size_t pos = 0; pos < gone.size(); pos += kBig) {
+    BOOST_REQUIRE((*a)->append(std::string_view(gone).substr(pos, kBig)).ok());
+    if (pos < kept.size())
+      BOOST_REQUIRE((*b)->append(std::string_view(kept).substr(pos, kBig)).ok());
+  }
+  BOOST_REQUIRE((*a)->commit().ok());
+  BOOST_REQUIRE((*b)->commit().ok());
+  BOOST_REQUIRE(f.blobs().add_ref(sha256_hex(kept), "adapter").ok());
+  BOOST_REQUIRE(f.blobs().add_ref(sha256_hex(gone), "old-adapter").ok());
+  BOOST_REQUIRE(f.blobs().remove_ref(sha256_hex(gone), "old-adapter").ok());  // deleted now
+  BOOST_TEST(!f.blobs().stat(sha256_hex(gone)).has_value());
+
+  f.blobs().stop_garbage_collection();
+  auto stopped = f.blobs().collect_garbage(0);
+  BOOST_REQUIRE(!stopped.ok());
+  BOOST_TEST(stopped.error().code == Errc::unavailable);
+  BOOST_TEST(blob_file_bytes(f.dir.db_dir()) >= gone.size() + kept.size());  // not freed yet
+
+  f.reopen(tiny_chunks(kBig));
+  auto after = f.blobs().collect_garbage(0);
+  BOOST_REQUIRE(after.ok());
+  BOOST_TEST(*after == 0u);  // nothing left to delete, but the space is freed
+  BOOST_TEST(blob_file_bytes(f.dir.db_dir()) < kept.size() + kept.size() / 4);
+  auto back = read_blob(f.blobs(), sha256_hex(kept));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((back->bytes == kept));
+}
+
 BOOST_AUTO_TEST_CASE(blobs_and_references_survive_reopen) {
   Fixture f;
   const std::string data = make_data(4 * kChunk + 2, 18);
