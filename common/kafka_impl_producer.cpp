@@ -177,8 +177,9 @@ class ProducerImpl final : public Producer {
 
   // librdkafka sends the payload from `value`'s buffer; the report's callback owns that buffer,
   // and librdkafka reads the payload no more once it has served the report.
-  void produce_owned(std::string_view topic, std::string_view key, std::string value,
+  bool produce_owned(std::string_view topic, std::string_view key, std::string value,
                      std::vector<Header> headers, DeliveredCallback done) {
+    const bool claimed = claims_ != nullptr && ClaimStore::wanted(topic, value.size());
     auto owned = std::make_shared<const std::string>(std::move(value));
     const std::string_view payload(*owned);
     DeliveredCallback report = [owned, done = std::move(done)](Result<Delivered> r) {
@@ -187,6 +188,7 @@ class ProducerImpl final : public Producer {
     // On the mock cluster, enqueue() may put a large value in the claim store (a copy) and send
     // an empty one instead.
     enqueue(topic, key, payload, std::move(headers), std::move(report), 0);
+    return !claimed;
   }
 
   bool flush(std::chrono::milliseconds timeout) override {
@@ -270,14 +272,13 @@ std::unique_ptr<Producer> Producer::create(const Cluster& cluster, ProducerOptio
   return std::make_unique<impl::ProducerImpl>(cluster, std::move(options));
 }
 
-void produce_owned(Producer& producer, std::string_view topic, std::string_view key,
+bool produce_owned(Producer& producer, std::string_view topic, std::string_view key,
                    std::string value, std::vector<Header> headers,
                    Producer::DeliveredCallback done) {
-  if (auto* ours = dynamic_cast<impl::ProducerImpl*>(&producer)) {
-    ours->produce_owned(topic, key, std::move(value), std::move(headers), std::move(done));
-    return;
-  }
+  if (auto* ours = dynamic_cast<impl::ProducerImpl*>(&producer))
+    return ours->produce_owned(topic, key, std::move(value), std::move(headers), std::move(done));
   producer.produce_delivered(topic, key, value, std::move(headers), std::move(done));
+  return false;
 }
 
 }  // namespace loraplane::kafka

@@ -432,16 +432,18 @@ void check_owned_payloads(Cluster& cluster, const std::string& prefix) {
   };
   auto reports = std::make_shared<Reports>();
   for (int i = 0; i < kMessages; ++i) {
-    produce_owned(*producer, topic, "upload", value_of(i), {{"index", std::to_string(i)}},
-                  [reports, i](Result<Delivered> d) {
-                    std::lock_guard lock(reports->mu);
-                    if (d)
-                      reports->offsets[i] = d->offset;
-                    else
-                      reports->errors.push_back(d.error().message);
-                    ++reports->count;
-                    reports->all_in.notify_all();
-                  });
+    const bool handed_over = produce_owned(
+        *producer, topic, "upload", value_of(i), {{"index", std::to_string(i)}},
+        [reports, i](Result<Delivered> d) {
+          std::lock_guard lock(reports->mu);
+          if (d)
+            reports->offsets[i] = d->offset;
+          else
+            reports->errors.push_back(d.error().message);
+          ++reports->count;
+          reports->all_in.notify_all();
+        });
+    BOOST_TEST(handed_over, "payload " << i << " was copied, not handed over");
   }
   std::int64_t first = 0;
   std::int64_t last = 0;

@@ -63,8 +63,8 @@ void check_group_shares_partitions(Cluster& cluster, const std::string& prefix);
 void check_table_readers(Cluster& cluster, const std::string& prefix);
 // A message over the producer's max_message_bytes fails at once with limit_exceeded.
 void check_producer_size_limit(Cluster& cluster, const std::string& prefix);
-// produce_owned: every payload handed over arrives whole and in order, and each report says
-// where it landed, though the caller's strings are gone once the calls return.
+// produce_owned: every payload is handed over (not copied), arrives whole and in order, and each
+// report says where it landed, though the caller's strings are gone once the calls return.
 void check_owned_payloads(Cluster& cluster, const std::string& prefix);
 
 }  // namespace loraplane::kafka::test
