@@ -144,6 +144,23 @@ class GatedDb final : public storage::Db {
   GatedBlobs blobs_;
 };
 
+// Opens the gate when the test ends, pass or fail, so that the worker's GC thread can leave.
+struct GateRelease {
+  GcGate& gate;
+  ~GateRelease() { gate.release(); }
+};
+
+// Starts the worker on a store whose GC stays in `gate` (a GC every second), once it is in.
+void start_with_gated_gc(Fixture& f, GcGate& gate) {
+  f.wrap_db([&gate](std::unique_ptr<storage::Db> db) -> std::unique_ptr<storage::Db> {
+    return std::make_unique<GatedDb>(std::move(db), gate);
+  });
+  auto options = Fixture::default_options();
+  options.gc_interval = std::chrono::seconds(1);
+  f.start_worker(options);
+  BOOST_TEST_REQUIRE(gate.wait_entered());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(worker_lifecycle)
@@ -266,17 +283,8 @@ BOOST_AUTO_TEST_CASE(gc_collects_unreferenced_blobs) {
 BOOST_AUTO_TEST_CASE(a_long_gc_does_not_hold_up_storing) {
   GcGate gate;  // outlives the worker, whose GC thread is in it
   Fixture f;
-  struct Release {
-    GcGate& gate;
-    ~Release() { gate.release(); }  // before the fixture stops the worker, even on failure
-  } release{gate};
-  f.wrap_db([&gate](std::unique_ptr<storage::Db> db) -> std::unique_ptr<storage::Db> {
-    return std::make_unique<GatedDb>(std::move(db), gate);
-  });
-  auto options = Fixture::default_options();
-  options.gc_interval = std::chrono::seconds(1);
-  f.start_worker(options);
-  BOOST_TEST_REQUIRE(gate.wait_entered());
+  GateRelease release{gate};  // before the fixture stops the worker, even on failure
+  start_with_gated_gc(f, gate);
   auto upload = f.produce_upload("upl_adp_during_gc", make_bytes(kSize, 43));
   f.produce_state(Fixture::validated_state("adp_during_gc", upload, 3));
   BOOST_TEST(Fixture::wait_for([&] { return !f.stored_jobs("adp_during_gc").empty(); },
@@ -291,17 +299,8 @@ BOOST_AUTO_TEST_CASE(stopping_cuts_a_gc_under_way_short) {
   GcGate gate;  // outlives the worker, whose GC thread is in it
   Fixture f;
   std::future<void> stopping;  // destroyed after `release` has opened the gate
-  struct Release {
-    GcGate& gate;
-    ~Release() { gate.release(); }
-  } release{gate};
-  f.wrap_db([&gate](std::unique_ptr<storage::Db> db) -> std::unique_ptr<storage::Db> {
-    return std::make_unique<GatedDb>(std::move(db), gate);
-  });
-  auto options = Fixture::default_options();
-  options.gc_interval = std::chrono::seconds(1);
-  f.start_worker(options);
-  BOOST_TEST_REQUIRE(gate.wait_entered());
+  GateRelease release{gate};
+  start_with_gated_gc(f, gate);
   stopping = std::async(std::launch::async, [&f] { f.stop_worker(); });
   BOOST_TEST((stopping.wait_for(std::chrono::seconds(60)) == std::future_status::ready));
   BOOST_TEST(gate.stopped());

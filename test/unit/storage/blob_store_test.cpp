@@ -2,6 +2,7 @@
 // dedupe, concurrent writers of one blob, references, GC and persistence across reopen.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -399,22 +400,29 @@ std::uintmax_t blob_file_bytes(const std::string& db_dir) {
   return total;
 }
 
-BOOST_AUTO_TEST_CASE(deleting_one_of_two_interleaved_blobs_frees_its_disk) {
-  // Two blobs written at once share blob files; deleting one leaves those files more than half
-  // dead, which the GC must notice and free by copying the live chunks out.
-  constexpr std::uint32_t kBig = 128 * 1024;  // above the family's min_blob_size
-  Fixture f{tiny_chunks(kBig)};
-  const std::string gone = make_data(10 * kBig, 20), kept = make_data(8 * kBig, 21);
-  auto a = f.blobs().begin_write(sha256_hex(gone), gone.size());
-  auto b = f.blobs().begin_write(sha256_hex(kept), kept.size());
+constexpr std::uint32_t kBig = 128 * 1024;  // above the chunk family's min_blob_size
+
+// Writes two blobs at once, chunk by chunk in turn (kBig chunks), so that they share blob files.
+void write_interleaved(BlobStore& blobs, const std::string& first, const std::string& second) {
+  auto a = blobs.begin_write(sha256_hex(first), first.size());
+  auto b = blobs.begin_write(sha256_hex(second), second.size());
   BOOST_REQUIRE(a.ok() && b.ok());
-  for (std::size_t pos = 0; pos < gone.size(); pos += kBig) {
-    BOOST_REQUIRE((*a)->append(std::string_view(gone).substr(pos, kBig)).ok());
-    if (pos < kept.size())
-      BOOST_REQUIRE((*b)->append(std::string_view(kept).substr(pos, kBig)).ok());
+  for (std::size_t pos = 0; pos < std::max(first.size(), second.size()); pos += kBig) {
+    if (pos < first.size())
+      BOOST_REQUIRE((*a)->append(std::string_view(first).substr(pos, kBig)).ok());
+    if (pos < second.size())
+      BOOST_REQUIRE((*b)->append(std::string_view(second).substr(pos, kBig)).ok());
   }
   BOOST_REQUIRE((*a)->commit().ok());
   BOOST_REQUIRE((*b)->commit().ok());
+}
+
+BOOST_AUTO_TEST_CASE(deleting_one_of_two_interleaved_blobs_frees_its_disk) {
+  // Two blobs written at once share blob files; deleting one leaves those files more than half
+  // dead, which the GC must notice and free by copying the live chunks out.
+  Fixture f{tiny_chunks(kBig)};
+  const std::string gone = make_data(10 * kBig, 20), kept = make_data(8 * kBig, 21);
+  write_interleaved(f.blobs(), gone, kept);
   BOOST_REQUIRE(f.blobs().add_ref(sha256_hex(kept), "adapter").ok());
   BOOST_TEST(blob_file_bytes(f.dir.db_dir()) >= gone.size() + kept.size());
 
@@ -434,19 +442,9 @@ BOOST_AUTO_TEST_CASE(deleting_one_of_two_interleaved_blobs_frees_its_disk) {
 // A stop cuts the GC short (shutdown must not wait for a relocation of the whole store); the
 // store stays whole, and the first GC after the next open frees what the stopped one did not.
 BOOST_AUTO_TEST_CASE(a_stopped_gc_is_finished_by_the_first_gc_after_reopening) {
-  constexpr std::uint32_t kBig = 128 * 1024;  // above the family's min_blob_size
   Fixture f{tiny_chunks(kBig)};
   const std::string gone = make_data(10 * kBig, 22), kept = make_data(8 * kBig, 23);
-  auto a = f.blobs().begin_write(sha256_hex(gone), gone.size());
-  auto b = f.blobs().begin_write(sha256_hex(kept), kept.size());
-  BOOST_REQUIRE(a.ok() && b.ok());
-  for (std::size_t pos = 0; pos < gone.size(); pos += kBig) {
-    BOOST_REQUIRE((*a)->append(std::string_view(gone).substr(pos, kBig)).ok());
-    if (pos < kept.size())
-      BOOST_REQUIRE((*b)->append(std::string_view(kept).substr(pos, kBig)).ok());
-  }
-  BOOST_REQUIRE((*a)->commit().ok());
-  BOOST_REQUIRE((*b)->commit().ok());
+  write_interleaved(f.blobs(), gone, kept);
   BOOST_REQUIRE(f.blobs().add_ref(sha256_hex(kept), "adapter").ok());
   BOOST_REQUIRE(f.blobs().add_ref(sha256_hex(gone), "old-adapter").ok());
   BOOST_REQUIRE(f.blobs().remove_ref(sha256_hex(gone), "old-adapter").ok());  // deleted now
