@@ -92,15 +92,17 @@ Result<std::uint64_t> BlobStoreImpl::sweep_orphan_chunks() {
 }
 
 namespace {
+bool stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
 Error gc_stopped() { return make_error(Errc::unavailable, "blob GC stopped (shutting down)"); }
 }  // namespace
 
-Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_seconds) {
+Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_seconds,
+                                                     std::atomic<bool>* stop) {
   std::uint64_t deleted = 0;
-  if (gc_stopped_) return gc_stopped();
+  if (stopped(stop)) return gc_stopped();
   Iter it(cf_.db->NewIterator(rocksdb::ReadOptions(), cf_.manifests));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (gc_stopped_) return gc_stopped();
+    if (stopped(stop)) return gc_stopped();
     auto m = blob_keys::decode_manifest(to_view(it->value()));
     if (!m || now() - m->created < min_age_seconds) continue;
     bool gone = false;
@@ -115,7 +117,7 @@ Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_second
     spdlog::info("storage gc: deleted {} unreferenced blobs, {} orphan chunk sets", deleted,
                  *swept);
   if (deleted + *swept > 0 || deleted_since_reclaim_.exchange(false)) {
-    if (auto s = reclaim_space(); !s) {
+    if (auto s = reclaim_space(stop); !s) {
       deleted_since_reclaim_ = true;  // the next GC tries again
       return s.error();
     }
@@ -129,18 +131,18 @@ Result<std::uint64_t> BlobStoreImpl::collect_garbage(std::int64_t min_age_second
 // written interleaved) stays whole: once such dead bytes make up half of all blob file bytes,
 // one more compaction copies the live chunks out (each live byte written once more per at least
 // one dead byte freed, so disk use stays under twice the live bytes).
-Status BlobStoreImpl::reclaim_space() {
+Status BlobStoreImpl::reclaim_space(std::atomic<bool>* stop) {
   rocksdb::CompactRangeOptions o;
   // A stop cuts the compaction short (RocksDB checks the flag as it goes; the store stays
   // consistent, the space is reclaimed by a later GC).
-  o.canceled = &gc_stopped_;
+  o.canceled = stop;
   // Automatic compactions go on meanwhile: a blob copied during a long relocation must not
   // wait behind it (its flushes add level-0 files that need compacting).
   o.exclusive_manual_compaction = false;
   o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kDisable;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   auto s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);
-  if (gc_stopped_) return gc_stopped();
+  if (stopped(stop)) return gc_stopped();
   if (!s.ok()) return to_error(s, "compact blob chunks");
 
   std::uint64_t file_bytes = 0, dead_bytes = 0;
@@ -154,7 +156,7 @@ Status BlobStoreImpl::reclaim_space() {
   o.blob_garbage_collection_age_cutoff = 1.0;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   s = cf_.db->CompactRange(o, cf_.chunks, nullptr, nullptr);
-  if (gc_stopped_) return gc_stopped();
+  if (stopped(stop)) return gc_stopped();
   if (!s.ok()) return to_error(s, "relocate live blob chunks");
   return {};
 }

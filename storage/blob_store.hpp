@@ -5,6 +5,7 @@
 // the last one goes, the chunks and manifest are deleted.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -100,11 +101,15 @@ class BlobStore {
   // Deletes committed blobs with no reference (e.g. written by a worker that died before it
   // added its reference) older than `min_age_seconds`. Returns the number deleted. Also
   // removes orphan chunks and compacts, so disk files holding only deleted blobs are freed.
-  virtual Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) = 0;
-  // For shutdown (any thread): a collect_garbage() under way returns soon, its compaction cut
-  // short (Errc::unavailable), and later calls return at once. What it left undone is redone by
-  // the first collection after the store is opened again. The default does nothing.
-  virtual void stop_garbage_collection() {}
+  // `stop` (may be null), set from any thread, cuts the collection short: it returns soon with
+  // Errc::unavailable, its compaction stopped where it was (the store stays whole). What it left
+  // undone is redone by the next collection, or by the first one after the store is opened
+  // again. For shutdown: a relocation of a large store can take minutes.
+  virtual Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds,
+                                                std::atomic<bool>* stop) = 0;
+  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) {
+    return collect_garbage(min_age_seconds, nullptr);
+  }
   // Total bytes of committed blobs (for the blob-store-size metric).
   virtual std::uint64_t total_bytes() = 0;
   // See BlobStoreStats. Not pure so that other implementations need not provide it.

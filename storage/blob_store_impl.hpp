@@ -32,8 +32,9 @@ class BlobStoreImpl final : public BlobStore {
   Status add_ref(std::string_view sha256, std::string_view owner) override;
   Status remove_ref(std::string_view sha256, std::string_view owner) override;
   std::uint64_t ref_count(std::string_view sha256) override;
-  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) override;
-  void stop_garbage_collection() override { gc_stopped_ = true; }
+  using BlobStore::collect_garbage;
+  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds,
+                                        std::atomic<bool>* stop) override;
   std::uint64_t total_bytes() override { return total_bytes_.load(); }
   Result<BlobStoreStats> scan_stats() override;
 
@@ -79,7 +80,7 @@ class BlobStoreImpl final : public BlobStore {
   Status delete_unreferenced(const std::string& sha, std::int64_t min_age, bool& deleted);
   Result<std::uint64_t> remove_unfinished_writes();
   Result<std::uint64_t> sweep_orphan_chunks();
-  Status reclaim_space();
+  Status reclaim_space(std::atomic<bool>* stop);
   Result<std::unique_ptr<BlobWriter>> claim_write(const std::string& sha, std::uint64_t size);
 
   BlobFamilies cf_;
@@ -89,7 +90,6 @@ class BlobStoreImpl final : public BlobStore {
   // remove_ref deleted a blob since the last GC. True at open: a reclaim cut short by a stop
   // (or a crash) is redone by the first GC.
   std::atomic<bool> deleted_since_reclaim_{true};
-  std::atomic<bool> gc_stopped_{false};  // stop_garbage_collection(); RocksDB reads it too
 
   // Guards active_ and serialises every manifest/ref mutation, so "no refs and not pinned"
   // checks and the deletes they lead to are one step. Chunk writes and reads run unlocked.

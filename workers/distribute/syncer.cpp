@@ -67,7 +67,7 @@ void Syncer::stop() {
   cv_.notify_all();
   gc_cv_.notify_all();
   // A GC under way can take minutes (a relocation rewrites the live chunks): cut it short.
-  db_.blobs().stop_garbage_collection();
+  gc_stop_ = true;
   if (thread_.joinable()) thread_.join();
   if (gc_thread_.joinable()) gc_thread_.join();
 }
@@ -187,13 +187,10 @@ void Syncer::schedule_retry(const std::string& adapter_id) {
 }
 
 void Syncer::collect_garbage() {
-  auto deleted = db_.blobs().collect_garbage(options_.gc_min_age_seconds);
-  if (!deleted) {
-    std::lock_guard lock(mu_);
-    if (stopping_) {
-      spdlog::info("distribute {}: blob GC cut short by the stop", options_.node_id);
-      return;
-    }
+  auto deleted = db_.blobs().collect_garbage(options_.gc_min_age_seconds, &gc_stop_);
+  if (!deleted && gc_stop_) {
+    spdlog::info("distribute {}: blob GC cut short by the stop", options_.node_id);
+    return;
   }
   if (!deleted) {
     spdlog::warn("distribute {}: blob GC failed: {}", options_.node_id, deleted.error().message);

@@ -105,6 +105,7 @@ class Syncer {
   bool stopping_ = false;
   bool caught_up_seen_ = false;  // the sync thread passed wait_caught_up(): GC may start
   std::condition_variable gc_cv_;
+  std::atomic<bool> gc_stop_{false};  // set by stop(): a GC under way is cut short
 
   // Sync thread only.
   RefIndex refs_;

@@ -3,6 +3,7 @@
 // collected.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -38,12 +39,19 @@ void put_blob(storage::Db& db, const std::string& bytes) {
 // as the test wants.
 class GcGate {
  public:
-  void enter() {
+  // Stays until released, or until `stop` (the caller's stop request) is set.
+  void enter(const std::atomic<bool>* stop) {
     std::unique_lock lock(mu_);
     entered_ = true;
     inside_ = true;
     cv_.notify_all();
-    cv_.wait(lock, [this] { return released_; });
+    while (!released_) {
+      if (stop != nullptr && stop->load()) {
+        stopped_ = true;
+        break;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
     inside_ = false;
   }
   bool wait_entered() {
@@ -59,13 +67,7 @@ class GcGate {
     std::lock_guard lock(mu_);
     return inside_;
   }
-  // The store was told to stop collecting (shutdown): the GC under way leaves.
-  void stop() {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    released_ = true;
-    cv_.notify_all();
-  }
+  // The GC held here left because its caller asked it to stop.
   bool stopped() {
     std::lock_guard lock(mu_);
     return stopped_;
@@ -104,13 +106,10 @@ class GatedBlobs final : public storage::BlobStore {
     return inner_.remove_ref(sha, owner);
   }
   std::uint64_t ref_count(std::string_view sha) override { return inner_.ref_count(sha); }
-  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds) override {
-    gate_.enter();
-    return inner_.collect_garbage(min_age_seconds);
-  }
-  void stop_garbage_collection() override {
-    gate_.stop();
-    inner_.stop_garbage_collection();
+  Result<std::uint64_t> collect_garbage(std::int64_t min_age_seconds,
+                                        std::atomic<bool>* stop) override {
+    gate_.enter(stop);
+    return inner_.collect_garbage(min_age_seconds, stop);
   }
   std::uint64_t total_bytes() override { return inner_.total_bytes(); }
 
@@ -294,7 +293,7 @@ BOOST_AUTO_TEST_CASE(a_long_gc_does_not_hold_up_storing) {
 }
 
 // Stopping the node does not wait for a GC under way (a relocation of a large store can take
-// minutes): the store is told to stop collecting.
+// minutes): the GC is asked to stop.
 BOOST_AUTO_TEST_CASE(stopping_cuts_a_gc_under_way_short) {
   GcGate gate;  // outlives the worker, whose GC thread is in it
   Fixture f;

@@ -450,8 +450,8 @@ BOOST_AUTO_TEST_CASE(a_stopped_gc_is_finished_by_the_first_gc_after_reopening) {
   BOOST_REQUIRE(f.blobs().remove_ref(sha256_hex(gone), "old-adapter").ok());  // deleted now
   BOOST_TEST(!f.blobs().stat(sha256_hex(gone)).has_value());
 
-  f.blobs().stop_garbage_collection();
-  auto stopped = f.blobs().collect_garbage(0);
+  std::atomic<bool> stop{true};
+  auto stopped = f.blobs().collect_garbage(0, &stop);
   BOOST_REQUIRE(!stopped.ok());
   BOOST_TEST(stopped.error().code == Errc::unavailable);
   BOOST_TEST(blob_file_bytes(f.dir.db_dir()) >= gone.size() + kept.size());  // not freed yet
