@@ -19,6 +19,8 @@ namespace {
 
 namespace json = boost::json;
 
+constexpr std::string_view kIdShape = "adp_<1-64 of [A-Za-z0-9_-]>";
+
 http::Response invalid(std::string_view message, std::string_view param = "adapter_id") {
   return http::error_response(http::Status::bad_request, "invalid_request_error", "invalid_request",
                               message, param);
@@ -34,7 +36,7 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body,
     co_return invalid("body must be a JSON object with a string field adapter_id");
   const std::string adapter_id(id->as_string());
   if (!schema::valid_adapter_id(adapter_id))
-    co_return invalid("adapter_id must look like adp_<1-64 of [A-Za-z0-9_-]>");
+    co_return invalid("adapter_id must look like " + std::string(kIdShape));
   std::vector<std::string> evict_order;
   if (const auto* order = doc.as_object().if_contains("evict_order")) {
     const auto* ids = order->if_array();
@@ -44,7 +46,7 @@ awaitable<http::Response> ensure(std::shared_ptr<Core> core, std::string body,
                         "evict_order");
     for (const auto& v : *ids) {
       if (!v.is_string() || !schema::valid_adapter_id(v.as_string()))
-        co_return invalid("evict_order must hold adapter ids (adp_<1-64 of [A-Za-z0-9_-]>)",
+        co_return invalid("evict_order must hold adapter ids (" + std::string(kIdShape) + ")",
                           "evict_order");
       evict_order.emplace_back(v.as_string());
     }
