@@ -187,7 +187,9 @@ struct AdapterState {
   std::uint64_t seq = 0;
   bool validated = false;                 // fully validated; bytes not necessarily stored yet
   std::vector<std::string> storage_urls;  // blob endpoints that hold the adapter
-  std::optional<UploadLocation> upload_location;  // set with validated for uploads
+  // Uploads: where the chunks are, from the `validating` record on (storage nodes start
+  // copying them then, while the validate worker checks them).
+  std::optional<UploadLocation> upload_location;
 };
 
 // loraplane.load-events (broadcast), key = adapter id.

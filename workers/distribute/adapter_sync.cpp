@@ -38,18 +38,21 @@ schema::Job stored_job(const schema::AdapterState& state, std::string node_id,
 
 Syncer::Step Syncer::reconcile(const std::string& adapter_id,
                                const std::optional<schema::AdapterState>& state) {
-  switch (wanted(state)) {
+  const Wanted want = wanted(state);
+  switch (want) {
     case Wanted::drop:
       return drop(adapter_id);
     case Wanted::ignore:
       return Step::done;
     case Wanted::keep:
+    case Wanted::hold:
       break;
   }
   if (auto it = gave_up_.find(adapter_id); it != gave_up_.end()) {
     if (it->second == state->seq) return Step::done;  // a newer record gets a new attempt
     gave_up_.erase(it);
   }
+  if (want == Wanted::hold) return hold_blob(adapter_id, *state);
   return keep(adapter_id, *state);
 }
 
@@ -61,7 +64,7 @@ Syncer::Step Syncer::keep(const std::string& adapter_id, const schema::AdapterSt
 Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::AdapterState& state) {
   const std::string& sha = state.adapter.sha256;
   if (!schema::valid_sha256(sha)) {
-    spdlog::error("distribute: validated adapter {} has no valid sha256", adapter_id);
+    spdlog::error("distribute: adapter {} to hold has no valid sha256", adapter_id);
     return Step::give_up;
   }
   auto& store = db_.blobs();
@@ -70,7 +73,7 @@ Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::Adap
   if (present && held == sha && confirmed_.contains(adapter_id)) return Step::done;
   if (!present) {
     if (!state.upload_location) {
-      spdlog::error("distribute: validated adapter {} has no upload_location to copy from",
+      spdlog::error("distribute: adapter {} to hold has no upload_location to copy from",
                     adapter_id);
       return Step::give_up;
     }

@@ -72,7 +72,10 @@ Wanted wanted(const std::optional<schema::AdapterState>& state) {
     case schema::AdapterStatus::ready:  // only ever written after validation
       return Wanted::keep;
     case schema::AdapterStatus::validating:
-      return state->validated ? Wanted::keep : Wanted::ignore;
+      // Held before validation ends so that the copy overlaps it. If validation fails, the
+      // `failed` record releases the reference and the blob goes with it.
+      if (state->validated) return Wanted::keep;
+      return state->upload_location ? Wanted::hold : Wanted::ignore;
     case schema::AdapterStatus::pending:
       return Wanted::ignore;
   }

@@ -57,8 +57,9 @@ class WorkQueue {
 // What a storage node does with an adapter in a given state.
 enum class Wanted {
   keep,    // validated and live: hold the blob, report it
+  hold,    // an upload being validated: copy and hold the blob already, report nothing yet
   drop,    // deleting, failed, tombstoned or unknown: release the reference
-  ignore,  // not validated yet: nothing to hold, nothing to release
+  ignore,  // not validated yet and nothing to copy from: nothing to hold, nothing to release
 };
 Wanted wanted(const std::optional<schema::AdapterState>& state);
 

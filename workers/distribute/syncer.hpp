@@ -1,7 +1,8 @@
 // The storage node's reconciliation loop. The loraplane.adapters table reader hands every
 // record to on_record (its own thread; cheap: parse and queue). One sync thread then brings the
-// node in line with the newest state of each queued adapter: copy a validated upload into the
-// blob store, hold a reference for it and report `stored` to loraplane.jobs; release the
+// node in line with the newest state of each queued adapter: copy an upload into the blob store
+// and hold a reference for it as soon as validation starts (so that the copy overlaps it),
+// report `stored` to loraplane.jobs once it is validated; release the
 // reference of a deleting, failed or tombstoned adapter. It starts only once the reader has
 // caught up, so a restarted node acts on each adapter's newest record once, and then also
 // revisits every reference it holds (adapters deleted and compacted away while it was down).

@@ -51,7 +51,12 @@ BOOST_AUTO_TEST_CASE(what_a_node_wants_per_status) {
   using S = schema::AdapterStatus;
   BOOST_TEST((wanted(state(1, S::validating, true)) == Wanted::keep));
   BOOST_TEST((wanted(state(1, S::ready, true)) == Wanted::keep));
-  BOOST_TEST((wanted(state(1, S::validating, false)) == Wanted::ignore));
+  BOOST_TEST((wanted(state(1, S::validating, false)) == Wanted::ignore));  // an import's
+  auto uploaded = state(1, S::validating, false);
+  uploaded.upload_location = schema::UploadLocation{"upl_x", 0, 3, 9, 4};
+  BOOST_TEST((wanted(uploaded) == Wanted::hold));  // copied while it is being validated
+  uploaded.adapter.status = S::failed;
+  BOOST_TEST((wanted(uploaded) == Wanted::drop));
   BOOST_TEST((wanted(state(1, S::pending, false)) == Wanted::ignore));
   BOOST_TEST((wanted(state(1, S::deleting, true)) == Wanted::drop));
   BOOST_TEST((wanted(state(1, S::failed, false)) == Wanted::drop));

@@ -263,6 +263,43 @@ BOOST_AUTO_TEST_CASE(corrupt_upload_is_given_up_until_a_newer_record) {
   BOOST_TEST(f.get(Fixture::blob_target(upload.sha256)).status == 200);
 }
 
+// An upload's bytes are copied while the validate worker checks them (the `validating` record
+// carries where they are), and reported only once validation passed; an upload that fails
+// validation leaves nothing behind.
+BOOST_AUTO_TEST_CASE(an_upload_is_copied_while_it_is_validated_and_reported_after) {
+  Fixture f;
+  auto& worker = f.start_worker();
+  auto good = f.produce_upload("upl_early1", make_bytes(kSize, 35));
+  auto validating = Fixture::validated_state("adp_early1", good, 2);
+  validating.validated = false;  // as admitted: the gateway's sha256, size and chunks
+  f.produce_state(validating);
+  BOOST_TEST_REQUIRE(Fixture::wait_for([&] { return worker.stats().copied == 1u; }));
+  BOOST_TEST(f.db().blobs().ref_count(good.sha256) == 1u);
+  auto res = f.get(Fixture::blob_target(good.sha256));
+  BOOST_TEST(res.status == 200);
+  BOOST_TEST((res.body == good.bytes));
+  BOOST_TEST(f.stored_jobs("adp_early1").empty());  // not validated: nothing reported
+
+  f.produce_state(Fixture::validated_state("adp_early1", good, 3));
+  BOOST_TEST_REQUIRE(Fixture::wait_for([&] { return !f.stored_jobs("adp_early1").empty(); }));
+  BOOST_TEST(worker.stats().copied == 1u);  // the validated record copied nothing again
+  BOOST_TEST(f.db().blobs().ref_count(good.sha256) == 1u);
+
+  auto bad = f.produce_upload("upl_early2", make_bytes(kSize, 36));
+  auto invalid = Fixture::validated_state("adp_early2", bad, 2);
+  invalid.validated = false;
+  f.produce_state(invalid);
+  BOOST_TEST_REQUIRE(Fixture::wait_for([&] { return worker.stats().copied == 2u; }));
+  invalid.adapter.status = schema::AdapterStatus::failed;
+  invalid.seq = 3;
+  f.produce_state(invalid);
+  BOOST_TEST(Fixture::wait_for(
+      [&] { return f.head(Fixture::blob_target(bad.sha256)).status == 404; }));
+  BOOST_TEST(!f.db().blobs().stat(bad.sha256).has_value());
+  BOOST_TEST(f.stored_jobs("adp_early2").empty());
+  BOOST_TEST(f.get(Fixture::blob_target(good.sha256)).status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(gc_collects_unreferenced_blobs) {
   Fixture f;
   const auto orphan = make_bytes(3000, 41);

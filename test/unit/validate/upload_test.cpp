@@ -75,6 +75,11 @@ BOOST_AUTO_TEST_CASE(a_good_bare_adapter_goes_pending_validating_validated) {
   BOOST_TEST((history[1].adapter.status == AdapterStatus::validating));
   BOOST_TEST(!history[1].validated);
   BOOST_TEST(history[1].seq == 2u);
+  // Where the chunks are, already while validating: storage nodes start copying them then.
+  BOOST_REQUIRE(history[1].upload_location.has_value());
+  BOOST_TEST(history[1].upload_location->upload_id == sent.job.upload->upload_id);
+  BOOST_TEST(history[1].upload_location->last_offset == sent.job.upload->last_offset);
+  BOOST_TEST(history[1].adapter.sha256 == sha256_hex(spec.bytes));
   BOOST_TEST(history[2].seq == 3u);
   BOOST_TEST(history[2].validated);
 }
