@@ -145,7 +145,6 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
   auto& ctx = f.ctx;
   const auto& t = f.target;
   std::string exclude;
-  bool force_ensure = false;
   std::string last_failure = "no engine could serve the request";
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     auto d = ctx.router->route(t.base, t.adapter_id, ctx.now_ms(), exclude);
@@ -160,7 +159,7 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
       exclude = d.engine_id;
       continue;
     }
-    if (!t.adapter_id.empty() && (d.needs_ensure || force_ensure)) {
+    if (!t.adapter_id.empty() && d.needs_ensure) {
       auto ensured = co_await ensure(f, ex, d);
       if (ensured == EnsureResult::client_gone) co_return client_gone_response(f.rc);
       if (ensured == EnsureResult::unknown_adapter)
@@ -198,13 +197,14 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     observe_upstream_latency("engine", std::chrono::duration<double>(Clock::now() - start).count());
     auto& c = **call;
     if (!t.adapter_id.empty() && c.status() == 404 && attempt + 1 < kAttempts) {
-      // The engine dropped the adapter since its last residency record: load it again there.
+      // The engine dropped the adapter since its last residency record: the next decision
+      // sends the request to another engine holding it, or loads it (with an evict order).
       count_upstream_error("engine", "evicted");
       ex.active = &c;
       (void)co_await c.read_all(kMaxAgentAnswer);
       ex.active = nullptr;
       if (ex.client_gone) co_return client_gone_response(f.rc);
-      force_ensure = true;
+      ctx.router->evicted(d.engine_id, t.adapter_id);
       exclude.clear();
       last_failure = "the adapter was evicted from engine " + d.engine_id;
       continue;

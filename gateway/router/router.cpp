@@ -97,6 +97,16 @@ bool Router::healthy(const Engine& engine, std::int64_t now_ms) const {
   return now_ms - engine.heartbeat_ms <= options_.stale_after_ms;
 }
 
+void Router::evicted(std::string_view engine_id, std::string_view adapter_id) {
+  auto it = engines_.find(engine_id);
+  if (it == engines_.end()) return;
+  Engine& engine = it->second;
+  if (auto found = engine.placement.find(adapter_id); found != engine.placement.end())
+    engine.placement.erase(found);
+  if (auto found = engine.pending.find(adapter_id); found != engine.pending.end())
+    engine.pending.erase(found);
+}
+
 Placement Router::placement_of(const Engine& engine, std::string_view adapter_id,
                                std::int64_t now_ms) const {
   auto found = engine.placement.find(adapter_id);

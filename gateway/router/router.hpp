@@ -119,6 +119,11 @@ class Router {
   Decision route(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms,
                  std::string_view exclude_engine = {});
 
+  // The engine answered 404 for the adapter: it no longer holds it, whatever its last record
+  // says. Until the engine's next record, route() treats the adapter as absent there, so the
+  // retry goes to another holder or loads it with an evict order like any miss.
+  void evicted(std::string_view engine_id, std::string_view adapter_id);
+
   // Requests this router has sent to an engine and not seen finish.
   void begin_request(std::string_view engine_id);
   void end_request(std::string_view engine_id);

@@ -67,6 +67,11 @@ Decision SharedRouter::route(std::string_view base_model, std::string_view adapt
   return d;
 }
 
+void SharedRouter::evicted(std::string_view engine_id, std::string_view adapter_id) {
+  std::lock_guard lock(mutex_);
+  router_.evicted(engine_id, adapter_id);
+}
+
 void SharedRouter::begin_request(std::string_view engine_id) {
   std::lock_guard lock(mutex_);
   router_.begin_request(engine_id);

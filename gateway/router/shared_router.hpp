@@ -24,6 +24,7 @@ class SharedRouter {
   void update(schema::Residency residency, std::int64_t received_ms);
   Decision route(std::string_view base_model, std::string_view adapter_id, std::int64_t now_ms,
                  std::string_view exclude_engine = {});
+  void evicted(std::string_view engine_id, std::string_view adapter_id);  // see Router
   void begin_request(std::string_view engine_id);
   void end_request(std::string_view engine_id);
   std::vector<EngineSnapshot> snapshot(std::int64_t now_ms) const;

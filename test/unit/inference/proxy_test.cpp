@@ -161,13 +161,18 @@ BOOST_AUTO_TEST_CASE(a_just_evicted_adapter_is_ensured_and_retried_once) {
   it::Stack s;
   auto acme = s.create_tenant("acme");
   auto id = s.add_adapter(acme, "evicted");
+  auto other = s.add_adapter(acme, "other");
+  s.load_in_engine(other);
   // The residency still says GPU, but the engine no longer has it: its 404 triggers an ensure
-  // and one more try.
-  s.publish_residency({id});
+  // and one more try. The ensure names what to evict, as for any miss.
+  s.publish_residency({id, other}, /*free_slots=*/0);
   auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":evicted"));
   BOOST_TEST_REQUIRE(r.status == 200, r.body);
   BOOST_TEST(it::parse_object(r.body)["model"].as_string() == it::kBase + ":evicted");
   BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+  BOOST_TEST_REQUIRE(s.evict_orders().size() == 1u);
+  BOOST_TEST(s.evict_orders().at(0) == std::vector<std::string>{other},
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_engine_is_retried_on_another) {

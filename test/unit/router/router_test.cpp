@@ -274,6 +274,35 @@ BOOST_AUTO_TEST_CASE(a_load_names_the_engines_adapters_this_router_used_least_fi
   BOOST_TEST(d.evict_order.front() == "adp_c19");
 }
 
+// An engine answered 404 for an adapter its last record listed: until its next record the
+// router does not count on it there. Another holder serves; with none, the adapter is loaded
+// with an evict order like any miss.
+BOOST_AUTO_TEST_CASE(an_adapter_the_engine_no_longer_has_is_not_counted_on_there) {
+  auto first = engine("e1", 0);
+  first.gpu = {"adp_gone", "adp_other"};
+  add(first);
+  auto second = engine("e2", 2);
+  second.cpu = {"adp_gone", "adp_cached"};
+  add(second);
+  BOOST_TEST(route("adp_gone").engine_id == "e1");  // GPU beats CPU
+
+  router.evicted("e1", "adp_gone");
+  auto d = route("adp_gone");
+  BOOST_TEST(d.engine_id == "e2");
+  BOOST_TEST(!d.needs_ensure);
+
+  router.evicted("e2", "adp_gone");
+  d = route("adp_gone");
+  BOOST_TEST(d.engine_id == "e2");  // a free slot beats an eviction
+  BOOST_TEST(d.needs_ensure);
+  BOOST_TEST(d.evict_order == std::vector<std::string>{"adp_cached"},
+             boost::test_tools::per_element());
+
+  add(first);  // the engine's next record is believed again
+  BOOST_TEST(route("adp_gone").engine_id == "e1");
+  BOOST_TEST(!route("adp_gone").needs_ensure);
+}
+
 BOOST_AUTO_TEST_CASE(hot_adapter_spreads_when_its_engines_queue_up) {
   auto holder = engine("e-hot", 0, 12);
   holder.gpu = {"adp_hot"};
