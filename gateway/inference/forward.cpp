@@ -145,6 +145,7 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
   auto& ctx = f.ctx;
   const auto& t = f.target;
   std::string exclude;
+  bool after_eviction = false;
   std::string last_failure = "no engine could serve the request";
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     auto d = ctx.router->route(t.base, t.adapter_id, ctx.now_ms(), exclude);
@@ -159,7 +160,9 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
       exclude = d.engine_id;
       continue;
     }
-    if (!t.adapter_id.empty() && d.needs_ensure) {
+    // After an eviction the retry is the last try: an engine that still looks like a holder
+    // gets an ensure too (cheap when it does hold the adapter), as its record may be as stale.
+    if (!t.adapter_id.empty() && (d.needs_ensure || after_eviction)) {
       auto ensured = co_await ensure(f, ex, d);
       if (ensured == EnsureResult::client_gone) co_return client_gone_response(f.rc);
       if (ensured == EnsureResult::unknown_adapter)
@@ -205,6 +208,7 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
       ex.active = nullptr;
       if (ex.client_gone) co_return client_gone_response(f.rc);
       ctx.router->evicted(d.engine_id, t.adapter_id);
+      after_eviction = true;
       exclude.clear();
       last_failure = "the adapter was evicted from engine " + d.engine_id;
       continue;
