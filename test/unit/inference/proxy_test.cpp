@@ -175,6 +175,20 @@ BOOST_AUTO_TEST_CASE(a_just_evicted_adapter_is_ensured_and_retried_once) {
              boost::test_tools::per_element());
 }
 
+// Two records list the adapter on the GPU, and neither engine still has it (both stale). The
+// one retry goes to the other engine with an ensure, so the request is still served.
+BOOST_AUTO_TEST_CASE(the_retry_after_an_eviction_ensures_even_on_another_listed_holder) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "stale");
+  s.publish_residency({id}, 4, "engine-0");
+  s.publish_residency({id}, 4, "engine-1");  // the same simulated engine behind both records
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":stale"));
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(it::parse_object(r.body)["model"].as_string() == it::kBase + ":stale");
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_engine_is_retried_on_another) {
   // The gateway's warning about the dead engine, captured with the text layout. The sink is
   // added before the stack's threads start and removed after they end.
