@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -65,10 +66,14 @@ std::uint16_t free_port() {
   if (top > bottom) {
     static std::mutex mutex;
     static std::mt19937 rng(std::random_device{}());
+    static std::set<std::uint16_t> handed_out;  // roles not started yet do not hold theirs
     std::lock_guard lock(mutex);
     for (int attempt = 0; attempt < 200; ++attempt) {
       const auto port = static_cast<std::uint16_t>(bottom + rng() % (top - bottom));
-      if (can_bind(port)) return port;
+      if (!handed_out.contains(port) && can_bind(port)) {
+        handed_out.insert(port);
+        return port;
+      }
     }
   }
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -110,15 +115,29 @@ void Role::spawn() {
 }
 
 void Role::wait_ready(std::chrono::milliseconds timeout) {
-  Process* p = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    p = process_.get();
-  }
-  if (!p) throw std::runtime_error(name_ + ": not started");
-  if (!p->wait_for_line(ready_line_, timeout))
+  for (int attempt = 0;; ++attempt) {
+    Process* p = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      p = process_.get();
+    }
+    if (!p) throw std::runtime_error(name_ + ": not started");
+    if (p->wait_for_line(ready_line_, timeout)) return;
+    const std::string output = p->output();
+    // Another process took the port between free_port() and the role's bind. On a first start
+    // nothing names the port yet (an engine's is in its agents' flags), so take another one.
+    if (attempt < 3 && starts_ == 1 && kind_ != RoleKind::engine && port_ != 0 &&
+        output.find("Address already in use") != std::string::npos && !p->running()) {
+      std::lock_guard lock(mutex_);
+      port_ = free_port();
+      for (std::size_t i = 0; i + 1 < argv_.size(); ++i)
+        if (argv_[i] == "--port") argv_[i + 1] = std::to_string(port_);
+      process_ = std::make_unique<Process>(argv_, env_);
+      continue;
+    }
     throw std::runtime_error(name_ + " did not get ready (no \"" + ready_line_ + "\"):\n" +
-                             p->output());
+                             output);
+  }
 }
 
 void Role::kill() {
