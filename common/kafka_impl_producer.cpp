@@ -179,7 +179,6 @@ class ProducerImpl final : public Producer {
   // and librdkafka reads the payload no more once it has served the report.
   bool produce_owned(std::string_view topic, std::string_view key, std::string value,
                      std::vector<Header> headers, DeliveredCallback done) {
-    const bool claimed = claims_ != nullptr && ClaimStore::wanted(topic, value.size());
     auto owned = std::make_shared<const std::string>(std::move(value));
     const std::string_view payload(*owned);
     DeliveredCallback report = [owned, done = std::move(done)](Result<Delivered> r) {
@@ -187,8 +186,7 @@ class ProducerImpl final : public Producer {
     };
     // On the mock cluster, enqueue() may put a large value in the claim store (a copy) and send
     // an empty one instead.
-    enqueue(topic, key, payload, std::move(headers), std::move(report), 0);
-    return !claimed;
+    return enqueue(topic, key, payload, std::move(headers), std::move(report), 0);
   }
 
   bool flush(std::chrono::milliseconds timeout) override {
@@ -200,15 +198,18 @@ class ProducerImpl final : public Producer {
   }
 
  private:
-  void enqueue(std::string_view topic, std::string_view key,
+  // False when the value went to the claim store (a copy) instead of to librdkafka as given.
+  bool enqueue(std::string_view topic, std::string_view key,
                std::optional<std::string_view> value, std::vector<Header> headers,
                DeliveredCallback done, int msgflags) {
     std::string topic_name = prefixed(topic);
+    bool as_given = true;
     if (claims_ != nullptr && value && ClaimStore::wanted(topic, value->size())) {
+      as_given = false;
       auto id = claims_->put(*value);
       if (!id) {
         if (done) done(id.error());
-        return;
+        return as_given;
       }
       headers.push_back({std::string(kClaimHeader), std::move(id).value()});
       value = std::string_view();
@@ -243,11 +244,12 @@ class ProducerImpl final : public Producer {
     rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vu.data(), n);
     if (error == nullptr) {
       (void)hdrs.release();  // owned by the message now
-      return;
+      return as_given;
     }
     const auto err = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
     finish(callback, topic_name, err, Delivered{});
+    return as_given;
   }
 
   void poll_loop() {
