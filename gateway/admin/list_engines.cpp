@@ -1,5 +1,6 @@
-// GET /admin/v1/engines: every engine the router knows, healthy or not, with its residency as
-// vLLM LoRA names ("<base>:<adapter id>") and the age of its last heartbeat.
+// GET /admin/v1/engines: every engine the router knows, healthy or not, with its adapters where
+// route() places them (Router::snapshot) as vLLM LoRA names ("<base>:<adapter id>") and the
+// age of its last heartbeat.
 #include "gateway/admin/handlers.hpp"
 #include "schema/json.hpp"
 

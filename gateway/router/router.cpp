@@ -323,7 +323,31 @@ std::vector<EngineSnapshot> Router::snapshot(std::int64_t now_ms) const {
   out.reserve(engines_.size());
   for (const auto& [id, engine] : engines_) {
     EngineSnapshot s;
-    s.residency = engine.residency;
+    const auto& record = engine.residency;
+    s.residency = record;
+    for (auto* list : {&s.residency.gpu, &s.residency.cpu, &s.residency.disk,
+                       &s.residency.loading})
+      list->clear();
+    // The adapters where route() places them: the record's lists in its own order, less what
+    // evicted() struck out, plus the loads this router started and the record does not show yet.
+    auto keep = [&](const std::vector<std::string>& ids, Placement placement,
+                    std::vector<std::string>& into) {
+      for (const auto& adapter : ids)
+        if (placement_of(engine, adapter, now_ms) == placement) into.push_back(adapter);
+    };
+    keep(record.gpu, Placement::gpu, s.residency.gpu);
+    keep(record.cpu, Placement::cpu, s.residency.cpu);
+    keep(record.disk, Placement::disk, s.residency.disk);
+    keep(record.loading, Placement::loading, s.residency.loading);
+    std::vector<std::string> started;
+    for (const auto& [adapter, expiry] : engine.pending) {
+      auto found = engine.placement.find(adapter);
+      bool listed = found != engine.placement.end() && found->second != Placement::disk;
+      if (!listed && expiry > now_ms) started.push_back(adapter);
+    }
+    std::sort(started.begin(), started.end());
+    s.residency.loading.insert(s.residency.loading.end(), started.begin(), started.end());
+    s.residency.queue_depth = load_of(engine);  // the queue route() weighs
     s.healthy = healthy(engine, now_ms);
     s.heartbeat_age_ms = std::max<std::int64_t>(0, now_ms - engine.heartbeat_ms);
     s.in_flight = engine.in_flight;

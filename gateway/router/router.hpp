@@ -94,7 +94,9 @@ struct Decision {
   std::vector<std::string> evict_order;
 };
 
-// One engine as the router sees it (GET /admin/v1/engines).
+// One engine as the router sees it (GET /admin/v1/engines): its last record, with the adapter
+// lists as route() places them (less what evicted() struck out, plus the loads this router
+// started that the record does not show yet) and queue_depth as the load route() weighs.
 struct EngineSnapshot {
   schema::Residency residency;
   bool healthy = false;
