@@ -58,6 +58,7 @@ struct Params {
   int gie_threshold = 8;
   int max_replicas = 0;  // 0: the router's default
   int spill_depth = 0;   // 0: the router's default
+  double evict_half_life = 0;  // s; 0: the router's default
   bool agent_lru = false;  // our agents ignore the router's evict_order (LRU as the baselines)
   std::uint64_t seed = 42;
   std::vector<int> adapters = {100, 1000, 5000};
@@ -268,6 +269,8 @@ router::RouterOptions options(const Params& p) {
   router::RouterOptions o;
   if (p.max_replicas > 0) o.max_replicas = static_cast<std::size_t>(p.max_replicas);
   if (p.spill_depth > 0) o.spill_queue_depth = p.spill_depth;
+  if (p.evict_half_life > 0)
+    o.evict_half_life_ms = static_cast<std::int64_t>(p.evict_half_life * 1000.0);
   return o;
 }
 
@@ -546,7 +549,8 @@ void usage() {
       "routing_sim [--quick] [--requests N] [--adapters 100,1000,5000] [--zipf 0.8,1.0,1.2]\n"
       "            [--cv 1,4] [--engines 8,64] [--slots 8] [--service 0.05] [--load 0.3]\n"
       "            [--utilisation 0.7] [--heartbeat 1.0] [--drifts 10] [--drift-fraction 0.2]\n"
-      "            [--gie-threshold 8] [--max-replicas N] [--spill-depth N (router options)]\n"
+      "            [--gie-threshold 8] [--max-replicas N] [--spill-depth N]\n"
+      "            [--evict-half-life S (router options)]\n"
       "            [--agent-lru (our agents ignore the router's evict_order)]\n"
       "            [--seed 42]");
 }
@@ -600,6 +604,8 @@ int main(int argc, char** argv) {
       p.max_replicas = std::atoi(value());
     } else if (a == "--spill-depth") {
       p.spill_depth = std::atoi(value());
+    } else if (a == "--evict-half-life") {
+      p.evict_half_life = std::atof(value());
     } else if (a == "--agent-lru") {
       p.agent_lru = true;
     } else if (a == "--seed") {
