@@ -189,6 +189,27 @@ BOOST_AUTO_TEST_CASE(the_retry_after_an_eviction_ensures_even_on_another_listed_
   BOOST_TEST(s.ensured() == std::vector<std::string>{id});
 }
 
+// The retry after an eviction meets a 404 again (the adapter went once more between the
+// ensure and the request): the caller gets a 503 to retry, not the engine's 404, whose message
+// names the adapter by its internal id.
+BOOST_AUTO_TEST_CASE(a_second_404_after_the_ensure_is_a_503_in_the_callers_terms) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "flaky");
+  s.agent_answers_without_loading(id);
+  s.publish_residency({id});
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":flaky"));
+  BOOST_TEST(r.status == 503, r.body);
+  BOOST_TEST(r.headers.count("retry-after") == 1u);
+  BOOST_TEST(r.body.find(it::kBase + ":flaky") != std::string::npos, r.body);
+  BOOST_TEST(r.body.find(id) == std::string::npos, r.body);
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+  // Once the engine does have it, the next request is served.
+  s.load_in_engine(id);
+  auto ok = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":flaky"));
+  BOOST_TEST(ok.status == 200, ok.body);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_engine_is_retried_on_another) {
   // The gateway's warning about the dead engine, captured with the text layout. The sink is
   // added before the stack's threads start and removed after they end.

@@ -212,6 +212,11 @@ void Stack::agent_does_not_know(const std::string& adapter_id) {
   unknown_.insert(adapter_id);
 }
 
+void Stack::agent_answers_without_loading(const std::string& adapter_id) {
+  std::lock_guard lock(mutex_);
+  not_loaded_.insert(adapter_id);
+}
+
 http::Response Stack::handle_ensure(const std::string& body) {
   // No Boost.Test assertions here: this runs on the fake agent's thread.
   boost::system::error_code ec;
@@ -231,6 +236,9 @@ http::Response Stack::handle_ensure(const std::string& body) {
     if (unknown_.contains(id))
       return http::error_response(http::Status::not_found, "invalid_request_error",
                                   "adapter_not_found", "no such adapter");
+    if (not_loaded_.contains(id))
+      return http::json_response(http::Status::ok,
+                                 json::serialize(json::object{{"adapter_id", id}}));
   }
   auto load = loraplane::test::http_request(
       engine_->port(), "POST", "/v1/load_lora_adapter",

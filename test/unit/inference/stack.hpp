@@ -61,6 +61,9 @@ class Stack {
   std::vector<std::vector<std::string>> evict_orders() const;
   // The fake agent answers 404 for these (an adapter it has not heard of yet).
   void agent_does_not_know(const std::string& adapter_id);
+  // The fake agent answers 200 for these without loading them (as when a concurrent load
+  // evicted the adapter again right after its ensure).
+  void agent_answers_without_loading(const std::string& adapter_id);
 
   // Called by the fake agent's handler (its own thread).
   http::Response handle_ensure(const std::string& body);
@@ -83,6 +86,7 @@ class Stack {
   std::vector<std::string> ensured_;
   std::vector<std::vector<std::string>> evict_orders_;
   std::set<std::string> unknown_;
+  std::set<std::string> not_loaded_;
 };
 
 std::map<std::string, std::string> bearer(const std::string& token);
