@@ -11,6 +11,8 @@
 #include <memory>
 #include <mutex>
 
+#include "common/kafka_owned.hpp"
+#include "common/request_id.hpp"
 #include "common/seal.hpp"
 #include "common/sha256.hpp"
 #include "schema/upload_headers.hpp"
@@ -30,8 +32,12 @@ constexpr std::uint64_t kMaxConfigBytes = 64 * 1024;
 // at most kChunksInFlight unacknowledged; remembers where they landed.
 class ChunkPublisher {
  public:
-  ChunkPublisher(kafka::Producer& producer, std::string upload_id, std::chrono::milliseconds timeout)
-      : producer_(producer), upload_id_(std::move(upload_id)), timeout_(timeout) {}
+  ChunkPublisher(kafka::Producer& producer, std::string upload_id, std::string request_id,
+                 std::chrono::milliseconds timeout)
+      : producer_(producer),
+        upload_id_(std::move(upload_id)),
+        request_id_(std::move(request_id)),
+        timeout_(timeout) {}
   ~ChunkPublisher() { (void)wait_all(); }
 
   Status add(std::string_view bytes) {
@@ -77,19 +83,22 @@ class ChunkPublisher {
     header.index = index_++;
     header.last = last;
     if (last) header.count = index_;
-    producer_.produce_delivered(kafka::kUploads, upload_id_, chunk, schema::to_headers(header),
-                                [tally = tally_](Result<kafka::Delivered> d) {
-                                  std::lock_guard lock(tally->mutex);
-                                  --tally->in_flight;
-                                  if (!d) {
-                                    if (!tally->error) tally->error = d.error();
-                                  } else {
-                                    tally->partition = d->partition;
-                                    tally->first = std::min(tally->first, d->offset);
-                                    tally->last = std::max(tally->last, d->offset);
-                                  }
-                                  tally->cv.notify_all();
-                                });
+    auto headers = schema::to_headers(header);
+    for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
+    // Handed over, not copied, as the gateway's upload chunks are.
+    kafka::produce_owned(producer_, kafka::kUploads, upload_id_, std::move(chunk),
+                         std::move(headers), [tally = tally_](Result<kafka::Delivered> d) {
+                           std::lock_guard lock(tally->mutex);
+                           --tally->in_flight;
+                           if (!d) {
+                             if (!tally->error) tally->error = d.error();
+                           } else {
+                             tally->partition = d->partition;
+                             tally->first = std::min(tally->first, d->offset);
+                             tally->last = std::max(tally->last, d->offset);
+                           }
+                           tally->cv.notify_all();
+                         });
     return {};
   }
 
@@ -104,6 +113,7 @@ class ChunkPublisher {
 
   kafka::Producer& producer_;
   const std::string upload_id_;
+  const std::string request_id_;
   const std::chrono::milliseconds timeout_;
   std::string pending_;
   std::uint32_t index_ = 0;
@@ -170,7 +180,8 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
 
   const auto start = std::chrono::steady_clock::now();
   const std::string upload_id = "upl_" + random_base62(20);
-  ChunkPublisher publisher(writer_.producer(), upload_id, options_.produce_timeout);
+  ChunkPublisher publisher(writer_.producer(), upload_id, writer_.request_id(),
+                           options_.produce_timeout);
   Sha256 sha;
   auto downloaded = hub.download(
       im.repo, rev.commit, "adapter_model.safetensors", token,

@@ -36,6 +36,7 @@ class StateWriter {
   // The request the job in hand came from: its id goes on every record written until the next
   // call (common/request_id.hpp). Empty: none.
   void set_request_id(std::string_view request_id) { request_id_ = request_id; }
+  const std::string& request_id() const { return request_id_; }
 
  private:
   kafka::Producer& producer_;
