@@ -11,6 +11,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/inference/model_field.hpp"
 #include "gateway/inference/proxy.hpp"
+#include "schema/ensure.hpp"
 
 namespace loraplane::gateway::inference {
 
@@ -75,9 +76,9 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   }
   UpstreamCall::Request req;
   req.target = "/internal/v1/ensure";
-  // The router's eviction order for that engine (the agent takes at most 16 ids).
+  // The router's eviction order for that engine, as much of it as the agent takes.
   req.body = "{\"adapter_id\":" + json_quote(f.target.adapter_id) + ",\"evict_order\":[";
-  const std::size_t n = std::min<std::size_t>(d.evict_order.size(), 16);
+  const std::size_t n = std::min(d.evict_order.size(), schema::kMaxEvictOrder);
   for (std::size_t i = 0; i < n; ++i) req.body += (i ? "," : "") + json_quote(d.evict_order[i]);
   req.body += "]}";
   req.request_id = f.rc.request_id;

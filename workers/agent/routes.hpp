@@ -5,12 +5,13 @@
 #include <memory>
 
 #include "common/http.hpp"
+#include "schema/ensure.hpp"
 
 namespace loraplane::agent {
 
 class Core;
 
-inline constexpr std::size_t kMaxEvictOrder = 16;  // ids in an ensure's evict_order
+using schema::kMaxEvictOrder;
 inline constexpr std::size_t kMaxEnsureBody = 2048;  // room for kMaxEvictOrder ids
 
 http::Router make_router(std::shared_ptr<Core> core);
