@@ -203,8 +203,8 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     if (!t.adapter_id.empty() && c.status() == 404) {
       // The engine dropped the adapter since its last residency record: the next decision
       // sends the request to another engine holding it, or loads it (with an evict order).
-      // A 404 on the last try (gone again since its ensure) is not relayed: the adapter
-      // exists, and the engine's message names it by its id.
+      // A 404 on the last try is not relayed either: the adapter exists (the caller gets
+      // the give-up 503 to retry), and the engine's message names it by its id.
       count_upstream_error("engine", "evicted");
       ex.active = &c;
       (void)co_await c.read_all(kMaxAgentAnswer);

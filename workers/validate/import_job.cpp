@@ -85,7 +85,7 @@ class ChunkPublisher {
     if (last) header.count = index_;
     auto headers = schema::to_headers(header);
     for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
-    // Handed over, not copied, as the gateway's upload chunks are.
+    // Handed over to the producer, which copies it no more, as with the gateway's chunks.
     kafka::produce_owned(producer_, kafka::kUploads, upload_id_, std::move(chunk),
                          std::move(headers), [tally = tally_](Result<kafka::Delivered> d) {
                            std::lock_guard lock(tally->mutex);

@@ -61,23 +61,25 @@ def chat(port, key, model, stream=False):
                     "messages": [{"role": "user", "content": "hi"}]}, key)
 
 
-def engine_holds(port, adapter_id):
-    """The engines whose GPU, CPU, disk or loading set holds the adapter, per /admin/v1/engines."""
+def engine_holds(port, adapter_id, tiers=("gpu", "cpu", "disk", "loading")):
+    """The engines whose sets among `tiers` hold the adapter, per /admin/v1/engines."""
     status, fleet, _ = request(port, "GET", "/admin/v1/engines", token=ADMIN)
     assert status == 200, fleet
     lora = f"{BASE}:{adapter_id}"  # the engines' LoRA name
-    return [e["id"] for e in fleet["data"]
-            if any(lora in e[tier] for tier in ("gpu", "cpu", "disk", "loading"))]
+    return [e["id"] for e in fleet["data"] if any(lora in e[tier] for tier in tiers)]
 
 
 def wait_resident(port, adapter_id, resident=True, timeout=30):
-    """engine_holds once it is non-empty (resident) or empty (not), or at the timeout:
-    residency reaches the gateway with each agent's next report, about every second."""
+    """The engines holding the adapter once some hold it loaded (GPU or CPU, as an agent
+    reported it: `loading` also shows the gateway's own ensures) or, with resident=False, once
+    none holds it at all; or at the timeout. Residency reaches the gateway with each agent's
+    next report, about every second."""
+    tiers = ("gpu", "cpu") if resident else ("gpu", "cpu", "disk", "loading")
     deadline = time.time() + timeout
-    holders = engine_holds(port, adapter_id)
+    holders = engine_holds(port, adapter_id, tiers)
     while bool(holders) != resident and time.time() < deadline:
         time.sleep(0.2)
-        holders = engine_holds(port, adapter_id)
+        holders = engine_holds(port, adapter_id, tiers)
     return holders
 
 
