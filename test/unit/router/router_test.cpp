@@ -415,14 +415,18 @@ BOOST_AUTO_TEST_CASE(stale_heartbeats_are_skipped) {
 
 BOOST_AUTO_TEST_CASE(the_fleet_view_lists_adapters_where_route_places_them) {
   auto e = engine("e1", 1, 2);
-  e.gpu = {"adp_hot", "adp_gone"};
-  e.cpu = {"adp_cool"};
+  e.gpu = {"adp_hot", "adp_gone", "adp_back"};
+  e.cpu = {"adp_cool", "adp_hot"};  // listed twice: shown once, where route() places it
   e.disk = {"adp_disk"};
+  e.loading = {"adp_coming"};
   add(e);
   router.evicted("e1", "adp_gone");  // the engine answered 404 for it
+  router.evicted("e1", "adp_back");  // ... and for this one, which is then loaded again
   auto d = route("adp_disk");        // a load the record does not show yet
   BOOST_TEST_REQUIRE(d.needs_ensure);
   BOOST_TEST(route("adp_new").needs_ensure);
+  BOOST_TEST(route("adp_back").needs_ensure);
+  BOOST_TEST(route("adp_coming").needs_ensure);  // already loading: marked, not listed twice
   router.begin_request("e1");
   router.begin_request("e1");
 
@@ -433,20 +437,23 @@ BOOST_AUTO_TEST_CASE(the_fleet_view_lists_adapters_where_route_places_them) {
   BOOST_TEST(seen.gpu == V{"adp_hot"}, boost::test_tools::per_element());
   BOOST_TEST(seen.cpu == V{"adp_cool"}, boost::test_tools::per_element());
   BOOST_TEST(seen.disk.empty());
-  BOOST_TEST(seen.loading == (V{"adp_disk", "adp_new"}), boost::test_tools::per_element());
+  BOOST_TEST(seen.loading == (V{"adp_coming", "adp_back", "adp_disk", "adp_new"}),
+             boost::test_tools::per_element());
   BOOST_TEST(seen.queue_depth == 4);  // the record's 2 and the 2 sent since
   BOOST_TEST(seen.free_slots == 1);
 
   // The engine's next record is believed again, as route() believes it.
   add(e);
   seen = router.snapshot(kNow)[0].residency;
-  BOOST_TEST(seen.gpu == (V{"adp_hot", "adp_gone"}), boost::test_tools::per_element());
+  BOOST_TEST(seen.gpu == (V{"adp_hot", "adp_gone", "adp_back"}),
+             boost::test_tools::per_element());
   BOOST_TEST(seen.disk.empty());  // the load this router started is still on its way
-  BOOST_TEST(seen.loading == (V{"adp_disk", "adp_new"}), boost::test_tools::per_element());
+  BOOST_TEST(seen.loading == (V{"adp_coming", "adp_disk", "adp_new"}),
+             boost::test_tools::per_element());
   const auto expired = kNow + router.options().pending_ttl_ms + 1;
   seen = router.snapshot(expired)[0].residency;
   BOOST_TEST(seen.disk == V{"adp_disk"}, boost::test_tools::per_element());
-  BOOST_TEST(seen.loading.empty());
+  BOOST_TEST(seen.loading == V{"adp_coming"}, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_old_record_read_at_start_is_stale_and_a_clock_ahead_does_not_help) {
