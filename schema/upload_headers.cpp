@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/request_id.hpp"
 #include "schema/json.hpp"
 #include "schema/writer_impl.hpp"
 
@@ -42,6 +43,12 @@ std::vector<kafka::Header> to_headers(const UploadChunkHeader& header) {
   out.push_back({"index", std::to_string(header.index)});
   if (header.count) out.push_back({"count", std::to_string(*header.count)});
   out.push_back({"last", header.last ? "true" : "false"});
+  return out;
+}
+
+std::vector<kafka::Header> to_headers(const UploadChunkHeader& header, std::string_view request_id) {
+  auto out = to_headers(header);
+  for (auto& h : kafka::request_id_headers(request_id)) out.push_back(std::move(h));
   return out;
 }
 

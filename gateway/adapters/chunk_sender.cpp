@@ -1,10 +1,6 @@
 #include "gateway/adapters/chunk_sender.hpp"
 
-#include <algorithm>
-#include <limits>
-
 #include "common/kafka_owned.hpp"
-#include "common/request_id.hpp"
 #include "schema/upload_headers.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -16,9 +12,7 @@ struct ChunkSender::State {
   std::size_t in_flight = 0;
   std::uint32_t sent = 0;
   std::optional<Error> error;
-  std::int32_t partition = -1;
-  std::int64_t first_offset = std::numeric_limits<std::int64_t>::max();
-  std::int64_t last_offset = -1;
+  schema::ChunkSpan landed;
 };
 
 ChunkSender::ChunkSender(kafka::Producer& producer, std::string upload_id,
@@ -46,8 +40,7 @@ awaitable<Status> ChunkSender::send(std::string chunk, bool last) {
   ++state_->in_flight;
   ++state_->sent;
   auto state = state_;
-  auto headers = schema::to_headers(header);
-  for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
+  auto headers = schema::to_headers(header, request_id_);
   // Handed over, not copied: librdkafka sends the chunk from this buffer.
   kafka::produce_owned(
       producer_, kafka::kUploads, upload_id_, std::move(chunk), std::move(headers),
@@ -57,9 +50,7 @@ awaitable<Status> ChunkSender::send(std::string chunk, bool last) {
           if (!delivered) {
             if (!state->error) state->error = delivered.error();
           } else {
-            state->partition = delivered->partition;
-            state->first_offset = std::min(state->first_offset, delivered->offset);
-            state->last_offset = std::max(state->last_offset, delivered->offset);
+            state->landed.add(delivered.value());
           }
           state->wakeup.cancel();
         });
@@ -74,8 +65,8 @@ awaitable<Status> ChunkSender::wait_all() {
 }
 
 std::uint32_t ChunkSender::sent() const { return state_->sent; }
-std::int32_t ChunkSender::partition() const { return state_->partition; }
-std::int64_t ChunkSender::first_offset() const { return state_->first_offset; }
-std::int64_t ChunkSender::last_offset() const { return state_->last_offset; }
+std::int32_t ChunkSender::partition() const { return state_->landed.partition; }
+std::int64_t ChunkSender::first_offset() const { return state_->landed.first_offset; }
+std::int64_t ChunkSender::last_offset() const { return state_->landed.last_offset; }
 
 }  // namespace loraplane::gateway::adapters

@@ -7,12 +7,10 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <limits>
 #include <memory>
 #include <mutex>
 
 #include "common/kafka_owned.hpp"
-#include "common/request_id.hpp"
 #include "common/seal.hpp"
 #include "common/sha256.hpp"
 #include "schema/upload_headers.hpp"
@@ -62,9 +60,9 @@ class ChunkPublisher {
     u.size_bytes = size;
     u.sha256 = std::move(sha256);
     std::lock_guard lock(tally_->mutex);
-    u.partition = tally_->partition;
-    u.first_offset = tally_->first;
-    u.last_offset = tally_->last;
+    u.partition = tally_->landed.partition;
+    u.first_offset = tally_->landed.first_offset;
+    u.last_offset = tally_->landed.last_offset;
     return u;
   }
 
@@ -83,8 +81,7 @@ class ChunkPublisher {
     header.index = index_++;
     header.last = last;
     if (last) header.count = index_;
-    auto headers = schema::to_headers(header);
-    for (auto& h : kafka::request_id_headers(request_id_)) headers.push_back(std::move(h));
+    auto headers = schema::to_headers(header, request_id_);
     // Handed over to the producer, which copies it no more, as with the gateway's chunks.
     kafka::produce_owned(producer_, kafka::kUploads, upload_id_, std::move(chunk),
                          std::move(headers), [tally = tally_](Result<kafka::Delivered> d) {
@@ -93,9 +90,7 @@ class ChunkPublisher {
                            if (!d) {
                              if (!tally->error) tally->error = d.error();
                            } else {
-                             tally->partition = d->partition;
-                             tally->first = std::min(tally->first, d->offset);
-                             tally->last = std::max(tally->last, d->offset);
+                             tally->landed.add(*d);
                            }
                            tally->cv.notify_all();
                          });
@@ -123,9 +118,7 @@ class ChunkPublisher {
     std::condition_variable cv;
     int in_flight = 0;
     std::optional<Error> error;
-    std::int32_t partition = 0;
-    std::int64_t first = std::numeric_limits<std::int64_t>::max();
-    std::int64_t last = -1;
+    schema::ChunkSpan landed;
   };
   std::shared_ptr<Tally> tally_ = std::make_shared<Tally>();
 };

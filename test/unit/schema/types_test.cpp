@@ -82,6 +82,24 @@ BOOST_AUTO_TEST_CASE(upload_headers_round_trip) {
   auto back_first = parse_headers(extra);
   BOOST_REQUIRE(back_first.ok());
   BOOST_TEST(!back_first->count.has_value());
+
+  // With the request it came from: one more header, which parsing passes over.
+  const auto traced = to_headers(last, "req_42");
+  BOOST_REQUIRE(traced.size() == 6u);
+  BOOST_TEST(traced.back().key == "loraplane-request-id");
+  BOOST_TEST(traced.back().value == "req_42");
+  auto back_traced = parse_headers(traced);
+  BOOST_REQUIRE(back_traced.ok());
+  BOOST_TEST(to_json(*back_traced) == to_json(last));
+  BOOST_TEST(to_headers(last, "").size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_chunk_span_covers_every_delivered_offset) {
+  ChunkSpan span;
+  for (std::int64_t offset : {41, 40, 43}) span.add({3, offset});  // reports in any order
+  BOOST_TEST(span.partition == 3);
+  BOOST_TEST(span.first_offset == 40);
+  BOOST_TEST(span.last_offset == 43);
 }
 
 BOOST_AUTO_TEST_CASE(upload_headers_errors_name_the_header) {
