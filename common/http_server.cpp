@@ -2,6 +2,8 @@
 // header/body limits and timeouts, dispatch to buffered or streaming handlers, metrics.
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
@@ -144,6 +146,16 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   beast::http::request_parser<beast::http::string_body> parser(std::move(header));
   parser.body_limit(st.options.max_body_bytes);
   stream.expires_after(st.options.body_timeout);
+  // A client that sent `Expect: 100-continue` (curl does for bodies over 1 MiB) holds the body
+  // back until this interim answer, or for its own timeout (curl's is 1 s) without it.
+  const auto& head = parser.get();
+  if (!parser.is_done() && head.version() >= 11 &&
+      beast::iequals(head[beast::http::field::expect], "100-continue")) {
+    beast::http::response<beast::http::empty_body> cont{beast::http::status::continue_, 11};
+    auto [cec, cn] = co_await beast::http::async_write(stream, cont, use_nothrow_awaitable);
+    (void)cn;
+    if (cec) co_return std::nullopt;
+  }
   auto [ec, n] = co_await beast::http::async_read(stream, buffer, parser, use_nothrow_awaitable);
   (void)n;
   if (ec == beast::http::error::body_limit)

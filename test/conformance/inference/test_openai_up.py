@@ -7,7 +7,9 @@ every typed error the SDK raises for our answers.
 """
 
 import io
+import json
 import os
+import socket
 import sys
 import time
 
@@ -129,6 +131,41 @@ def test_the_same_name_in_two_tenants_never_collides(up):
     with pytest.raises(openai.NotFoundError) as missing:
         up.client(up.acme["api_key"]).chat.completions.create(model=f"{BASE}:nope", messages=MESSAGES)
     assert foreign.value.code == missing.value.code == "model_not_found"
+
+
+def read_head(sock, data=b""):
+    """Reads up to the end of one response head; returns (status line, rest of the bytes)."""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before a response"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
+    # curl sends `Expect: 100-continue` for a body over 1 MiB (a long prompt) and holds the body
+    # until the 100 arrives: without it every such request waits out curl's 1 s.
+    m = f"{BASE}:support-v3"
+    body = json.dumps({"model": m, "messages": MESSAGES, "max_tokens": 3}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {up.acme['api_key']}\r\nContent-Type: application/json\r\n"
+            f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
+        s.sendall(head)
+        try:
+            interim, rest = read_head(s)
+        except socket.timeout:
+            pytest.fail("no `100 Continue` before the body was sent")
+        assert interim.startswith("HTTP/1.1 100 ")
+        s.sendall(body)
+        final, rest = read_head(s, rest)
+        assert final.startswith("HTTP/1.1 200 ")
+        length = int(next(l.split(":", 1)[1] for l in final.split("\r\n")
+                          if l.lower().startswith("content-length:")))
+        while len(rest) < length:
+            rest += s.recv(65536)
+        assert json.loads(rest[:length])["model"] == m
 
 
 def test_typed_errors(up):
