@@ -59,16 +59,21 @@ void append_event(std::string& out, std::string_view event, std::string_view mod
 
 class SseRelay {
  public:
-  SseRelay(http::ResponseChannel& channel, std::string model, std::string request_id)
-      : channel_(channel), model_(std::move(model)), request_id_(std::move(request_id)) {}
+  // An HTTP/1.0 client cannot read chunked encoding (RFC 9112 §6.1): it gets the events as a
+  // body that ends when the connection closes.
+  SseRelay(http::ResponseChannel& channel, std::string model, std::string request_id,
+           bool chunked)
+      : channel_(channel), model_(std::move(model)), request_id_(std::move(request_id)),
+        chunked_(chunked) {}
 
   awaitable<bool> begin(std::string_view content_type) {
     bhttp::response<bhttp::empty_body> res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, content_type);
     res.set(bhttp::field::cache_control, "no-cache");
     res.set("x-request-id", request_id_);
+    if (!chunked_) channel_.keep_alive = false;
     res.keep_alive(channel_.keep_alive);
-    res.chunked(true);
+    res.chunked(chunked_);
     bhttp::response_serializer<bhttp::empty_body> serializer{res};
     channel_.written = true;
     channel_.status = 200;
@@ -104,6 +109,7 @@ class SseRelay {
     if (!pending_.empty()) {
       if (!co_await write_chunk(pending_)) co_return false;
     }
+    if (!chunked_) co_return true;  // the close ends the body
     channel_.stream.expires_after(kClientWriteTimeout);
     auto [ec, n] = co_await asio::async_write(channel_.stream, bhttp::make_chunk_last(),
                                               use_nothrow_awaitable);
@@ -114,8 +120,15 @@ class SseRelay {
  private:
   awaitable<bool> write_chunk(const std::string& data) {
     channel_.stream.expires_after(kClientWriteTimeout);
+    if (!chunked_) {
+      auto [ec, n] = co_await asio::async_write(channel_.stream, asio::buffer(data),
+                                                use_nothrow_awaitable);
+      (void)n;
+      co_return !ec;
+    }
     auto [ec, n] = co_await asio::async_write(
         channel_.stream, bhttp::make_chunk(asio::buffer(data)), use_nothrow_awaitable);
+    (void)n;
     co_return !ec;
   }
 
@@ -123,11 +136,13 @@ class SseRelay {
   std::string model_;
   std::string request_id_;
   std::string pending_;
+  bool chunked_;
 };
 
 awaitable<http::Response> relay_stream(Forward& f, Exchange& ex, UpstreamCall& call) {
   auto& channel = *f.rc.channel;
-  SseRelay sse(channel, f.target.caller_model, f.rc.request_id);
+  SseRelay sse(channel, f.target.caller_model, f.rc.request_id,
+               f.rc.request.version() >= 11);
   std::string content_type(call.header(bhttp::field::content_type));
   if (!co_await sse.begin(content_type)) {
     call.cancel();

@@ -168,6 +168,26 @@ def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
         assert json.loads(rest[:length])["model"] == m
 
 
+def test_a_stream_to_an_http_1_0_client_is_not_chunked(up):
+    # HTTP/1.0 has no chunked encoding: the events come as a body the connection's close ends.
+    m = f"{BASE}:support-v3"
+    body = json.dumps({"model": m, "messages": MESSAGES, "max_tokens": 3, "stream": True}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\n"
+            f"Authorization: Bearer {up.acme['api_key']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
+        s.sendall(head + body)
+        final, rest = read_head(s)
+        while chunk := s.recv(65536):
+            rest += chunk
+    assert final.split("\r\n")[0].split(" ")[1] == "200"
+    assert "transfer-encoding" not in final.lower()
+    events = [e for e in rest.decode().split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    assert len(events) >= 2
+    assert all(json.loads(e.removeprefix("data: "))["model"] == m for e in events[:-1])
+
+
 def test_typed_errors(up):
     c = up.client(up.acme["api_key"])
     with pytest.raises(openai.AuthenticationError):
