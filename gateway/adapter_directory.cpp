@@ -90,12 +90,19 @@ const schema::AdapterState* AdapterDirectory::find_named(std::string_view tenant
                                                          std::string_view name) const {
   auto tenant = by_tenant_.find(std::string(tenant_id));
   if (tenant == by_tenant_.end()) return nullptr;
+  // Newest first. Names are unique, except that uploads of one name racing each other all get
+  // their 202 and the validate worker fails the losers (adapter_exists): those failed records
+  // are newer than the winner and must not hide it, so a live adapter comes before any failed
+  // one of the same name.
+  const schema::AdapterState* newest_failed = nullptr;
   for (const auto& [id, unused] : tenant->second) {
     const auto* found = find_visible(id);
-    if (found && found->adapter.base_model == base_model && found->adapter.name == name)
-      return found;
+    if (!found || found->adapter.base_model != base_model || found->adapter.name != name)
+      continue;
+    if (found->adapter.status != schema::AdapterStatus::failed) return found;
+    if (!newest_failed) newest_failed = found;
   }
-  return nullptr;
+  return newest_failed;
 }
 
 std::optional<schema::AdapterState> AdapterDirectory::find_by_name(

@@ -51,7 +51,8 @@ class AdapterDirectory {
   static bool visible(const schema::AdapterState& s);
   std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
   const schema::AdapterState* find_visible(std::string_view adapter_id) const;   // locked
-  // locked: the tenant's visible adapter with this name on this base, or nullptr.
+  // locked: the tenant's visible adapter with this name on this base (a live one before a
+  // failed one), or nullptr.
   const schema::AdapterState* find_named(std::string_view tenant_id, std::string_view base_model,
                                          std::string_view name) const;
 

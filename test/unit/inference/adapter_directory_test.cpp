@@ -40,4 +40,31 @@ BOOST_AUTO_TEST_CASE(an_id_moved_to_another_tenant_leaves_the_old_tenants_view) 
   BOOST_TEST(!dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_name_resolves_to_its_live_adapter_not_to_newer_failed_duplicates) {
+  // Four uploads of one name at once: each got its 202, the worker admitted the first and
+  // failed the other three (adapter_exists). Their records are newer than the winner's.
+  gw::AdapterDirectory dir;
+  auto winner = record("ten_a", 1);
+  winner.adapter.id = "adp_1";
+  dir.put(winner);
+  for (const char* id : {"adp_2", "adp_3", "adp_4"}) {
+    auto loser = record("ten_a", 1);
+    loser.adapter.id = id;
+    loser.adapter.status = schema::AdapterStatus::failed;
+    dir.put(loser);
+  }
+  auto brief = dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot");
+  BOOST_TEST_REQUIRE(brief.has_value());
+  BOOST_TEST(brief->id == "adp_1");
+  BOOST_TEST((brief->status == schema::AdapterStatus::ready));
+  BOOST_TEST(dir.find_by_name("ten_a", "llama-3.1-8b-instruct", "bot")->adapter.id == "adp_1");
+  // Once the live one is deleted, the name still names the newest failed record (409 not
+  // ready, not 404), until that one is deleted too.
+  dir.hide("adp_1");
+  brief = dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot");
+  BOOST_TEST_REQUIRE(brief.has_value());
+  BOOST_TEST(brief->id == "adp_4");
+  BOOST_TEST((brief->status == schema::AdapterStatus::failed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
