@@ -8,6 +8,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 
 #include "common/log.hpp"
@@ -60,7 +61,9 @@ std::optional<http::Response> final_checks(UploadSession& session, std::optional
   if (f.lora_alpha) {
     double value = 0;
     auto [end, ec] = std::from_chars(f.lora_alpha->data(), f.lora_alpha->data() + f.lora_alpha->size(), value);
-    if (ec != std::errc() || end != f.lora_alpha->data() + f.lora_alpha->size() || !(value > 0))
+    // from_chars takes "inf" and "infinity": refused, as JSON (the job) cannot carry them.
+    if (ec != std::errc() || end != f.lora_alpha->data() + f.lora_alpha->size() ||
+        !std::isfinite(value) || !(value > 0))
       return errors::invalid_request("lora_alpha: must be a positive number", "lora_alpha");
     alpha = value;
   }

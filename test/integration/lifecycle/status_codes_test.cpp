@@ -134,6 +134,14 @@ BOOST_AUTO_TEST_CASE(early_rejections_answer_at_once) {
       d.upload(t.key, "garbage", "toy-llama",
                std::string("\x10\0\0\0\0\0\0\0", 8) + "this is not json" + std::string(64, '\0'));
   BOOST_TEST(not_json.status == 422);
+  // A lora_alpha the job's JSON cannot carry: refused, not accepted and left pending forever.
+  for (const char* alpha : {"inf", "-INF", "infinity", "nan", "0", "-1", "1e999"}) {
+    auto bad_alpha = d.upload(t.key, {{"name", "alpha"}, {"base_model", "toy-llama"},
+                                      {"lora_alpha", alpha}},
+                              toy_adapter(8));
+    BOOST_TEST(bad_alpha.status == 400, "lora_alpha=" << alpha << ": " << bad_alpha.body);
+    BOOST_TEST(bad_alpha.body.find("lora_alpha") != std::string::npos);
+  }
   auto rank = d.upload(t.key, "big-rank", "toy-llama", toy_adapter(128));
   BOOST_TEST(rank.status == 422);
   BOOST_TEST(error_code_of(rank) == "invalid_adapter");
