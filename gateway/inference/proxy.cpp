@@ -18,19 +18,24 @@ namespace {
 // Completes when the client closes its connection (then cuts the call under way); bytes it
 // sends meanwhile (a pipelined request) stay in the session's buffer for later.
 awaitable<void> watch_client(http::ResponseChannel& channel, Exchange& ex) {
-  auto [ec, n] = co_await channel.stream.socket().async_read_some(channel.buffer.prepare(4096),
-                                                                  use_nothrow_awaitable);
-  if (ec == asio::error::operation_aborted) co_return;  // the forwarding finished first
-  if (!ec) {
+  // Bytes of a pipelined next request are kept for it, and the watch goes on: the client may
+  // still hang up before this answer. Beyond kMaxPipelined the watch stops (memory is bounded).
+  constexpr std::size_t kMaxPipelined = 64 * 1024;
+  while (channel.buffer.size() < kMaxPipelined) {
+    auto [ec, n] = co_await channel.stream.socket().async_read_some(channel.buffer.prepare(4096),
+                                                                    use_nothrow_awaitable);
+    if (ec == asio::error::operation_aborted) co_return;  // the forwarding finished first
+    if (ec) {
+      ex.client_gone = true;
+      if (ex.active) ex.active->cancel();
+      co_return;
+    }
     channel.buffer.commit(n);
-    asio::steady_timer forever(co_await asio::this_coro::executor,
-                               asio::steady_timer::time_point::max());
-    auto [wait_ec] = co_await forever.async_wait(use_nothrow_awaitable);
-    (void)wait_ec;
-    co_return;
   }
-  ex.client_gone = true;
-  if (ex.active) ex.active->cancel();
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  auto [wait_ec] = co_await forever.async_wait(use_nothrow_awaitable);
+  (void)wait_ec;
 }
 
 awaitable<http::Response> forward_watched(Forward& f, Exchange& ex) {

@@ -120,4 +120,57 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
   }));
 }
 
+BOOST_AUTO_TEST_CASE(a_client_hanging_up_after_pipelining_its_next_request_is_noticed) {
+  auto options = loraplane::sim_engine::test::test_options();
+  options.itl = loraplane::sim_engine::Millis(20);
+  it::Stack s(options);
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "piped");
+  s.load_in_engine(id);
+  s.publish_residency({id});
+  auto gone = [&] {  // requests the gateway counted as closed by the client (499)
+    auto metrics = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
+    double sum = 0;
+    std::size_t at = 0;
+    while ((at = metrics.find("\nloraplane_http_requests_total{", at)) != std::string::npos) {
+      auto end = metrics.find('\n', at + 1);
+      auto line = metrics.substr(at + 1, end - at - 1);
+      if (line.find("code=\"499\"") != std::string::npos &&
+          line.find("/v1/chat/completions") != std::string::npos)
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+      at = end;
+    }
+    return sum;
+  };
+  const double before = gone();
+  {
+    loraplane::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect(
+        loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
+    auto request = [&](int max_tokens) {
+      bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+      req.set(bhttp::field::host, "127.0.0.1");
+      req.set(bhttp::field::authorization, "Bearer " + acme.key);
+      req.set(bhttp::field::content_type, "application/json");
+      req.body() = json::serialize(json::object{
+          {"model", it::kBase + ":piped"},
+          {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
+          {"max_tokens", max_tokens},
+          {"ignore_eos", true}});
+      req.prepare_payload();
+      return req;
+    };
+    // A whole (not streamed) answer that takes 100 s; while it runs, the client pipelines its
+    // next request and then hangs up.
+    bhttp::write(stream, request(5000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    bhttp::write(stream, request(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stream.socket().shutdown(loraplane::tcp::socket::shutdown_both);
+    stream.close();
+  }
+  BOOST_TEST(eventually([&] { return gone() >= before + 1; }));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
