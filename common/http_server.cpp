@@ -14,11 +14,32 @@
 #include <unordered_map>
 
 #include "common/http.hpp"
+#include "common/http_malformed.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/sha256.hpp"
 
 namespace loraplane::http {
+
+// nginx answers these 400 too, rather than closing in silence.
+bool malformed_request(const boost::system::error_code& ec) {
+  namespace herr = beast::http;
+  if (ec.category() != herr::make_error_code(herr::error::bad_method).category()) return false;
+  switch (static_cast<herr::error>(ec.value())) {
+    case herr::error::end_of_stream:
+    case herr::error::partial_message:
+    case herr::error::need_more:
+    case herr::error::need_buffer:
+    case herr::error::short_read:
+    case herr::error::stale_parser:
+    case herr::error::bad_alloc:
+    case herr::error::header_limit:
+    case herr::error::body_limit:
+      return false;
+    default:
+      return true;
+  }
+}
 
 namespace {
 
@@ -133,6 +154,13 @@ Response dispatch_error(Status status, std::string_view message, std::string_vie
   return error_response(status, "invalid_request_error", code, message);
 }
 
+Response malformed_answer(const boost::system::error_code& ec) {
+  auto res = dispatch_error(Status::bad_request, "malformed HTTP request: " + ec.message(),
+                            "malformed_request");
+  res.keep_alive(false);
+  return res;
+}
+
 awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_stream& stream,
                                                 beast::flat_buffer& buffer, HeaderParser& header,
                                                 const Handler& handler,
@@ -160,6 +188,7 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   (void)n;
   if (ec == beast::http::error::body_limit)
     co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
+  if (malformed_request(ec)) co_return malformed_answer(ec);  // a bad chunk in the body
   if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
   body_read = true;
   channel.keep_alive = channel.keep_alive && parser.keep_alive();
@@ -214,13 +243,16 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     stream.expires_after(st->options.header_timeout);
     auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, header, use_nothrow_awaitable);
     (void)n;
-    if (ec == beast::http::error::header_limit || ec == beast::http::error::body_limit) {
+    if (ec == beast::http::error::header_limit || ec == beast::http::error::body_limit ||
+        malformed_request(ec)) {
       // Answer, then close: the rest of this request is not read.
       auto res = ec == beast::http::error::header_limit
                      ? dispatch_error(Status::request_header_fields_too_large,
                                       "request header too large", "header_too_large")
-                     : dispatch_error(Status::payload_too_large, "request body too large",
-                                      "body_too_large");
+                 : ec == beast::http::error::body_limit
+                     ? dispatch_error(Status::payload_too_large, "request body too large",
+                                      "body_too_large")
+                     : malformed_answer(ec);
       res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(5));
       auto [wec, wn] = co_await beast::http::async_write(stream, res, use_nothrow_awaitable);
@@ -228,7 +260,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
       if (!wec) co_await linger_close(stream, buffer);
       co_return;
     }
-    if (ec) break;  // closed, timed out or malformed: drop the connection
+    if (ec) break;  // closed or timed out: no one to answer
     auto start = Clock::now();
     const auto& req = header.get();
     auto rid_it = req.find("x-request-id");

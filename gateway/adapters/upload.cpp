@@ -11,6 +11,7 @@
 #include <cmath>
 #include <chrono>
 
+#include "common/http_malformed.hpp"
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 #include "common/sha256.hpp"
@@ -91,6 +92,9 @@ awaitable<std::optional<http::Response>> stream_body(http::StreamContext& sc,
     auto [ec, n] = co_await bhttp::async_read(sc.stream, sc.buffer, body, use_nothrow_awaitable);
     (void)n;
     if (ec == bhttp::error::need_buffer) ec = {};
+    if (http::malformed_request(ec))
+      co_return errors::invalid_request("malformed HTTP request: " + ec.message(), {},
+                                        "malformed_request");
     if (ec) co_return errors::invalid_request("request body incomplete: " + ec.message());
     std::size_t got = buf.size() - body.get().body().size;
     if (auto st = parser.feed({buf.data(), got}); !st) {

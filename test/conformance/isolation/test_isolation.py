@@ -443,6 +443,26 @@ def test_many_headers_get_431(env):
     assert_error(status, body, 431, "header_too_large")
 
 
+@pytest.mark.parametrize("framing,what", [
+    ("Content-Length: abc\r\n", "bad Content-Length"),
+    ("Content-Length: -5\r\n", "bad Content-Length"),
+    ("Content-Length: 2\r\nContent-Length: 3\r\n", "Content-Length"),
+    ("Transfer-Encoding: chunked\r\n", "bad chunk"),
+])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/adapters/upload"])
+def test_malformed_framing_gets_400_naming_it(env, path, framing, what):
+    body = b"zz\r\n{}\r\n0\r\n\r\n" if "chunked" in framing else b"{}"
+    kind = (f"multipart/form-data; boundary={BOUNDARY}" if path.endswith("upload")
+            else "application/json")
+    req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {env['m']}\r\n"
+           f"Content-Type: {kind}\r\n{framing}\r\n").encode() + body
+    answer = raw_exchange(env["port"], req)
+    status, res = parse_raw(answer)
+    assert_error(status, res, 400, "malformed_request")
+    assert what in res["error"]["message"], res
+    assert b"connection: close" in answer.lower()
+
+
 @pytest.mark.parametrize("path", ["/v1/adapters", "/v1/chat/completions", "/admin/v1/tenants"])
 def test_oversized_json_body_gets_413(env, path):
     token = ADMIN if path.startswith("/admin") else env["m"]
