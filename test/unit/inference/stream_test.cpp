@@ -30,6 +30,17 @@ void check_stream(const loraplane::test::HttpResult& r, const std::string& model
   }
 }
 
+// A chat request from `key` with `body`, as a client on a kept-alive connection writes it.
+bhttp::request<bhttp::string_body> chat_request(const std::string& key, std::string body) {
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.set(bhttp::field::authorization, "Bearer " + key);
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(stream)
@@ -61,13 +72,7 @@ BOOST_AUTO_TEST_CASE(one_connection_serves_streamed_and_whole_answers_in_turn) {
       loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
   beast::flat_buffer buffer;
   for (bool streamed : {true, false, true}) {
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    req.set(bhttp::field::authorization, "Bearer " + acme.key);
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = it::chat_body(model, streamed);
-    req.prepare_payload();
-    bhttp::write(stream, req);
+    bhttp::write(stream, chat_request(acme.key, it::chat_body(model, streamed)));
     bhttp::response<bhttp::string_body> res;
     bhttp::read(stream, buffer, res);
     BOOST_TEST_REQUIRE(res.result_int() == 200u, res.body());
@@ -99,13 +104,7 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
         {"max_tokens", 5000},
         {"ignore_eos", true},
         {"stream", true}});
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    req.set(bhttp::field::authorization, "Bearer " + acme.key);
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    bhttp::write(stream, req);
+    bhttp::write(stream, chat_request(acme.key, body));
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::empty_body> header;
     bhttp::read_header(stream, buffer, header);
@@ -149,17 +148,11 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_after_pipelining_its_next_request_is_no
     stream.connect(
         loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
     auto request = [&](int max_tokens) {
-      bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/chat/completions", 11};
-      req.set(bhttp::field::host, "127.0.0.1");
-      req.set(bhttp::field::authorization, "Bearer " + acme.key);
-      req.set(bhttp::field::content_type, "application/json");
-      req.body() = json::serialize(json::object{
+      return chat_request(acme.key, json::serialize(json::object{
           {"model", it::kBase + ":piped"},
           {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
           {"max_tokens", max_tokens},
-          {"ignore_eos", true}});
-      req.prepare_payload();
-      return req;
+          {"ignore_eos", true}}));
     };
     // A whole (not streamed) answer that takes 100 s; while it runs, the client pipelines its
     // next request and then hangs up.
