@@ -44,6 +44,9 @@ struct AgentOptions {
   std::chrono::milliseconds session_timeout{45000};     // load-events consumer group
   std::chrono::milliseconds engine_timeout{120000};     // one engine call (a load reads the files)
   std::chrono::milliseconds fetch_idle_timeout{30000};  // a blob download making no progress
+  // An ensure that finds every slot taken by loads in progress waits this long for one of them
+  // to finish (and become evictable) before answering 503.
+  std::chrono::milliseconds slot_wait{30000};
   std::chrono::seconds heat_half_life{60};              // recency weight of the hotness policy
   bool register_health = true;                          // role "agent:<engine id>" in /healthz
   // Also read the compacted loraplane.adapters table: adapters that became ready before this

@@ -31,6 +31,11 @@ struct Families {
                                                          .Name("loraplane_agent_ensures_total")
                                                          .Help("POST /internal/v1/ensure calls")
                                                          .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& slot_waits =
+      prometheus::BuildCounter()
+          .Name("loraplane_agent_slot_waits_total")
+          .Help("Loads that found every slot held by loads in progress and waited for one")
+          .Register(metrics::registry());
   prometheus::Family<prometheus::Histogram>& hot_load =
       prometheus::BuildHistogram()
           .Name("loraplane_agent_hot_load_seconds")
@@ -73,6 +78,7 @@ AgentMetrics::AgentMetrics(const std::string& e)
       disk_evictions(families().evictions.Add({{"engine", e}, {"from", "disk"}})),
       fetch_failures(families().fetch_failures.Add({{"engine", e}})),
       ensures(families().ensures.Add({{"engine", e}})),
+      slot_waits(families().slot_waits.Add({{"engine", e}})),
       fetch_seconds(families().hot_load.Add({{"engine", e}, {"phase", "fetch"}}, buckets())),
       disk_seconds(families().hot_load.Add({{"engine", e}, {"phase", "disk"}}, buckets())),
       engine_seconds(families().hot_load.Add({{"engine", e}, {"phase", "engine_load"}}, buckets())),

@@ -17,6 +17,7 @@ struct AgentMetrics {
   prometheus::Counter& disk_evictions;    // removed from disk for the budget
   prometheus::Counter& fetch_failures;    // one storage url that failed (network, status, sha)
   prometheus::Counter& ensures;
+  prometheus::Counter& slot_waits;        // loads that waited for another load to free a slot
   prometheus::Histogram& fetch_seconds;   // storage → local file (download + sha256)
   prometheus::Histogram& disk_seconds;    // config write, fsync, rename into place
   prometheus::Histogram& engine_seconds;  // the engine's load call

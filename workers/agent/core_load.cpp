@@ -152,19 +152,37 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string reques
 }
 
 awaitable<Status> Core::reserve_slot(std::string id) {
-  auto& e = adapters_.at(id);
-  e.slot_reserved = true;
+  adapters_.at(id).slot_reserved = true;
+  const auto give_up = Clock::now() + options_.slot_wait;
+  asio::steady_timer pause(io_);
+  bool waited = false;
   while (slots_used() > options_.slots()) {
+    auto& e = adapters_.at(id);  // not erased while its op runs
     // The gateway's choice first: it sees every request, this agent only a sample of them.
     Entry* victim = e.op ? first_evictable(e.op->evict_order, id) : nullptr;
     const std::string_view why = victim ? "coldest by the gateway's traffic" : "coldest";
     if (!victim) victim = coldest_registered(id);
-    if (!victim) {
-      e.slot_reserved = false;
-      co_return make_error(Errc::unavailable, "every adapter slot of the engine is busy loading");
+    if (victim) {
+      auto evicting = evict(victim->info.adapter_id, why);
+      co_await std::move(evicting);
+      continue;
     }
-    auto evicting = evict(victim->info.adapter_id, why);
-    co_await std::move(evicting);
+    // Every slot is held by a load in progress. One of them ends within the engine's load
+    // time, and its adapter then becomes evictable: wait for that (bounded) rather than send
+    // the caller away.
+    if (e.deleted || stopping_ || Clock::now() >= give_up) {
+      e.slot_reserved = false;
+      co_return make_error(Errc::unavailable,
+                           e.deleted || stopping_
+                               ? std::string("the agent stopped or the adapter was deleted")
+                               : "every adapter slot of the engine stayed busy loading for " +
+                                     std::to_string(options_.slot_wait.count()) + " ms");
+    }
+    if (!std::exchange(waited, true)) metrics_.slot_waits.Increment();
+    pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(20),
+                                                  give_up - Clock::now()));
+    auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
+    (void)ec;
   }
   co_return Status{};
 }

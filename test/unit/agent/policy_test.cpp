@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 #include "test/unit/agent/agent_fixture.hpp"
 #include "workers/agent/engine_client.hpp"
@@ -39,6 +40,52 @@ BOOST_AUTO_TEST_CASE(concurrent_ensures_share_one_engine_load) {
   BOOST_TEST(f.engine().loads() == loads + 1);
   BOOST_TEST(f.engine_has("adp_conc_b"));
   BOOST_TEST(!f.engine_has("adp_conc_a"));  // max-loras 1: the other one made room
+}
+
+// One slot, two ensures for two different adapters at once: the second finds the slot held by
+// the first one's load in progress. It waits for that load to end and then takes the slot,
+// rather than sending its caller away with a 503.
+BOOST_AUTO_TEST_CASE(an_ensure_finding_every_slot_loading_waits_for_one) {
+  auto slow = Fixture::engine_options();
+  slow.load_fixed = sim_engine::Millis(300);
+  Fixture f("base-slotwait", /*max_loras=*/1, slow);
+  f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_sw_a", 1);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_sw_a"); }));
+  f.publish_ready("adp_sw_b", 2);
+  f.publish_ready("adp_sw_c", 3);
+  BOOST_REQUIRE(eventually([&] {
+    auto r = f.residency();
+    return contains(r.disk, "adp_sw_b") && contains(r.disk, "adp_sw_c");
+  }));
+  auto b = std::async(std::launch::async, [&] { return f.ensure("adp_sw_b"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // b's load holds the slot
+  auto c = std::async(std::launch::async, [&] { return f.ensure("adp_sw_c"); });
+  auto rb = b.get();
+  auto rc = c.get();
+  BOOST_TEST(rb.status == 200, rb.body);
+  BOOST_TEST(rc.status == 200, rc.body);
+  BOOST_TEST(f.engine_has("adp_sw_b") != f.engine_has("adp_sw_c"));  // the later one holds it
+  BOOST_TEST(!f.engine_has("adp_sw_a"));
+}
+
+// The wait is bounded: a load that outlasts it gets a 503 saying why.
+BOOST_AUTO_TEST_CASE(the_wait_for_a_loading_slot_is_bounded) {
+  auto slow = Fixture::engine_options();
+  slow.load_fixed = sim_engine::Millis(5000);
+  Fixture f("base-slotbound", /*max_loras=*/1, slow);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.slot_wait = std::chrono::milliseconds(200);
+  f.start_agent(options);
+  f.publish_ready("adp_sb_a", 1);  // pre-warmed into the free slot: a 5 s load
+  f.publish_ready("adp_sb_b", 2);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_sb_b"); }));
+  BOOST_REQUIRE(!f.engine_has("adp_sb_a"));  // still loading
+  auto rb = f.ensure("adp_sb_b");
+  BOOST_TEST(rb.status == 503, rb.body);
+  BOOST_TEST(rb.body.find("stayed busy loading for 200 ms") != std::string::npos, rb.body);
 }
 
 BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
