@@ -43,9 +43,10 @@ std::unique_ptr<Fleet> start_fleet(asio::io_context& io, const kafka::Cluster& c
                                    const std::string& sim_profile) {
   auto fleet = std::make_unique<Fleet>();
   for (const auto& model : catalog.models()) {
-    if (model.kind != ModelKind::chat) continue;
     auto engine_options = sim_engine::profile(sim_profile);
     engine_options.base_model = model.id;
+    if (model.kind == ModelKind::embedding)  // LoRA-less: its agent only reports it alive
+      engine_options.embedding_dim = static_cast<std::size_t>(model.hidden_size);
     engine_options.port = 0;
     auto engine = std::make_unique<sim_engine::SimEngine>(io, engine_options);
     engine->start();

@@ -1,5 +1,6 @@
-// The simulated fleet of `loraplane up`: one engine simulator and one agent per chat base model
-// of the catalog, on free ports, in this process.
+// The simulated fleet of `loraplane up`: one engine simulator and one agent per base model
+// of the catalog (an embedding model's agent only reports its engine alive: no LoRA there), on
+// free ports, in this process.
 #pragma once
 
 #include <filesystem>

@@ -27,6 +27,9 @@ void add_flags(CLI::App& c, SimEngineFlags& f) {
   c.add_option("--max-waiting", f.max_waiting, "waiting requests before answering 503")
       ->capture_default_str();
   c.add_option("--max-model-len", f.max_model_len, "context length")->capture_default_str();
+  c.add_option("--embedding-dim", f.embedding_dim,
+               "an embedding model answering vectors of this size (0 = a generative model)")
+      ->capture_default_str();
   c.add_option("--seed", f.seed, "seed of the generated text")->capture_default_str();
   c.add_option("--ttft-ms", f.ttft_ms, "time to first token (default: the profile's)");
   c.add_option("--itl-ms", f.itl_ms, "inter-token latency (default: the profile's)");
@@ -48,6 +51,7 @@ SimEngineOptions to_options(const SimEngineFlags& f) {
   o.max_num_seqs = f.max_num_seqs;
   o.max_waiting = f.max_waiting;
   o.max_model_len = f.max_model_len;
+  o.embedding_dim = f.embedding_dim;
   o.seed = f.seed;
   if (f.ttft_ms >= 0) o.ttft = Millis(f.ttft_ms);
   if (f.itl_ms >= 0) o.itl = Millis(f.itl_ms);

@@ -27,6 +27,7 @@ struct SimEngineFlags {
   std::size_t max_num_seqs = 256;
   std::size_t max_waiting = 1024;
   std::uint32_t max_model_len = 8192;
+  std::size_t embedding_dim = 0;
   std::uint64_t seed = 0;
   // Costs: negative means "as the profile says".
   double ttft_ms = -1;

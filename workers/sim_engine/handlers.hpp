@@ -17,6 +17,7 @@ awaitable<http::Response> unload_lora_adapter(StatePtr state, http::RequestConte
 awaitable<http::Response> list_models(StatePtr state, http::RequestContext& rc);
 awaitable<http::Response> metrics(StatePtr state, http::RequestContext& rc);
 awaitable<http::Response> sim_state(StatePtr state, http::RequestContext& rc);
+awaitable<http::Response> embeddings(StatePtr state, http::RequestContext& rc);
 
 // vLLM answers a body its pydantic model rejects with 400 and the validation errors as text;
 // `field` missing or of the wrong type.

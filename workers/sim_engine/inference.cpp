@@ -141,6 +141,9 @@ awaitable<bool> respond_stream(Generation& gen, const Prepared& p, const Respons
 awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
                                           http::RequestContext& rc, Api api) {
   auto& st = *state;
+  if (st.options.embedding_dim > 0)
+    co_return bad_request(api == Api::chat ? "The model does not support Chat Completions API"
+                                           : "The model does not support Completions API");
   // The server read the body, bounded by the same max_body_bytes (413 beyond it).
   const std::string& body = rc.request.body();
   auto parsed = api == Api::chat ? parse_chat_request(body, st.options.max_body_bytes)

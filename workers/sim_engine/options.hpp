@@ -27,6 +27,9 @@ struct SimEngineOptions {
   std::string base_model = "toy-llama";
   std::string base_model_root;  // empty: same as base_model
   std::uint32_t max_model_len = 8192;
+  // An embedding model (vLLM's pooling runner): /v1/embeddings answers vectors of this many
+  // floats, and chat and completions are refused. 0: a generative model.
+  std::size_t embedding_dim = 0;
 
   // vLLM's LoRA flags.
   std::size_t max_loras = 8;        // --max-loras: adapters on the GPU at once (LRU)

@@ -41,6 +41,8 @@ http::Router make_router(StatePtr state) {
              [state](http::RequestContext& rc) { return chat_completions(state, rc); });
   router.add(Verb::post, "/v1/completions",
              [state](http::RequestContext& rc) { return completions(state, rc); });
+  router.add(Verb::post, "/v1/embeddings",
+             [state](http::RequestContext& rc) { return embeddings(state, rc); });
   router.add(Verb::get, "/metrics",
              [state](http::RequestContext& rc) { return metrics(state, rc); });
   router.add(Verb::get, "/sim/v1/state",

@@ -122,6 +122,21 @@ def test_completions_json_and_stream(up):
     assert chunks and all(ch.model == m for ch in chunks)
 
 
+def test_embeddings_of_the_embedding_base(up):
+    """`up` serves every base it lists: bge-m3 answers embeddings (the SDK asks for base64)."""
+    c = up.client(up.acme["api_key"])
+    res = c.embeddings.create(model="bge-m3", input=["first text", "second text"])
+    assert res.model == "bge-m3"
+    assert [d.index for d in res.data] == [0, 1]
+    first, second = (np.array(d.embedding) for d in res.data)
+    assert first.shape == (1024,)  # bge-m3's hidden size, from ops/models.json
+    assert abs(np.linalg.norm(first) - 1) < 1e-4
+    assert not np.allclose(first, second)
+    plain = c.embeddings.create(model="bge-m3", input="first text", encoding_format="float")
+    assert np.allclose(plain.data[0].embedding, first, atol=1e-6)
+    assert res.usage.prompt_tokens == 4
+
+
 def test_the_same_name_in_two_tenants_never_collides(up):
     theirs = up.client(up.globex["api_key"]).chat.completions.create(
         model=f"{BASE}:secret", messages=MESSAGES, max_tokens=3)
