@@ -135,6 +135,7 @@ JobHandler::Outcome JobHandler::fail(const schema::AdapterState& state, std::str
   validate_metrics().failure(code);
   spdlog::info("validate: adapter {} failed: {}: {}", state.adapter.id, code,
                failed.adapter.error->message);
+  prune_failed(state.tenant_id, state.adapter.id);
   return Outcome::failed;
 }
 

@@ -65,6 +65,11 @@ class JobHandler {
 
   // lifecycle_jobs.cpp
   Outcome remove(const schema::Job& job);
+  // deleting, adapter.deleted (when it has a sha256), tombstone: the steps of a delete.
+  Outcome remove_state(schema::AdapterState state);
+  // Deletes the tenant's oldest failed adapters beyond options_.max_failed_per_tenant, never
+  // `just_failed` (the one the user is about to look at).
+  void prune_failed(const std::string& tenant_id, const std::string& just_failed);
   // The adapter of a deleted tenant, whatever the job: deleted as by remove().
   Outcome tenant_gone(const schema::Job& job);
   Outcome stored(const schema::Job& job);

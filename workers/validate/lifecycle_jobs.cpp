@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "workers/validate/job_handler.hpp"
 #include "workers/validate/validate_metrics.hpp"
@@ -37,22 +38,48 @@ bool has_url(const schema::AdapterState& state, const std::string& url) {
 JobHandler::Outcome JobHandler::remove(const schema::Job& job) {
   auto state = adapter_of(job);
   if (!state) return Outcome::ignored;
-  if (state->adapter.status != schema::AdapterStatus::deleting) {
-    auto deleting = next(*state);
+  return remove_state(std::move(*state));
+}
+
+JobHandler::Outcome JobHandler::remove_state(schema::AdapterState state) {
+  if (state.adapter.status != schema::AdapterStatus::deleting) {
+    auto deleting = next(state);
     deleting.adapter.status = schema::AdapterStatus::deleting;
     if (auto st = writer_.write(deleting); !st) return written(st, "deleting state", Outcome::done);
     state = std::move(deleting);
   }
   // An adapter never measured (an import that failed early) has no sha256: no agent holds it,
   // and a load event without one would be refused by its readers.
-  if (schema::valid_sha256(state->adapter.sha256)) {
-    auto st = writer_.publish(load_event(*state, schema::LoadEventKind::adapter_deleted));
+  if (schema::valid_sha256(state.adapter.sha256)) {
+    auto st = writer_.publish(load_event(state, schema::LoadEventKind::adapter_deleted));
     if (!st) return written(st, "adapter.deleted event", Outcome::done);
   }
-  if (auto st = writer_.tombstone(job.adapter_id); !st)
+  if (auto st = writer_.tombstone(state.adapter.id); !st)
     return written(st, "tombstone", Outcome::done);
-  spdlog::info("validate: adapter {} deleted", job.adapter_id);
+  spdlog::info("validate: adapter {} deleted", state.adapter.id);
   return Outcome::done;
+}
+
+// Oldest first by creation, then id (a gateway's ids begin with their millisecond): a failure
+// pushes the oldest one out. A Kafka error leaves the surplus to the next failure.
+void JobHandler::prune_failed(const std::string& tenant_id, const std::string& just_failed) {
+  std::vector<schema::AdapterState> failed;  // the others
+  for (auto& state : adapters_.undeleted(tenant_id))
+    if (state.adapter.status == schema::AdapterStatus::failed && state.adapter.id != just_failed)
+      failed.push_back(std::move(state));
+  const std::size_t keep = options_.max_failed_per_tenant > 0 ? options_.max_failed_per_tenant - 1 : 0;
+  if (failed.size() <= keep) return;
+  std::sort(failed.begin(), failed.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.adapter.created_at, a.adapter.id) <
+           std::tie(b.adapter.created_at, b.adapter.id);
+  });
+  const std::size_t surplus = failed.size() - keep;
+  for (std::size_t i = 0; i < surplus; ++i) {
+    spdlog::info("validate: tenant {} has more than {} failed adapters; deleting the oldest, {}",
+                 tenant_id, options_.max_failed_per_tenant, failed[i].adapter.id);
+    validate_metrics().failure("pruned_failed");
+    if (remove_state(std::move(failed[i])) == Outcome::retry) return;
+  }
 }
 
 // Another gateway may accept an upload or import for a tenant until it reads the tenant's

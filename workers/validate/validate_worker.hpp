@@ -40,6 +40,10 @@ struct ValidateOptions {
   std::chrono::milliseconds produce_timeout{35000};
   // Group failover bound after a crash (ConsumerOptions::session_timeout).
   std::chrono::milliseconds session_timeout{45000};
+  // Failed adapters kept per tenant, newest first. They count against no quota but live in
+  // the compacted state topic and every reader's view: beyond this many, a new failure deletes
+  // the tenant's oldest failed adapter (its name is free again).
+  std::size_t max_failed_per_tenant = 100;
 };
 
 class JobHandler;

@@ -110,6 +110,9 @@ void Harness::start_worker() {
   // A job whose record never comes (a_new_job_whose_record_never_comes_is_dropped) holds its
   // partition this long.
   options.new_adapter_wait = 10s;
+  // Small, so a_tenants_failed_adapters_are_bounded needs few uploads; above the 6 failures
+  // bad_adapters_fail_naming_the_tensor_or_field makes for one tenant.
+  options.max_failed_per_tenant = kMaxFailed;
   worker_ = std::make_unique<ValidateWorker>(*cluster_, catalog_, options);
   worker_->start();
   const auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -265,6 +268,11 @@ schema::AdapterState Harness::wait_state(
 schema::AdapterState Harness::wait_status(const std::string& adapter_id,
                                           schema::AdapterStatus status) {
   return wait_state(adapter_id, [status](const auto& s) { return s.adapter.status == status; });
+}
+
+bool Harness::tombstoned(const std::string& adapter_id) const {
+  std::lock_guard lock(mutex_);
+  return tombstoned_.contains(adapter_id);
 }
 
 bool Harness::wait_tombstone(const std::string& adapter_id) {

@@ -24,6 +24,7 @@
 namespace loraplane::validate::testing {
 
 inline constexpr std::size_t kChunkBytes = 1024 * 1024;  // as the gateway sends them
+inline constexpr std::size_t kMaxFailed = 8;  // the worker's max_failed_per_tenant
 
 // An upload as the gateway would describe it in its job; tests alter fields to lie.
 struct UploadSpec {
@@ -69,6 +70,7 @@ class Harness {
                                   const std::function<bool(const schema::AdapterState&)>& ready);
   schema::AdapterState wait_status(const std::string& adapter_id, schema::AdapterStatus status);
   bool wait_tombstone(const std::string& adapter_id);
+  bool tombstoned(const std::string& adapter_id) const;  // seen so far, without waiting
   std::vector<schema::AdapterState> history(const std::string& adapter_id) const;
   std::vector<schema::LoadEvent> events(const std::string& adapter_id) const;
   std::vector<schema::LoadEvent> wait_events(const std::string& adapter_id, std::size_t count);

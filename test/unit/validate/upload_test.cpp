@@ -1,5 +1,7 @@
 // Upload jobs end to end: chunks, pending record and job in; the worker's records out.
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
 
 #include "common/sha256.hpp"
 #include "schema/adapter/adapter_config.hpp"
@@ -151,6 +153,36 @@ BOOST_AUTO_TEST_CASE(bad_adapters_fail_naming_the_tensor_or_field) {
   BOOST_TEST(contains(error_message(verdict(sha), "invalid_adapter"), "sha256"));
   BOOST_TEST(contains(error_message(verdict(on_bge), "invalid_adapter"), "embedding model"));
   BOOST_TEST(!verdict(sha).validated);
+}
+
+// A tenant uploading bad files again and again keeps its newest kMaxFailed failures: each one
+// beyond deletes an older failed adapter (never the one that just failed), so the records a
+// tenant can leave behind are bounded.
+BOOST_AUTO_TEST_CASE(a_tenants_failed_adapters_are_bounded) {
+  auto& h = Harness::get();
+  const auto tenant = new_tenant();
+  UploadSpec cut;
+  cut.bytes = file_of(toy_tensors(8));
+  cut.bytes.resize(cut.bytes.size() - 100);
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < kMaxFailed + 2; ++i) {
+    auto sent = h.upload(tenant, "bad-" + std::to_string(i), cut);
+    error_message(verdict(sent), "invalid_adapter");
+    ids.push_back(sent.adapter_id);
+  }
+  auto pruned = [&] {
+    std::size_t n = 0;
+    for (const auto& id : ids) n += h.tombstoned(id) ? 1 : 0;
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pruned() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(pruned() == 2u);
+  BOOST_TEST(!h.tombstoned(ids.back()));  // the newest failure is what the user looks for
+  // A pruned adapter went through `deleting` like a user's delete.
+  for (const auto& id : ids)
+    if (h.tombstoned(id)) BOOST_TEST((h.history(id).back().adapter.status == AdapterStatus::deleting));
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_config_fails_naming_the_field) {
