@@ -24,6 +24,7 @@
 #include "gateway/adapter_directory.hpp"
 #include "gateway/errors.hpp"
 #include "schema/adapter/adapter_config.hpp"
+#include "schema/adapter/validate.hpp"
 #include "schema/adapter_job.hpp"
 #include "schema/json.hpp"
 
@@ -136,6 +137,26 @@ schema::AdapterState pending_state(const schema::TenantRecord& tenant, UploadSes
   return state;
 }
 
+// Rank and target modules as the header and config say, so the 202 and the lists show them
+// while the adapter waits for its worker (not 0 and []). The worker validates again, with the
+// bytes, and its verdict replaces them; a header the check refuses leaves them unset, for the
+// worker to fail with the full error.
+void describe_from_header(const ModelCatalog& catalog, const UploadSession& session, int max_rank,
+                          std::optional<double> alpha, schema::Adapter& adapter) {
+  const auto* base = catalog.find(adapter.base_model);
+  if (!base) return;
+  std::optional<adapter::AdapterConfig> config;
+  if (const auto& text = session.fields().config) {
+    auto parsed = adapter::parse_adapter_config(*text);
+    if (!parsed) return;
+    config = std::move(parsed).value();
+  }
+  auto summary = adapter::validate_adapter(session.header().header(), config, *base, max_rank, alpha);
+  if (!summary) return;
+  adapter.rank = summary->rank;
+  adapter.target_modules = std::move(summary->target_modules);
+}
+
 }  // namespace
 
 awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
@@ -220,6 +241,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   std::string adapter_id = new_adapter_id(created_ms);
   auto sha = session.sha256_hex();
   auto state = pending_state(*tenant, session, adapter_id, sha, created_ms);
+  describe_from_header(ctx.catalog, session, tier.max_rank, alpha, state.adapter);
   auto job =
       schema::adapter_job(schema::JobKind::upload, tenant->id, state.adapter, created_ms / 1000);
   schema::JobUpload u;

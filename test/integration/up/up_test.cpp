@@ -292,10 +292,14 @@ BOOST_AUTO_TEST_CASE(uploads_end_ready_or_failed_through_the_pipeline) {
   std::string key(create_tenant(up.port, "pipeline", "shared")["api_key"].as_string());
   auto good = upload(up.port, key, {{"name", "good"}, {"base_model", "toy-llama"}}, toy_adapter(16));
   BOOST_TEST_REQUIRE(good.status == 202, good.body);
+  // The 202 already says what the header says (the worker confirms it with the bytes).
+  BOOST_TEST(parse_object(good.body)["rank"].as_int64() == 16);
+  BOOST_TEST(json::serialize(parse_object(good.body)["target_modules"]) == R"(["q_proj"])");
   // Passes the gateway's header checks, fails the worker's shape check against toy-llama.
   auto bad = upload(up.port, key, {{"name", "bad"}, {"base_model", "toy-llama"}},
                     toy_adapter(8, 32));
   BOOST_TEST_REQUIRE(bad.status == 202, bad.body);
+  BOOST_TEST(parse_object(bad.body)["rank"].as_int64() == 0);  // not a valid description
   std::string good_id(parse_object(good.body)["id"].as_string());
   std::string bad_id(parse_object(bad.body)["id"].as_string());
 
