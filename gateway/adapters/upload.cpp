@@ -71,7 +71,7 @@ std::optional<http::Response> final_checks(UploadSession& session, std::optional
   }
   if (f.config) {
     auto config = adapter::parse_adapter_config(*f.config);
-    if (!config) return invalid_adapter("adapter_config.json: " + config.error().message, "config");
+    if (!config) return invalid_adapter(config.error().message, "config");  // names the file
   }
   return std::nullopt;
 }

@@ -230,6 +230,15 @@ BOOST_AUTO_TEST_CASE(upload_checks_and_tenant_scoped_reads) {
   BOOST_TEST(error_code_of(dup) == "adapter_exists");
   auto rank = upload(up.port, key, fields("big", "toy-llama"), toy_adapter(128));
   BOOST_TEST(rank.status == 422);
+  auto dora = upload(up.port, key,
+                     {{"name", "dora"}, {"base_model", "toy-llama"},
+                      {"config", R"({"peft_type":"LORA","r":8,"use_dora":true})"}},
+                     toy_adapter(8));
+  BOOST_TEST(dora.status == 422);
+  auto dora_error = parse_object(dora.body)["error"].as_object();
+  BOOST_TEST(dora_error["message"].as_string() ==
+             "adapter_config.json: use_dora: DoRA adapters are not supported");
+  BOOST_TEST(dora_error["param"].as_string() == "config");
   BOOST_TEST(rank.body.find("rank 128") != std::string::npos);
   auto truncated_file = toy_adapter(8);
   truncated_file.resize(truncated_file.size() - 10);
