@@ -150,7 +150,10 @@ DiskScan AdapterDisk::scan(std::string_view base_model) const {
 
 Status AdapterDisk::remember(const schema::LoadEvent& event) const {
   const auto final_path = root_ / "catalog" / (event.adapter_id + ".json");
-  const auto temp = root_ / "catalog" / (event.adapter_id + ".json.tmp");
+  // Two threads (load events, the adapters table) may write one adapter's entry at once: each
+  // writes its own temp file, in tmp/ (emptied at start, same file system), and the last
+  // rename wins with a whole file either way.
+  const auto temp = root_ / "tmp" / (event.adapter_id + ".json." + random_base62(8));
   if (auto st = write_synced(temp, schema::to_json(event)); !st) return st;
   std::error_code ec;
   fs::rename(temp, final_path, ec);

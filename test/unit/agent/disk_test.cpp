@@ -3,7 +3,9 @@
 // its weights match the catalog's size and sha256.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "common/sha256.hpp"
 #include "test/support/process.hpp"
@@ -54,6 +56,33 @@ BOOST_AUTO_TEST_CASE(installed_weights_are_not_durable_until_made_so) {
   BOOST_TEST(disk.make_durable("adp_a").ok());
   BOOST_TEST(synced("adp_a"));
   BOOST_TEST(disk.make_durable("adp_gone").ok());  // removed meanwhile: nothing to do
+}
+
+// The load-events consumer and the adapters-table reader both write catalog entries, from
+// their own threads, sometimes for the same adapter at the same moment: every write succeeds,
+// and the entry left is whole.
+BOOST_AUTO_TEST_CASE(concurrent_catalog_writes_of_one_adapter_all_succeed) {
+  schema::LoadEvent event;
+  event.event = schema::LoadEventKind::adapter_ready;
+  event.adapter_id = "adp_twice";
+  event.tenant_id = "ten_test";
+  event.base_model = "toy-llama";
+  event.sha256 = sha256_hex(kWeights);
+  event.size_bytes = kWeights.size();
+  event.rank = 8;
+  std::atomic<int> failures{0};
+  auto writer = [&] {
+    for (int i = 0; i < 200; ++i)
+      if (!disk.remember(event)) ++failures;
+  };
+  std::thread a(writer), b(writer);
+  a.join();
+  b.join();
+  BOOST_TEST(failures.load() == 0);
+  auto scan = disk.scan("toy-llama");
+  BOOST_REQUIRE(scan.known.size() == 1u);
+  BOOST_TEST(scan.known[0].adapter_id == "adp_twice");
+  BOOST_TEST(fs::is_empty(fs::path(dir.path()) / "tmp"));  // no temp file left behind
 }
 
 BOOST_AUTO_TEST_CASE(scan_keeps_matching_weights_and_drops_ones_a_crash_cut_short) {
