@@ -429,7 +429,9 @@ Status MultipartParser::begin_part() {
   if (!part) return part.error();
   ++parts_;
   in_part_ = true;
-  field_part_ = !part->filename.has_value();
+  field_part_ = !part->filename.has_value() &&
+                std::find(limits_.caller_bounded.begin(), limits_.caller_bounded.end(),
+                          part->name) == limits_.caller_bounded.end();
   part_bytes_ = 0;
   part_name_ = part->name;
   header_block_.clear();

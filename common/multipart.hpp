@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -22,6 +23,9 @@ struct MultipartLimits {
   std::size_t max_header_block = std::size_t{16} * 1024;  // one part's header lines
   std::size_t max_parts = 16;
   std::size_t max_field_bytes = std::size_t{1024} * 1024;  // a part without a filename
+  // Parts by these names are never held to max_field_bytes, filename or not: the caller bounds
+  // them (curl -F 'file=<path' and some clients send the file part without a filename).
+  std::vector<std::string> caller_bounded;
   std::size_t max_preamble = std::size_t{16} * 1024;       // ignored text before the first boundary
   std::size_t max_epilogue = std::size_t{16} * 1024;       // ignored text after the final boundary
 };

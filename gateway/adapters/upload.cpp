@@ -196,7 +196,9 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   session.set_field_check([&ctx, &tenant](const UploadFields& f) {
     return check_new_adapter(ctx, *tenant, *f.name, *f.base_model);
   });
-  MultipartParser parser(*boundary, session.callbacks());
+  MultipartLimits limits;
+  limits.caller_bounded = {std::string(kFileField)};  // the session holds it to the tier's limit
+  MultipartParser parser(*boundary, session.callbacks(), limits);
   if (http::beast::iequals(req[bhttp::field::expect], "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
     co_await bhttp::async_write(sc.stream, cont, use_nothrow_awaitable);

@@ -5,10 +5,6 @@
 
 namespace loraplane::gateway::adapters {
 
-namespace {
-constexpr std::string_view kFileField = "file";
-}  // namespace
-
 UploadSession::UploadSession(std::uint64_t max_file_bytes, int max_rank)
     : max_file_bytes_(max_file_bytes), max_rank_(max_rank) {
   chunk_.reserve(kUploadChunkBytes);

@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/http.hpp"
 #include "common/multipart.hpp"
@@ -19,6 +20,7 @@ namespace loraplane::gateway::adapters {
 
 inline constexpr std::size_t kUploadChunkBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxConfigBytes = 64 * 1024;
+inline constexpr std::string_view kFileField = "file";  // the form part holding the weights
 
 struct UploadFields {
   std::optional<std::string> name;

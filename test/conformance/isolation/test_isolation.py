@@ -463,6 +463,32 @@ def test_malformed_framing_gets_400_naming_it(env, path, framing, what):
     assert b"connection: close" in answer.lower()
 
 
+def test_a_file_part_without_a_filename_is_the_file_not_a_form_field(env):
+    """Some clients (curl -F 'file=<path') send the file part without a filename: it is held
+    to the tier's file limit like any file, not to the 1 MiB of a form field."""
+    rank, hidden = 64, 4096  # llama-3.1-8b q_proj of layer 0: 1 MiB of F16
+    a = b = rank * hidden * 2
+    prefix = "base_model.model.model.layers.0.self_attn.q_proj."
+    header = json.dumps({
+        prefix + "lora_A.weight": {"dtype": "F16", "shape": [rank, hidden], "data_offsets": [0, a]},
+        prefix + "lora_B.weight": {"dtype": "F16", "shape": [hidden, rank],
+                                   "data_offsets": [a, a + b]},
+    }).encode()
+    weights = len(header).to_bytes(8, "little") + header + bytes(a + b)
+    assert len(weights) > 1024 * 1024
+    body = b""
+    for name, value in (("name", "no-filename"), ("base_model", "llama-3.1-8b-instruct")):
+        body += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                 f"{value}\r\n").encode()
+    body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"\r\n\r\n'.encode()
+    body += weights + f"\r\n--{BOUNDARY}--\r\n".encode()
+    status, res, _ = request(env["port"], "POST", "/v1/adapters/upload", body, env["m"],
+                             {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    assert status == 202, res
+    assert res["size_bytes"] == len(weights)
+    assert wait_status(env["port"], env["m"], res["id"]) == "ready"
+
+
 @pytest.mark.parametrize("path", ["/v1/adapters", "/v1/chat/completions", "/admin/v1/tenants"])
 def test_oversized_json_body_gets_413(env, path):
     token = ADMIN if path.startswith("/admin") else env["m"]

@@ -204,6 +204,19 @@ BOOST_AUTO_TEST_CASE(preamble_epilogue_and_padding) {
   BOOST_TEST(error_contains(run(field("a", "1") + close() + "0123456789", {}, small), "epilogue"));
 }
 
+BOOST_AUTO_TEST_CASE(fields_are_bounded_unless_the_caller_bounds_them) {
+  MultipartLimits small;
+  small.max_field_bytes = 8;
+  const std::string big(20, 'x');
+  BOOST_TEST(error_contains(run(field("file", big) + close(), {}, small),
+                            "form field 'file' exceeds 8 bytes"));
+  BOOST_TEST(!run(file("file", "w.bin", big) + close(), {}, small).error);  // a filename
+  small.caller_bounded = {"file"};
+  const Outcome o = run(field("file", big) + close(), {}, small);
+  BOOST_REQUIRE_MESSAGE(!o.error, o);
+  BOOST_TEST(error_contains(run(field("other", big) + close(), {}, small), "'other' exceeds"));
+}
+
 BOOST_AUTO_TEST_CASE(truncated_bodies_are_reported_by_finish) {
   const std::string b(kBoundary);
   BOOST_TEST(
