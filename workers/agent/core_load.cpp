@@ -152,12 +152,13 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string reques
 }
 
 awaitable<Status> Core::reserve_slot(std::string id) {
-  adapters_.at(id).slot_reserved = true;
   const auto give_up = Clock::now() + options_.slot_wait;
   asio::steady_timer pause(io_);
   bool waited = false;
-  while (slots_used() > options_.slots()) {
+  for (;;) {
     auto& e = adapters_.at(id);  // not erased while its op runs
+    e.slot_reserved = true;
+    if (slots_used() <= options_.slots()) co_return Status{};
     // The gateway's choice first: it sees every request, this agent only a sample of them.
     Entry* victim = e.op ? first_evictable(e.op->evict_order, id) : nullptr;
     const std::string_view why = victim ? "coldest by the gateway's traffic" : "coldest";
@@ -169,22 +170,20 @@ awaitable<Status> Core::reserve_slot(std::string id) {
     }
     // Every slot is held by a load in progress. One of them ends within the engine's load
     // time, and its adapter then becomes evictable: wait for that (bounded) rather than send
-    // the caller away.
-    if (e.deleted || stopping_ || Clock::now() >= give_up) {
-      e.slot_reserved = false;
+    // the caller away. A waiter holds no slot, or waiters alone would fill every slot.
+    e.slot_reserved = false;
+    if (e.deleted || stopping_)
+      co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
+    if (Clock::now() >= give_up)
       co_return make_error(Errc::unavailable,
-                           e.deleted || stopping_
-                               ? std::string("the agent stopped or the adapter was deleted")
-                               : "every adapter slot of the engine stayed busy loading for " +
-                                     std::to_string(options_.slot_wait.count()) + " ms");
-    }
+                           "every adapter slot of the engine stayed busy loading for " +
+                               std::to_string(options_.slot_wait.count()) + " ms");
     if (!std::exchange(waited, true)) metrics_.slot_waits.Increment();
     pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(20),
                                                   give_up - Clock::now()));
     auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
     (void)ec;
   }
-  co_return Status{};
 }
 
 awaitable<void> Core::evict(std::string id, std::string_view why) {

@@ -1,6 +1,7 @@
 // The agent's loading policy and its published view: concurrent ensures share one load, the
 // coldest registered adapter makes room, a corrupt blob is never installed (the next storage
 // url is tried), residency records carry the right lists.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
@@ -42,31 +43,38 @@ BOOST_AUTO_TEST_CASE(concurrent_ensures_share_one_engine_load) {
   BOOST_TEST(!f.engine_has("adp_conc_a"));  // max-loras 1: the other one made room
 }
 
-// One slot, two ensures for two different adapters at once: the second finds the slot held by
-// the first one's load in progress. It waits for that load to end and then takes the slot,
-// rather than sending its caller away with a 503.
+// One slot, three ensures for three different adapters at once: the later ones find the slot
+// held by a load in progress. Each waits for that load to end and then takes the slot, rather
+// than sending its caller away with a 503 (and waiters hold no slot themselves, or they would
+// fill the slots and starve each other until the bound).
 BOOST_AUTO_TEST_CASE(an_ensure_finding_every_slot_loading_waits_for_one) {
   auto slow = Fixture::engine_options();
   slow.load_fixed = sim_engine::Millis(300);
   Fixture f("base-slotwait", /*max_loras=*/1, slow);
   f.add_blob_server();
-  f.start_agent();
+  auto options = f.agent_options();
+  options.slot_wait = std::chrono::milliseconds(5000);  // > the three loads, < a deadlock
+  f.start_agent(options);
   f.publish_ready("adp_sw_a", 1);
   BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_sw_a"); }));
-  f.publish_ready("adp_sw_b", 2);
-  f.publish_ready("adp_sw_c", 3);
+  const std::vector<std::string> ids{"adp_sw_b", "adp_sw_c", "adp_sw_d"};
+  for (std::size_t i = 0; i < ids.size(); ++i) f.publish_ready(ids[i], static_cast<int>(i) + 2);
   BOOST_REQUIRE(eventually([&] {
     auto r = f.residency();
-    return contains(r.disk, "adp_sw_b") && contains(r.disk, "adp_sw_c");
+    return std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return contains(r.disk, id); });
   }));
-  auto b = std::async(std::launch::async, [&] { return f.ensure("adp_sw_b"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // b's load holds the slot
-  auto c = std::async(std::launch::async, [&] { return f.ensure("adp_sw_c"); });
-  auto rb = b.get();
-  auto rc = c.get();
-  BOOST_TEST(rb.status == 200, rb.body);
-  BOOST_TEST(rc.status == 200, rc.body);
-  BOOST_TEST(f.engine_has("adp_sw_b") != f.engine_has("adp_sw_c"));  // the later one holds it
+  std::vector<std::future<loraplane::test::HttpResult>> calls;
+  for (const auto& id : ids) {
+    calls.push_back(std::async(std::launch::async, [&f, id] { return f.ensure(id); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first load holds the slot
+  }
+  for (auto& call : calls) {
+    auto res = call.get();
+    BOOST_TEST(res.status == 200, res.body);
+  }
+  int held = 0;
+  for (const auto& id : ids) held += f.engine_has(id) ? 1 : 0;
+  BOOST_TEST(held == 1);  // the last one to load holds the one slot
   BOOST_TEST(!f.engine_has("adp_sw_a"));
 }
 
