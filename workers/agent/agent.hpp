@@ -47,6 +47,9 @@ struct AgentOptions {
   // An ensure that finds every slot taken by loads in progress waits this long for one of them
   // to finish (and become evictable) before answering 503.
   std::chrono::milliseconds slot_wait{30000};
+  // An adapter an ensure has just answered for is not evicted for this long: its caller's
+  // request is on its way to the engine, and evicting it now would answer that request 404.
+  std::chrono::milliseconds ensure_hold{200};
   std::chrono::seconds heat_half_life{60};              // recency weight of the hotness policy
   bool register_health = true;                          // role "agent:<engine id>" in /healthz
   // Also read the compacted loraplane.adapters table: adapters that became ready before this

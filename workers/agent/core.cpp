@@ -212,11 +212,16 @@ std::size_t Core::slots_used() const {
   return n;
 }
 
+Status Core::held(const std::string& id, Status st) {
+  if (auto* e = find(id); e && st) e->held_until = Clock::now() + options_.ensure_hold;
+  return st;
+}
+
 Entry* Core::coldest_registered(const std::string& except) {
   const auto now = Clock::now();
   Entry* best = nullptr;
   for (auto& [id, e] : adapters_) {
-    if (!e.registered || e.op || id == except) continue;
+    if (!e.registered || e.op || id == except || e.held_until > now) continue;
     if (!best || heat(e, now) < heat(*best, now) ||
         (heat(e, now) == heat(*best, now) && e.last_used < best->last_used))
       best = &e;
@@ -225,10 +230,11 @@ Entry* Core::coldest_registered(const std::string& except) {
 }
 
 Entry* Core::first_evictable(const std::vector<std::string>& order, const std::string& except) {
+  const auto now = Clock::now();
   for (const auto& id : order) {
     if (id == except) continue;
     auto* e = find(id);
-    if (e && e->registered && !e->op) return e;
+    if (e && e->registered && !e->op && e->held_until <= now) return e;
   }
   return nullptr;
 }

@@ -49,6 +49,7 @@ struct Entry {
   double heat = 0;  // decayed count of ensures / engine requests
   Clock::time_point heat_at{};
   Clock::time_point last_used{};
+  Clock::time_point held_until{};  // an ensure answered for it: not evicted before then
   std::uint64_t changed_epoch = 0;  // registered flag last changed by the agent at this epoch
   std::string request_id;  // of the newest event about it (common/request_id.hpp), for logs
 };
@@ -92,6 +93,8 @@ class Core : public std::enable_shared_from_this<Core> {
   double heat(const Entry& e, Clock::time_point now) const;
   std::size_t slots_used() const;
   Entry* coldest_registered(const std::string& except);
+  // `st`; when it is a success, holds the adapter against eviction for options_.ensure_hold.
+  Status held(const std::string& adapter_id, Status st);
   // The first of `order` that is registered, idle and not `except`; nullptr if none.
   Entry* first_evictable(const std::vector<std::string>& order, const std::string& except);
   Entry* lru_on_disk(const std::string& except);

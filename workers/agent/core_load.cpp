@@ -58,16 +58,16 @@ awaitable<Status> Core::ensure(std::string id, std::string request_id,
   for (;;) {
     e = find(id);
     if (!e || e->deleted) co_return not_known(id);
-    if (e->registered) co_return Status{};
+    if (e->registered) co_return held(id, Status{});
     if (e->op) {
       auto op = e->op;
       auto waiting = wait_for(op);
       auto st = co_await std::move(waiting);
-      if (op->ensure) co_return st;  // shared the same load: same answer
-      continue;                      // a pre-warm ended (fetched); now load
+      if (op->ensure) co_return held(id, std::move(st));  // shared the same load: same answer
+      continue;                                           // a pre-warm ended (fetched); now load
     }
     auto running = run_op(id, /*ensure=*/true, request_id, evict_order);
-    co_return co_await std::move(running);
+    co_return held(id, co_await std::move(running));
   }
 }
 
@@ -168,15 +168,17 @@ awaitable<Status> Core::reserve_slot(std::string id) {
       co_await std::move(evicting);
       continue;
     }
-    // Every slot is held by a load in progress. One of them ends within the engine's load
-    // time, and its adapter then becomes evictable: wait for that (bounded) rather than send
-    // the caller away. A waiter holds no slot, or waiters alone would fill every slot.
+    // Every slot is held by a load in progress or by an adapter an ensure just answered for.
+    // Within the engine's load time or the hold one becomes evictable: wait for that (bounded)
+    // rather than send the caller away. A waiter holds no slot, or waiters alone would fill
+    // every slot.
     e.slot_reserved = false;
     if (e.deleted || stopping_)
       co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
     if (Clock::now() >= give_up)
       co_return make_error(Errc::unavailable,
-                           "every adapter slot of the engine stayed busy loading for " +
+                           "every adapter slot of the engine stayed busy (loading, or just "
+                           "handed to callers) for " +
                                std::to_string(options_.slot_wait.count()) + " ms");
     if (!std::exchange(waited, true)) metrics_.slot_waits.Increment();
     pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(20),
