@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "test/unit/agent/agent_fixture.hpp"
@@ -16,6 +17,21 @@ namespace loraplane::agent::test {
 namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// An agent of one slot whose engine takes `load` per adapter load, its ensures waiting up to
+// `slot_wait` for a slot; started, with a blob server.
+std::unique_ptr<Fixture> one_slow_slot(const std::string& base, sim_engine::Millis load,
+                                       std::chrono::milliseconds slot_wait) {
+  auto engine = Fixture::engine_options();
+  engine.load_fixed = load;
+  auto f = std::make_unique<Fixture>(base, /*max_loras=*/1, engine);
+  f->add_blob_server();
+  auto options = f->agent_options();
+  options.slot_wait = slot_wait;
+  f->start_agent(options);
+  return f;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(policy)
@@ -48,13 +64,9 @@ BOOST_AUTO_TEST_CASE(concurrent_ensures_share_one_engine_load) {
 // than sending its caller away with a 503 (and waiters hold no slot themselves, or they would
 // fill the slots and starve each other until the bound).
 BOOST_AUTO_TEST_CASE(an_ensure_finding_every_slot_loading_waits_for_one) {
-  auto slow = Fixture::engine_options();
-  slow.load_fixed = sim_engine::Millis(300);
-  Fixture f("base-slotwait", /*max_loras=*/1, slow);
-  f.add_blob_server();
-  auto options = f.agent_options();
-  options.slot_wait = std::chrono::milliseconds(5000);  // > the three loads, < a deadlock
-  f.start_agent(options);
+  // A wait of 5 s: more than the three loads, less than a deadlock.
+  auto fixture = one_slow_slot("base-slotwait", sim_engine::Millis(300), 5000ms);
+  auto& f = *fixture;
   f.publish_ready("adp_sw_a", 1);
   BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_sw_a"); }));
   const std::vector<std::string> ids{"adp_sw_b", "adp_sw_c", "adp_sw_d"};
@@ -80,15 +92,11 @@ BOOST_AUTO_TEST_CASE(an_ensure_finding_every_slot_loading_waits_for_one) {
 
 // The wait is bounded: a load that outlasts it gets a 503 saying why.
 BOOST_AUTO_TEST_CASE(the_wait_for_a_loading_slot_is_bounded) {
-  auto slow = Fixture::engine_options();
-  slow.load_fixed = sim_engine::Millis(5000);
-  Fixture f("base-slotbound", /*max_loras=*/1, slow);
-  f.add_blob_server();
-  auto options = f.agent_options();
-  options.slot_wait = std::chrono::milliseconds(200);
-  f.start_agent(options);
+  auto fixture = one_slow_slot("base-slotbound", sim_engine::Millis(5000), 200ms);
+  auto& f = *fixture;
   f.publish_ready("adp_sb_a", 1);  // pre-warmed into the free slot: a 5 s load
-  f.publish_ready("adp_sb_b", 2);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().loading, "adp_sb_a"); }));
+  f.publish_ready("adp_sb_b", 2);  // after a's load began: on disk, no slot left
   BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_sb_b"); }));
   BOOST_REQUIRE(!f.engine_has("adp_sb_a"));  // still loading
   auto rb = f.ensure("adp_sb_b");
@@ -106,12 +114,10 @@ BOOST_AUTO_TEST_CASE(an_adapter_just_handed_to_a_caller_is_not_evicted_at_once) 
   options.ensure_hold = std::chrono::milliseconds(3000);
   options.slot_wait = std::chrono::milliseconds(200);
   f.start_agent(options);
-  f.publish_ready("adp_hold_a", 1);
-  f.publish_ready("adp_hold_b", 2);
-  BOOST_REQUIRE(eventually([&] {
-    auto r = f.residency();
-    return contains(r.gpu, "adp_hold_a") && contains(r.disk, "adp_hold_b");
-  }));
+  f.publish_ready("adp_hold_a", 1);  // pre-warmed into the free slot
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_hold_a"); }));
+  f.publish_ready("adp_hold_b", 2);  // then on disk only
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().disk, "adp_hold_b"); }));
   BOOST_TEST_REQUIRE(f.ensure("adp_hold_a").status == 200);
   auto refused = f.ensure("adp_hold_b");
   BOOST_TEST(refused.status == 503, refused.body);
