@@ -130,6 +130,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   import_cmd->add_flag("--json", import.json, "print the summary as JSON");
   import_cmd->add_flag("!--no-wait", import.wait, "do not wait for each adapter to be ready");
+  int import_timeout = static_cast<int>(import.timeout.count());
+  int import_unreachable = static_cast<int>(import.unreachable_timeout.count());
+  import_cmd->add_option("--timeout", import_timeout, "seconds per adapter, upload to ready")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  import_cmd->add_option("--unreachable-timeout", import_unreachable,
+                         "seconds without an answer from the gateway before a wait gives up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   loraplane::cmd::AdminCommand admin;
   loraplane::cmd::add_admin_command(app, admin);
 
@@ -145,7 +154,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*import_cmd) return loraplane::cmd::import::run(import);
+  if (*import_cmd) {
+    import.timeout = std::chrono::seconds(import_timeout);
+    import.unreachable_timeout = std::chrono::seconds(import_unreachable);
+    return loraplane::cmd::import::run(import);
+  }
   if (*admin.app) return loraplane::cmd::run_admin(admin);
   if (*up_cmd) return loraplane::cmd::run_up(up, /*all_roles=*/true);
   if (*gw_cmd) return loraplane::cmd::run_up(gw, /*all_roles=*/false);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -76,8 +77,23 @@ Status list_existing(Shared& s) {
 
 // Polls the adapter until it is ready or failed, or the timeout.
 void wait_settled(Shared& s, const std::string& id, Outcome& out, Clock::time_point deadline) {
+  std::optional<Clock::time_point> unreachable_since;
   while (Clock::now() < deadline) {
     auto r = http::call(s.api, "GET", "/v1/adapters/" + id, {}, auth(s));
+    if (!r) {
+      // The gateway went away (stopped, or restarted on another port): say so in bounded time
+      // rather than poll a dead address until the per-adapter timeout.
+      if (!unreachable_since) unreachable_since = Clock::now();
+      if (Clock::now() - *unreachable_since >= s.options.unreachable_timeout) {
+        out.error = "gateway unreachable for " +
+                    std::to_string(s.options.unreachable_timeout.count()) +
+                    " s while waiting for the adapter to be ready (" + r.error().message +
+                    "); run the import again to resume";
+        return;
+      }
+    } else {
+      unreachable_since.reset();
+    }
     if (r && r->status == 200) {
       if (auto a = schema::parse<schema::Adapter>(r->body)) {
         out.sha256 = a->sha256;

@@ -2,6 +2,12 @@
 // and resumption (a re-run skips what is already ready with the same bytes).
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "test/integration/up/up_support.hpp"
@@ -100,6 +106,46 @@ BOOST_AUTO_TEST_CASE(bad_manifests_and_keys_are_refused_up_front) {
   BOOST_TEST(key_out.find("401") != std::string::npos, key_out);
   auto listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
   BOOST_TEST(parse_object(listed.body)["data"].as_array().empty());
+}
+
+// A gateway that goes away while the import waits for an adapter ends the wait in bounded time,
+// with the adapter failed and the connection error named: not a silent poll of a dead address
+// until the per-adapter timeout.
+BOOST_AUTO_TEST_CASE(a_gateway_gone_while_waiting_ends_the_wait) {
+  // A Hub that accepts connections and never answers: the import stays validating.
+  int hub = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(hub >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  BOOST_REQUIRE(::bind(hub, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  BOOST_REQUIRE(::listen(hub, 16) == 0);
+  BOOST_REQUIRE(::getsockname(hub, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  Running up({}, {}, {"HF_ENDPOINT=http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))});
+  std::string key(create_tenant(up.port, "orphaned", "shared")["api_key"].as_string());
+  lt::TempDir files;
+  const std::string jsonl = files.path() + "/m.jsonl";
+  write_file(jsonl, "{\"name\":\"slow\",\"base_model\":\"toy-llama\",\"repo\":\"org/slow\"}\n");
+  lt::Process cli({lt::loraplane_binary(), "import", "--manifest", jsonl, "--api",
+                   "http://127.0.0.1:" + std::to_string(up.port), "--key", key, "--json",
+                   "--timeout", "120", "--unreachable-timeout", "2"});
+  bool accepted = false;
+  for (int i = 0; i < 300 && !accepted; ++i) {
+    auto listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
+    accepted = listed.status == 200 && !parse_object(listed.body)["data"].as_array().empty();
+    if (!accepted) std::this_thread::sleep_for(100ms);
+  }
+  BOOST_REQUIRE(accepted);
+  up.process->stop(SIGKILL);
+  const int code = cli.stop(0, 60s);  // waits for the exit; the old wait ran to --timeout
+  const auto out = cli.output();
+  BOOST_TEST(code == 1, out);
+  auto items = summary(out).at("adapters").as_array();
+  BOOST_REQUIRE(items.size() == 1u);
+  const std::string error(items[0].as_object().at("error").as_string());
+  BOOST_TEST(error.find("gateway unreachable for 2 s") != std::string::npos, error);
+  ::close(hub);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
