@@ -29,11 +29,17 @@ Status finish(Entry& e, const std::filesystem::path& base) {
   return {};
 }
 
+// The UTF-8 byte order mark that Excel and Notepad write at the start of a file.
+void strip_bom(std::string& first_line) {
+  if (first_line.starts_with("\xEF\xBB\xBF")) first_line.erase(0, 3);
+}
+
 Result<std::vector<Entry>> read_jsonl(std::istream& in, const std::filesystem::path& base) {
   std::vector<Entry> out;
   simdjson::dom::parser parser;
   std::string text;
   for (std::size_t line = 1; std::getline(in, text); ++line) {
+    if (line == 1) strip_bom(text);
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     simdjson::dom::object object;
     if (parser.parse(text).get_object().get(object))
@@ -42,8 +48,13 @@ Result<std::vector<Entry>> read_jsonl(std::istream& in, const std::filesystem::p
     e.line = line;
     for (auto field : object) {
       std::string_view value;
-      if (field.value.get_string().get(value))
+      std::string number;  // lora_alpha may be written as the number it is
+      if (field.key == "lora_alpha" && field.value.is_number()) {
+        number = simdjson::to_string(field.value);
+        value = number;
+      } else if (field.value.get_string().get(value)) {
         return at(line, "\"" + std::string(field.key) + "\" must be a string");
+      }
       std::string v(value);
       if (field.key == "name") e.name = v;
       else if (field.key == "base_model") e.base_model = v;
@@ -90,6 +101,7 @@ std::vector<std::string> split_csv(const std::string& line) {
 Result<std::vector<Entry>> read_csv(std::istream& in, const std::filesystem::path& base) {
   std::string text;
   if (!std::getline(in, text)) return at(1, "empty CSV: expected a header row");
+  strip_bom(text);
   auto columns = split_csv(text);
   static const std::set<std::string> known = {"name", "base_model", "file", "config",
                                               "lora_alpha", "repo", "revision", "hf_token"};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "test/integration/up/up_support.hpp"
 
@@ -106,6 +107,32 @@ BOOST_AUTO_TEST_CASE(bad_manifests_and_keys_are_refused_up_front) {
   BOOST_TEST(key_out.find("401") != std::string::npos, key_out);
   auto listed = lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key));
   BOOST_TEST(parse_object(listed.body)["data"].as_array().empty());
+}
+
+// What spreadsheets and hand-written JSON produce: a CSV starting with a UTF-8 byte order
+// mark (Excel), and lora_alpha as a JSON number.
+BOOST_AUTO_TEST_CASE(excel_csv_and_a_numeric_lora_alpha_are_read) {
+  Running up;
+  std::string key(create_tenant(up.port, "spreadsheet", "shared")["api_key"].as_string());
+  lt::TempDir files;
+  write_file(files.path() + "/a.safetensors", toy_adapter(4));
+  write_file(files.path() + "/b.safetensors", toy_adapter(8));
+  const std::string csv = files.path() + "/excel.csv";
+  write_file(csv, "\xEF\xBB\xBFname,base_model,file\r\nfrom-excel,toy-llama,a.safetensors\r\n");
+  const std::string jsonl = files.path() + "/m.jsonl";
+  write_file(jsonl, "{\"name\":\"alpha-32\",\"base_model\":\"toy-llama\",\"file\":"
+                    "\"b.safetensors\",\"lora_alpha\":32}\n");
+  const std::string api = "http://127.0.0.1:" + std::to_string(up.port);
+  for (const auto& manifest : {csv, jsonl}) {
+    auto [code, out] = run_import({"--manifest", manifest, "--api", api, "--key", key, "--json"});
+    BOOST_TEST(code == 0, out);
+  }
+  auto listed = parse_object(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key)).body);
+  std::set<std::string> names;
+  for (const auto& a : listed["data"].as_array())
+    if (a.as_object().at("status").as_string() == "ready")
+      names.insert(std::string(a.as_object().at("name").as_string()));
+  BOOST_TEST((names == std::set<std::string>{"from-excel", "alpha-32"}));
 }
 
 // A gateway that goes away while the import waits for an adapter ends the wait in bounded time,
