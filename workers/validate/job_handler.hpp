@@ -65,8 +65,9 @@ class JobHandler {
 
   // lifecycle_jobs.cpp
   Outcome remove(const schema::Job& job);
-  // deleting, adapter.deleted (when it has a sha256), tombstone: the steps of a delete.
-  Outcome remove_state(schema::AdapterState state);
+  // deleting, adapter.deleted (when it has a sha256 and `announce`), tombstone: the steps of a
+  // delete. A failed adapter was never announced ready: no agent holds it, nothing to tell.
+  Outcome remove_state(schema::AdapterState state, bool announce = true);
   // Deletes the tenant's oldest failed adapters beyond options_.max_failed_per_tenant, never
   // `just_failed` (the one the user is about to look at).
   void prune_failed(const std::string& tenant_id, const std::string& just_failed);

@@ -41,7 +41,7 @@ JobHandler::Outcome JobHandler::remove(const schema::Job& job) {
   return remove_state(std::move(*state));
 }
 
-JobHandler::Outcome JobHandler::remove_state(schema::AdapterState state) {
+JobHandler::Outcome JobHandler::remove_state(schema::AdapterState state, bool announce) {
   if (state.adapter.status != schema::AdapterStatus::deleting) {
     auto deleting = next(state);
     deleting.adapter.status = schema::AdapterStatus::deleting;
@@ -50,7 +50,7 @@ JobHandler::Outcome JobHandler::remove_state(schema::AdapterState state) {
   }
   // An adapter never measured (an import that failed early) has no sha256: no agent holds it,
   // and a load event without one would be refused by its readers.
-  if (schema::valid_sha256(state.adapter.sha256)) {
+  if (announce && schema::valid_sha256(state.adapter.sha256)) {
     auto st = writer_.publish(load_event(state, schema::LoadEventKind::adapter_deleted));
     if (!st) return written(st, "adapter.deleted event", Outcome::done);
   }
@@ -78,7 +78,7 @@ void JobHandler::prune_failed(const std::string& tenant_id, const std::string& j
     spdlog::info("validate: tenant {} has more than {} failed adapters; deleting the oldest, {}",
                  tenant_id, options_.max_failed_per_tenant, failed[i].adapter.id);
     validate_metrics().failure("pruned_failed");
-    if (remove_state(std::move(failed[i])) == Outcome::retry) return;
+    if (remove_state(std::move(failed[i]), /*announce=*/false) == Outcome::retry) return;
   }
 }
 
