@@ -9,8 +9,6 @@
 #include <bit>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "common/unix_time.hpp"
@@ -26,10 +24,6 @@ namespace {
 namespace json = boost::json;
 using http::Status;
 using simdjson::dom::element;
-
-http::Response bad_request(std::string_view message, std::optional<std::string_view> param = {}) {
-  return vllm_error(Status::bad_request, "BadRequestError", message, param);
-}
 
 struct Input {
   std::string key;  // what the vector is a function of: the text, or the token ids
@@ -52,27 +46,6 @@ std::optional<Input> one_input(element e) {
   return in;
 }
 
-// splitmix64: a few lines, good enough spread for a simulated vector.
-std::uint64_t next(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-std::vector<float> vector_for(std::uint64_t seed, std::size_t dim) {
-  std::vector<float> v(dim);
-  double norm = 0;
-  for (auto& x : v) {
-    x = static_cast<float>(static_cast<double>(next(seed) >> 11) * 0x1.0p-53 * 2 - 1);
-    norm += static_cast<double>(x) * x;
-  }
-  norm = std::sqrt(norm);
-  if (norm > 0)
-    for (auto& x : v) x = static_cast<float>(x / norm);
-  return v;
-}
-
 std::string base64_floats(const std::vector<float>& v) {
   static_assert(std::endian::native == std::endian::little, "float32 bytes are little-endian");
   const auto bytes = v.size() * sizeof(float);
@@ -88,9 +61,9 @@ std::string base64_floats(const std::vector<float>& v) {
 
 awaitable<http::Response> embeddings(StatePtr state, http::RequestContext& rc) {
   const auto& o = state->options;
-  if (o.embedding_dim == 0) co_return bad_request("The model does not support Embeddings API");
+  if (o.embedding_dim == 0) co_return vllm_bad_request("The model does not support Embeddings API");
   auto parsed = parse_json(rc.request.body(), o.max_body_bytes);
-  if (!parsed) co_return bad_request(parsed.error().message);
+  if (!parsed) co_return vllm_bad_request(parsed.error().message);
   simdjson::dom::object body;
   if (parsed->get_object().get(body))
     co_return validation_error("", "model_attributes_type", "Input should be a valid dictionary");
@@ -102,8 +75,7 @@ awaitable<http::Response> embeddings(StatePtr state, http::RequestContext& rc) {
     model = std::string(name);
   }
   if (model != o.base_model)
-    co_return vllm_error(Status::not_found, "NotFoundError",
-                         "The model `" + model + "` does not exist.", "model");
+    co_return vllm_model_not_found(model);
   bool base64 = false;
   if (auto f = field(body, "encoding_format")) {
     std::string_view format;
@@ -115,23 +87,23 @@ awaitable<http::Response> embeddings(StatePtr state, http::RequestContext& rc) {
   if (auto d = field(body, "dimensions")) {
     std::int64_t dims = 0;
     if (d->get_int64().get(dims) || dims != static_cast<std::int64_t>(o.embedding_dim))
-      co_return bad_request("Model \"" + model + "\" does not support matryoshka representation, "
-                            "changing output dimensions will lead to poor results.");
+      co_return vllm_bad_request("Model \"" + model +
+                                 "\" does not support matryoshka representation, changing "
+                                 "output dimensions will lead to poor results.");
   }
   auto in = field(body, "input");
   if (!in) co_return validation_error("input", "missing", "Field required");
   std::vector<Input> inputs;
   simdjson::dom::array list;
-  bool token_list = false;  // a flat list of ids is one input
-  if (!in->get_array().get(list) && list.size() > 0) {
-    element first = *list.begin();
-    token_list = first.is_int64() || first.is_uint64();
-  }
+  const bool is_list = !in->get_array().get(list);
+  // A flat list of ids is one input.
+  const bool token_list = is_list && list.size() > 0 &&
+                          ((*list.begin()).is_int64() || (*list.begin()).is_uint64());
   if (in->is_string() || token_list) {
     auto one = one_input(*in);
     if (!one) co_return validation_error("input", "list_type", "Input should be a valid list");
     inputs.push_back(std::move(*one));
-  } else if (!in->get_array().get(list)) {
+  } else if (is_list) {
     for (auto e : list) {
       auto one = one_input(e);
       if (!one)
@@ -142,18 +114,19 @@ awaitable<http::Response> embeddings(StatePtr state, http::RequestContext& rc) {
   } else {
     co_return validation_error("input", "string_type", "Input should be a valid string");
   }
-  if (inputs.empty()) co_return bad_request("input must not be empty", "input");
+  if (inputs.empty()) co_return vllm_bad_request("input must not be empty", "input");
   std::uint32_t prompt_tokens = 0;
   json::array data;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].tokens >= o.max_model_len)
-      co_return bad_request("This model's maximum context length is " +
-                            std::to_string(o.max_model_len) + " tokens. However, you requested " +
-                            std::to_string(inputs[i].tokens) +
-                            " tokens in the input for embedding generation. Please reduce the "
-                            "length of the input.");
+      co_return vllm_bad_request("This model's maximum context length is " +
+                                 std::to_string(o.max_model_len) +
+                                 " tokens. However, you requested " +
+                                 std::to_string(inputs[i].tokens) +
+                                 " tokens in the input for embedding generation. Please reduce "
+                                 "the length of the input.");
     prompt_tokens += inputs[i].tokens;
-    auto v = vector_for(text_seed(o.seed, model, inputs[i].key, std::nullopt), o.embedding_dim);
+    auto v = plan_embedding(text_seed(o.seed, model, inputs[i].key, std::nullopt), o.embedding_dim);
     json::object item{{"index", i}, {"object", "embedding"}};
     if (base64) {
       item["embedding"] = base64_floats(v);

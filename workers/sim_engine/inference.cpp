@@ -26,15 +26,6 @@ struct Prepared {
   std::uint32_t max_tokens = 0;
 };
 
-http::Response bad_request(std::string_view message, std::optional<std::string_view> param = {}) {
-  return vllm_error(Status::bad_request, "BadRequestError", message, param);
-}
-
-http::Response model_not_found(std::string_view model) {
-  return vllm_error(Status::not_found, "NotFoundError",
-                    "The model `" + std::string(model) + "` does not exist.", "model");
-}
-
 // Resolves the model and the token budget; an error Response when vLLM would answer one.
 std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceRequest req) {
   Prepared p;
@@ -42,17 +33,18 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
   p.model = req.model.empty() ? o.base_model : req.model;
   if (p.model != o.base_model) {
     const auto* record = st.registry.find(p.model);
-    if (!record) return model_not_found(p.model);
+    if (!record) return vllm_model_not_found(p.model);
     p.lora = LoraKey{record->id, record->name};
   }
   const std::uint32_t input = req.prompt_tokens;
   if (input >= o.max_model_len)
-    return bad_request("This model's maximum context length is " + std::to_string(o.max_model_len) +
-                       " tokens. However, your request has " + std::to_string(input) +
-                       " input tokens. Please reduce the length of the input messages.");
+    return vllm_bad_request("This model's maximum context length is " +
+                            std::to_string(o.max_model_len) + " tokens. However, your request has " +
+                            std::to_string(input) +
+                            " input tokens. Please reduce the length of the input messages.");
   const std::uint32_t room = o.max_model_len - input;
   if (req.max_tokens && *req.max_tokens > room)
-    return bad_request(
+    return vllm_bad_request(
         "'max_tokens' or 'max_completion_tokens' is too large: " + std::to_string(*req.max_tokens) +
             ". This model's maximum context length is " + std::to_string(o.max_model_len) +
             " tokens and your request has " + std::to_string(input) + " input tokens (" +
@@ -66,7 +58,7 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
 }
 
 http::Response start_error(EngineState& st, const Error& error, std::string_view model) {
-  if (error.code == Errc::not_found) return model_not_found(model);
+  if (error.code == Errc::not_found) return vllm_model_not_found(model);
   if (error.code == Errc::limit_exceeded) ++st.counters.rejected_queue_full;
   auto res =
       vllm_error(Status::service_unavailable, "ServiceUnavailableError",
@@ -142,13 +134,14 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
                                           http::RequestContext& rc, Api api) {
   auto& st = *state;
   if (st.options.embedding_dim > 0)
-    co_return bad_request(api == Api::chat ? "The model does not support Chat Completions API"
-                                           : "The model does not support Completions API");
+    co_return vllm_bad_request(api == Api::chat
+                                   ? "The model does not support Chat Completions API"
+                                   : "The model does not support Completions API");
   // The server read the body, bounded by the same max_body_bytes (413 beyond it).
   const std::string& body = rc.request.body();
   auto parsed = api == Api::chat ? parse_chat_request(body, st.options.max_body_bytes)
                                  : parse_completion_request(body, st.options.max_body_bytes);
-  if (!parsed) co_return bad_request(parsed.error().message);
+  if (!parsed) co_return vllm_bad_request(parsed.error().message);
   auto prepared = prepare(st, std::move(*parsed));
   if (auto* error = std::get_if<http::Response>(&prepared)) co_return std::move(*error);
   const auto p = std::get<Prepared>(std::move(prepared));

@@ -45,6 +45,15 @@ http::Response vllm_error(http::Status status, std::string_view type, std::strin
   return http::json_response(status, json::serialize(body));
 }
 
+http::Response vllm_bad_request(std::string_view message, std::optional<std::string_view> param) {
+  return vllm_error(http::Status::bad_request, "BadRequestError", message, param);
+}
+
+http::Response vllm_model_not_found(std::string_view model) {
+  return vllm_error(http::Status::not_found, "NotFoundError",
+                    "The model `" + std::string(model) + "` does not exist.", "model");
+}
+
 std::string chat_response(const ResponseHead& head, std::string_view text,
                           std::string_view finish_reason, const Usage& usage) {
   json::object message;

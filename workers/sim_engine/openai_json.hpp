@@ -16,6 +16,11 @@ namespace loraplane::sim_engine {
 http::Response vllm_error(http::Status status, std::string_view type, std::string_view message,
                           std::optional<std::string_view> param = std::nullopt);
 
+// vLLM's 400 (BadRequestError), and its 404 for a model it does not serve (param "model").
+http::Response vllm_bad_request(std::string_view message,
+                                std::optional<std::string_view> param = std::nullopt);
+http::Response vllm_model_not_found(std::string_view model);
+
 struct Usage {
   std::uint32_t prompt_tokens = 0;
   std::uint32_t completion_tokens = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -66,6 +67,20 @@ TextPlan plan_text(std::uint64_t seed, std::uint32_t max_tokens, bool ignore_eos
     plan.tokens.push_back(std::move(token));
   }
   return plan;
+}
+
+std::vector<float> plan_embedding(std::uint64_t seed, std::size_t dim) {
+  std::vector<float> v(dim);
+  std::uint64_t state = seed;
+  double norm = 0;
+  for (auto& x : v) {  // uniform in [-1, 1), then scaled to unit length
+    x = static_cast<float>(static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53 * 2 - 1);
+    norm += static_cast<double>(x) * x;
+  }
+  norm = std::sqrt(norm);
+  if (norm > 0)
+    for (auto& x : v) x = static_cast<float>(x / norm);
+  return v;
 }
 
 std::uint32_t count_tokens(std::string_view text) {

@@ -25,6 +25,9 @@ TextPlan plan_text(std::uint64_t seed, std::uint32_t max_tokens, bool ignore_eos
 // Tokens the model would end on by itself for this seed (max_tokens unset in a chat request).
 std::uint32_t natural_length(std::uint64_t seed);
 
+// An embedding model's answer for `seed`: `dim` floats of unit length.
+std::vector<float> plan_embedding(std::uint64_t seed, std::size_t dim);
+
 // Whitespace-separated words, at least 1 for a non-empty text.
 std::uint32_t count_tokens(std::string_view text);
 
