@@ -5,8 +5,13 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "common/http.hpp"
+
 namespace loraplane::http {
 
 bool malformed_request(const boost::system::error_code& ec);
+// The 400 for such a request: code "malformed_request", the parser's words, and Connection:
+// close (the rest of the request cannot be framed).
+Response malformed_response(const boost::system::error_code& ec);
 
 }  // namespace loraplane::http

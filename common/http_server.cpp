@@ -41,6 +41,13 @@ bool malformed_request(const boost::system::error_code& ec) {
   }
 }
 
+Response malformed_response(const boost::system::error_code& ec) {
+  auto res = error_response(Status::bad_request, "invalid_request_error", "malformed_request",
+                            "malformed HTTP request: " + ec.message());
+  res.keep_alive(false);
+  return res;
+}
+
 namespace {
 
 struct HttpMetrics {
@@ -154,13 +161,6 @@ Response dispatch_error(Status status, std::string_view message, std::string_vie
   return error_response(status, "invalid_request_error", code, message);
 }
 
-Response malformed_answer(const boost::system::error_code& ec) {
-  auto res = dispatch_error(Status::bad_request, "malformed HTTP request: " + ec.message(),
-                            "malformed_request");
-  res.keep_alive(false);
-  return res;
-}
-
 awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_stream& stream,
                                                 beast::flat_buffer& buffer, HeaderParser& header,
                                                 const Handler& handler,
@@ -188,7 +188,7 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   (void)n;
   if (ec == beast::http::error::body_limit)
     co_return dispatch_error(Status::payload_too_large, "request body too large", "body_too_large");
-  if (malformed_request(ec)) co_return malformed_answer(ec);  // a bad chunk in the body
+  if (malformed_request(ec)) co_return malformed_response(ec);  // a bad chunk in the body
   if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
   body_read = true;
   channel.keep_alive = channel.keep_alive && parser.keep_alive();
@@ -252,7 +252,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
                  : ec == beast::http::error::body_limit
                      ? dispatch_error(Status::payload_too_large, "request body too large",
                                       "body_too_large")
-                     : malformed_answer(ec);
+                     : malformed_response(ec);
       res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(5));
       auto [wec, wn] = co_await beast::http::async_write(stream, res, use_nothrow_awaitable);

@@ -48,8 +48,9 @@ http::Response kafka_down() {
 }
 
 // Checks that need the whole body: file present, header complete and matching the size,
-// lora_alpha a number, config parsable.
-std::optional<http::Response> final_checks(UploadSession& session, std::optional<double>& alpha) {
+// lora_alpha a number (into `alpha`), config parsable (into `config`).
+std::optional<http::Response> final_checks(UploadSession& session, std::optional<double>& alpha,
+                                           std::optional<adapter::AdapterConfig>& config) {
   const auto& f = session.fields();
   if (!f.name) return errors::invalid_request("missing form field 'name'", "name");
   if (!f.base_model) return errors::invalid_request("missing form field 'base_model'", "base_model");
@@ -70,8 +71,9 @@ std::optional<http::Response> final_checks(UploadSession& session, std::optional
     alpha = value;
   }
   if (f.config) {
-    auto config = adapter::parse_adapter_config(*f.config);
-    if (!config) return invalid_adapter(config.error().message, "config");  // names the file
+    auto parsed = adapter::parse_adapter_config(*f.config);
+    if (!parsed) return invalid_adapter(parsed.error().message, "config");  // names the file
+    config = std::move(parsed).value();
   }
   return std::nullopt;
 }
@@ -93,9 +95,7 @@ awaitable<std::optional<http::Response>> stream_body(http::StreamContext& sc,
     auto [ec, n] = co_await bhttp::async_read(sc.stream, sc.buffer, body, use_nothrow_awaitable);
     (void)n;
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (http::malformed_request(ec))
-      co_return errors::invalid_request("malformed HTTP request: " + ec.message(), {},
-                                        "malformed_request");
+    if (http::malformed_request(ec)) co_return http::malformed_response(ec);
     if (ec) co_return errors::invalid_request("request body incomplete: " + ec.message());
     std::size_t got = buf.size() - body.get().body().size;
     if (auto st = parser.feed({buf.data(), got}); !st) {
@@ -142,15 +142,11 @@ schema::AdapterState pending_state(const schema::TenantRecord& tenant, UploadSes
 // bytes, and its verdict replaces them; a header the check refuses leaves them unset, for the
 // worker to fail with the full error.
 void describe_from_header(const ModelCatalog& catalog, const UploadSession& session, int max_rank,
-                          std::optional<double> alpha, schema::Adapter& adapter) {
+                          std::optional<double> alpha,
+                          const std::optional<adapter::AdapterConfig>& config,
+                          schema::Adapter& adapter) {
   const auto* base = catalog.find(adapter.base_model);
   if (!base) return;
-  std::optional<adapter::AdapterConfig> config;
-  if (const auto& text = session.fields().config) {
-    auto parsed = adapter::parse_adapter_config(*text);
-    if (!parsed) return;
-    config = std::move(parsed).value();
-  }
   auto summary = adapter::validate_adapter(session.header().header(), config, *base, max_rank, alpha);
   if (!summary) return;
   adapter.rank = summary->rank;
@@ -214,13 +210,14 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
     co_return std::move(*early);
   }
   std::optional<double> alpha;
+  std::optional<adapter::AdapterConfig> config;
   if (!session.fields_checked() && session.fields().name && session.fields().base_model) {
     session.mark_fields_checked();
     if (auto rejected = check_new_adapter(ctx, *tenant, *session.fields().name,
                                           *session.fields().base_model))
       early = std::move(rejected);
   }
-  if (!early) early = final_checks(session, alpha);
+  if (!early) early = final_checks(session, alpha, config);
   // What is left: the chunk held back while reading plus the file's partial tail, if any.
   while (!early && !session.ready_chunks().empty()) {
     auto chunk = std::move(session.ready_chunks().front());
@@ -243,7 +240,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   std::string adapter_id = new_adapter_id(created_ms);
   auto sha = session.sha256_hex();
   auto state = pending_state(*tenant, session, adapter_id, sha, created_ms);
-  describe_from_header(ctx.catalog, session, tier.max_rank, alpha, state.adapter);
+  describe_from_header(ctx.catalog, session, tier.max_rank, alpha, config, state.adapter);
   auto job =
       schema::adapter_job(schema::JobKind::upload, tenant->id, state.adapter, created_ms / 1000);
   schema::JobUpload u;
