@@ -41,6 +41,34 @@ bhttp::request<bhttp::string_body> chat_request(const std::string& key, std::str
   return req;
 }
 
+// A stack whose engine takes 20 ms per token, with acme's adapter `name` loaded and resident:
+// a long answer runs long enough for the client to go away in the middle of it.
+struct SlowAdapter {
+  it::Stack s;
+  it::TenantKey acme;
+  explicit SlowAdapter(const std::string& name) : s(slow_options()), acme(s.create_tenant("acme")) {
+    auto id = s.add_adapter(acme, name);
+    s.load_in_engine(id);
+    s.publish_residency({id});
+  }
+  static loraplane::sim_engine::SimEngineOptions slow_options() {
+    auto options = loraplane::sim_engine::test::test_options();
+    options.itl = loraplane::sim_engine::Millis(20);
+    return options;
+  }
+};
+
+// A chat body asking `model` for `max_tokens` tokens, all of them (ignore_eos).
+std::string long_story(const std::string& model, int max_tokens, bool stream) {
+  json::object body{
+      {"model", model},
+      {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
+      {"max_tokens", max_tokens},
+      {"ignore_eos", true}};
+  if (stream) body["stream"] = true;
+  return json::serialize(body);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(stream)
@@ -86,25 +114,15 @@ BOOST_AUTO_TEST_CASE(one_connection_serves_streamed_and_whole_answers_in_turn) {
 }
 
 BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
-  auto options = loraplane::sim_engine::test::test_options();
-  options.itl = loraplane::sim_engine::Millis(20);
-  it::Stack s(options);
-  auto acme = s.create_tenant("acme");
-  auto id = s.add_adapter(acme, "slow");
-  s.load_in_engine(id);
-  s.publish_residency({id});
+  SlowAdapter slow("slow");
+  auto& s = slow.s;
+  const auto& acme = slow.acme;
   {
     loraplane::asio::io_context io;
     beast::tcp_stream stream(io);
     stream.connect(
         loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
-    auto body = json::serialize(json::object{
-        {"model", it::kBase + ":slow"},
-        {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
-        {"max_tokens", 5000},
-        {"ignore_eos", true},
-        {"stream", true}});
-    bhttp::write(stream, chat_request(acme.key, body));
+    bhttp::write(stream, chat_request(acme.key, long_story(it::kBase + ":slow", 5000, true)));
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::empty_body> header;
     bhttp::read_header(stream, buffer, header);
@@ -120,13 +138,9 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_stops_the_generation) {
 }
 
 BOOST_AUTO_TEST_CASE(a_client_hanging_up_after_pipelining_its_next_request_is_noticed) {
-  auto options = loraplane::sim_engine::test::test_options();
-  options.itl = loraplane::sim_engine::Millis(20);
-  it::Stack s(options);
-  auto acme = s.create_tenant("acme");
-  auto id = s.add_adapter(acme, "piped");
-  s.load_in_engine(id);
-  s.publish_residency({id});
+  SlowAdapter slow("piped");
+  auto& s = slow.s;
+  const auto& acme = slow.acme;
   auto gone = [&] {  // requests the gateway counted as closed by the client (499)
     auto metrics = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
     double sum = 0;
@@ -148,11 +162,7 @@ BOOST_AUTO_TEST_CASE(a_client_hanging_up_after_pipelining_its_next_request_is_no
     stream.connect(
         loraplane::tcp::endpoint(loraplane::asio::ip::make_address("127.0.0.1"), s.port()));
     auto request = [&](int max_tokens) {
-      return chat_request(acme.key, json::serialize(json::object{
-          {"model", it::kBase + ":piped"},
-          {"messages", json::array{json::object{{"role", "user"}, {"content", "long story"}}}},
-          {"max_tokens", max_tokens},
-          {"ignore_eos", true}}));
+      return chat_request(acme.key, long_story(it::kBase + ":piped", max_tokens, false));
     };
     // A whole (not streamed) answer that takes 100 s; while it runs, the client pipelines its
     // next request and then hangs up.
