@@ -4,15 +4,33 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <ctime>
 #include <string>
 #include <vector>
 
+#include "common/kafka_gate.hpp"
 #include "schema/json.hpp"
 
 namespace loraplane::cmd {
 
 namespace {
+
+using namespace std::chrono_literals;
+
+// A delete job answered to its caller, until the adapter's state shows the delete under way:
+// meta key = prefix + adapter id, value = tenant id. Replay completes the delete of an
+// adapter that still has one.
+constexpr std::string_view kDeletePrefix = "journal/delete/";
+
+// How long the journal's reads of the mock cluster wait for new records: every answer that
+// changes state waits for the journal (common/kafka_gate.hpp), so this is added to its latency.
+constexpr auto kFetchWait = 10ms;
+
+// The topics journaled (tenants, adapters) and those whose delete jobs are (jobs).
+std::vector<std::string> journaled_topics() {
+  return {std::string(kafka::kTenants), std::string(kafka::kAdapters), std::string(kafka::kJobs)};
+}
 
 // Where a record of a journaled topic lives in the Db: tenant records and key records of
 // loraplane.tenants in their own column families, adapter states in theirs.
@@ -30,7 +48,8 @@ struct Settled {
   bool interrupted = false;
 };
 
-Settled settle(std::string_view json) {
+Settled settle(std::string_view json, bool delete_answered) {
+  if (delete_answered) return {std::nullopt};
   auto state = schema::parse<schema::AdapterState>(json);
   if (!state) return {std::string(json)};  // not ours to judge; readers will skip it
   switch (state->adapter.status) {
@@ -52,6 +71,14 @@ Settled settle(std::string_view json) {
     default:
       return {std::string(json)};
   }
+}
+
+// An adapter record that shows its delete under way (or done): the answered delete job is
+// then no longer needed to finish it.
+bool delete_under_way(const kafka::Message& message) {
+  if (message.tombstone) return true;
+  auto state = schema::parse<schema::AdapterState>(message.value);
+  return state && state->adapter.status == schema::AdapterStatus::deleting;
 }
 
 }  // namespace
@@ -79,8 +106,17 @@ Result<ReplayCounts> Journal::replay(std::chrono::milliseconds timeout) {
     if (!st) return st.error();
   }
   storage::MetaBatch settled;
+  std::set<std::string, std::less<>> delete_answered;
+  if (auto st = db_.scan(storage::Table::meta, kDeletePrefix,
+                         [&](std::string_view key, std::string_view) {
+                           delete_answered.emplace(key.substr(kDeletePrefix.size()));
+                           settled.del(storage::Table::meta, std::string(key));
+                           return true;
+                         });
+      !st)
+    return st.error();
   auto st = db_.scan(storage::Table::adapters, "", [&](std::string_view key, std::string_view value) {
-    auto outcome = settle(value);
+    auto outcome = settle(value, delete_answered.contains(key));
     if (!outcome.value) {
       ++counts.dropped;
       settled.del(storage::Table::adapters, std::string(key));
@@ -99,7 +135,12 @@ Result<ReplayCounts> Journal::replay(std::chrono::milliseconds timeout) {
     return true;
   });
   if (!st) return st.error();
-  if (records.empty()) return counts;
+  if (records.empty()) {
+    if (!settled.ops.empty()) {
+      if (auto written = db_.write(settled); !written) return written.error();
+    }
+    return counts;
+  }
 
   // Delivery reports may outlive this frame if the flush times out: they share the tally.
   struct Tally {
@@ -139,24 +180,37 @@ Result<ReplayCounts> Journal::replay(std::chrono::milliseconds timeout) {
 }
 
 kafka::Handled Journal::record(const kafka::Message& message) {
-  auto table = table_of(message.topic, message.key);
-  if (!table) return kafka::Handled::done;
   storage::MetaBatch batch;
-  if (message.tombstone)
-    batch.del(*table, message.key);
-  else
-    batch.put(*table, message.key, message.value);
-  if (auto st = db_.write(batch); !st) {
-    spdlog::warn("journal: writing {} {}: {}", message.topic, message.key, st.error().message);
-    return kafka::Handled::retry;
+  if (message.topic == kafka::kJobs) {
+    auto job = schema::parse<schema::Job>(message.value);
+    if (job && job->kind == schema::JobKind::remove)
+      batch.put(storage::Table::meta, std::string(kDeletePrefix) + job->adapter_id, job->tenant_id);
+  } else if (auto table = table_of(message.topic, message.key)) {
+    if (message.tombstone)
+      batch.del(*table, message.key);
+    else
+      batch.put(*table, message.key, message.value);
+    if (*table == storage::Table::adapters && delete_under_way(message))
+      batch.del(storage::Table::meta, std::string(kDeletePrefix) + message.key);
   }
+  if (!batch.ops.empty()) {
+    if (auto st = db_.write(batch); !st) {
+      spdlog::warn("journal: writing {} {}: {}", message.topic, message.key, st.error().message);
+      return kafka::Handled::retry;
+    }
+  }
+  if (auto* gate = cluster_.delivery_gate())
+    gate->written(message.topic, message.partition, message.offset);
   return kafka::Handled::done;
 }
 
 void Journal::start() {
+  // From here on, a change is reported to its producer only once it is written here.
+  if (auto* gate = cluster_.delivery_gate()) gate->gate(journaled_topics());
   kafka::ConsumerOptions options;
   options.client_id = "loraplane-journal";
-  options.topics = {std::string(kafka::kTenants), std::string(kafka::kAdapters)};
+  options.topics = journaled_topics();
+  options.mock_fetch_wait = kFetchWait;
   reader_ = kafka::Consumer::start(cluster_, options,
                                    [this](const kafka::Message& m) { return record(m); });
 }
@@ -168,7 +222,8 @@ bool Journal::stop(std::chrono::milliseconds timeout) {
   // record produced before this call is then in the Db.
   kafka::ConsumerOptions options;
   options.client_id = "loraplane-journal-final";
-  options.topics = {std::string(kafka::kTenants), std::string(kafka::kAdapters)};
+  options.topics = journaled_topics();
+  options.mock_fetch_wait = kFetchWait;
   auto sweep = kafka::Consumer::start(cluster_, options,
                                       [this](const kafka::Message& m) { return record(m); });
   const bool complete = sweep->wait_caught_up(timeout);

@@ -4,6 +4,12 @@
 // fresh mock cluster at the next start, before any role reads them. Only the latest record per
 // key is kept, which is what compaction would keep.
 //
+// A change is durable once its caller is answered: the mock cluster's delivery gate
+// (common/kafka_gate.hpp) reports a record of these topics, and of loraplane.jobs, to its
+// producer only once the journal has written it, so a kill -9 right after an answer keeps the
+// change. Delete jobs are journaled until the adapter's state shows the delete under way; at
+// replay, an adapter whose delete was answered is removed.
+//
 // What a restart cannot bring back: uploads and jobs in flight (loraplane.uploads/.jobs are not
 // journaled). At replay an adapter still pending or validating is marked failed with code
 // `interrupted` (upload it again), and one still deleting is removed, so nothing is left stuck.
@@ -37,7 +43,8 @@ class Journal {
   // Produces every journaled record into the cluster and waits for the acknowledgements. Call
   // once, before start() and before any other role starts.
   Result<ReplayCounts> replay(std::chrono::milliseconds timeout);
-  // Starts table readers that write each record of the journaled topics into the Db (synced).
+  // Starts table readers that write each record of the journaled topics into the Db (synced),
+  // and gates the producers' reports of those topics on them.
   void start();
   // Reads the journaled topics once more up to their current end, so records produced just
   // before a clean stop are kept, then stops the readers. False if that did not finish in time.

@@ -51,7 +51,8 @@ struct TopicSpec {
 // The topics every role expects (same list as ops/kafka/topics.tsv).
 std::vector<TopicSpec> default_topics();
 
-class ClaimStore;  // common/kafka_claims.hpp
+class ClaimStore;    // common/kafka_claims.hpp
+class DeliveryGate;  // common/kafka_gate.hpp
 
 struct Header {
   std::string key;
@@ -86,6 +87,8 @@ class Cluster {
   virtual bool is_mock() const = 0;
   // The mock cluster's spool for large upload chunks; nullptr on real clusters.
   virtual ClaimStore* claims() const { return nullptr; }
+  // The mock cluster's delivery gate (the embedded journal's barrier); nullptr on real clusters.
+  virtual DeliveryGate* delivery_gate() const { return nullptr; }
   // Creates missing topics (idempotent; existing ones are left alone). Blocking.
   virtual Status ensure_topics(const std::vector<TopicSpec>& topics,
                                std::chrono::milliseconds timeout) = 0;
@@ -162,6 +165,9 @@ struct ConsumerOptions {
   std::string group_id;
   std::vector<std::string> topics;
   std::chrono::milliseconds poll_timeout{100};
+  // Mock clusters only: how long a fetch waits for new records (the mock broker answers a
+  // waiting fetch only when this runs out, so it bounds how late a record is seen).
+  std::chrono::milliseconds mock_fetch_wait{50};
   // Group mode: how long a silent member keeps its partitions. A member that stops cleanly
   // leaves at once; this bounds failover after a crash (librdkafka's default is 45 s).
   std::chrono::milliseconds session_timeout{45000};

@@ -2,6 +2,7 @@
 // brokers, with topic creation (mock API or the Admin API's CreateTopics) that waits until the
 // new topics are visible in metadata, so a consumer started right after sees every partition.
 #include "common/kafka_claims.hpp"
+#include "common/kafka_gate.hpp"
 #include "common/kafka_impl.hpp"  // first: rdkafka_mock.h needs rdkafka.h
 
 #include <librdkafka/rdkafka_mock.h>
@@ -244,6 +245,7 @@ class MockCluster final : public Cluster {
   const std::string& bootstrap() const override { return bootstrap_; }
   bool is_mock() const override { return true; }
   ClaimStore* claims() const override { return claims_.get(); }
+  DeliveryGate* delivery_gate() const override { return gate_.get(); }
 
   Status ensure_topics(const std::vector<TopicSpec>& topics,
                        std::chrono::milliseconds timeout) override {
@@ -272,6 +274,7 @@ class MockCluster final : public Cluster {
 
  private:
   std::unique_ptr<ClaimStore> claims_;  // before the mock: outlives its brokers
+  std::unique_ptr<DeliveryGate> gate_ = std::make_unique<DeliveryGate>();
   HandlePtr owner_;
   rd_kafka_mock_cluster_t* mock_ = nullptr;  // owned by owner_
   std::string bootstrap_;

@@ -109,7 +109,8 @@ class ConsumerImpl final : public Consumer {
     // librdkafka's mock broker does not answer a waiting fetch when new records arrive, so
     // every hop of the upload pipeline would wait out fetch.wait.max.ms (500 ms). Real brokers
     // do, and there a short wait only multiplies idle fetch requests (broker CPU).
-    if (cluster.is_mock()) set_conf(conf.get(), "fetch.wait.max.ms", "50");
+    if (cluster.is_mock())
+      set_conf(conf.get(), "fetch.wait.max.ms", std::to_string(options_.mock_fetch_wait.count()));
     if (group_mode()) {
       const auto session = options_.session_timeout.count();
       set_conf(conf.get(), "session.timeout.ms", std::to_string(session));

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/kafka_claims.hpp"
+#include "common/kafka_gate.hpp"
 #include "common/kafka_impl.hpp"
 #include "common/kafka_owned.hpp"
 #include "common/metrics.hpp"
@@ -23,6 +24,8 @@ using namespace std::chrono_literals;
 
 constexpr auto kPollInterval = 100ms;
 constexpr auto kCloseFlushMax = 5s;
+// How often flush() looks whether the delivery gate still holds one of its reports.
+constexpr auto kGateCheck = 2ms;
 // Failed deliveries are counted per message but logged at most this often.
 constexpr auto kLogEvery = 1s;
 
@@ -41,6 +44,17 @@ std::string_view result_label(rd_kafka_resp_err_t err) {
   }
 }
 
+void report(Producer::DeliveredCallback* done, const std::string& topic,
+            Result<Delivered> result) {
+  if (done == nullptr) return;
+  try {
+    (*done)(std::move(result));
+  } catch (const std::exception& e) {
+    spdlog::error("kafka delivery callback for {} threw: {}", topic, e.what());
+  }
+  delete done;
+}
+
 void finish(Producer::DeliveredCallback* done, const std::string& topic, rd_kafka_resp_err_t err,
             Delivered where) {
   produced_counter(topic, result_label(err)).Increment();
@@ -53,21 +67,25 @@ void finish(Producer::DeliveredCallback* done, const std::string& topic, rd_kafk
     spdlog::warn("kafka produce to {} failed: {} ({} more failures not logged)", topic,
                  rd_kafka_err2name(err), similar);
   }
-  if (done == nullptr) return;
-  Result<Delivered> result =
-      err == RD_KAFKA_RESP_ERR_NO_ERROR ? Result<Delivered>(where)
-                                        : Result<Delivered>(to_error(err, "produce to " + topic));
-  try {
-    (*done)(std::move(result));
-  } catch (const std::exception& e) {
-    spdlog::error("kafka delivery callback for {} threw: {}", topic, e.what());
-  }
-  delete done;
+  report(done, topic,
+         err == RD_KAFKA_RESP_ERR_NO_ERROR ? Result<Delivered>(where)
+                                           : Result<Delivered>(to_error(err, "produce to " + topic)));
 }
 
-void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* /*opaque*/) {
-  finish(static_cast<Producer::DeliveredCallback*>(m->_private), rd_kafka_topic_name(m->rkt),
-         m->err, Delivered{m->partition, m->offset});
+// A record the broker has but the embedded journal did not write in time (or before its
+// producer closed): the caller is told it failed, as a restart could still undo it.
+void finish_unjournaled(Producer::DeliveredCallback* done, const std::string& topic) {
+  produced_counter(topic, "not_journaled").Increment();
+  static std::atomic<std::int64_t> last_log_ms{-kLogEvery.count()};
+  static std::atomic<std::int64_t> suppressed{0};
+  std::int64_t similar = 0;
+  if (log_allowed(last_log_ms, suppressed, kLogEvery, &similar)) {
+    spdlog::warn("kafka produce to {}: the journal did not record it in time ({} more not logged)",
+                 topic, similar);
+  }
+  report(done, topic,
+         make_error(Errc::unavailable,
+                    "produce to " + topic + ": the embedded journal did not record it in time"));
 }
 
 // watch_brokers: whether any broker connection is up, as the statistics say, also exported as
@@ -85,11 +103,41 @@ prometheus::Gauge& reachable_gauge(const std::string& client_id) {
   return family.Add({{"client", client_id}});
 }
 
-// The opaque is the producer's BrokerWatch. A broker entry reads "state":"UP" while its
+// What librdkafka's callbacks see of a producer (the configuration's opaque).
+struct Context {
+  BrokerWatch watch;  // written by on_stats (watch_brokers)
+  // Mock clusters: reports of records on gated topics wait for the journal (kafka_gate.hpp).
+  DeliveryGate* gate = nullptr;
+  std::chrono::milliseconds gate_timeout{30000};
+};
+
+void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
+  auto* done = static_cast<Producer::DeliveredCallback*>(m->_private);
+  std::string topic = rd_kafka_topic_name(m->rkt);
+  const Delivered where{m->partition, m->offset};
+  auto* context = static_cast<Context*>(opaque);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && done != nullptr && context->gate != nullptr) {
+    const auto plain = unprefixed(topic);
+    if (context->gate->gated(plain)) {
+      context->gate->hold(plain, m->partition, m->offset, context,
+                          std::chrono::steady_clock::now() + context->gate_timeout,
+                          [done, topic, where](bool written) {
+                            if (written)
+                              finish(done, topic, RD_KAFKA_RESP_ERR_NO_ERROR, where);
+                            else
+                              finish_unjournaled(done, topic);
+                          });
+      return;
+    }
+  }
+  finish(done, topic, m->err, where);
+}
+
+// The opaque is the producer's Context. A broker entry reads "state":"UP" while its
 // connection is up (librdkafka STATISTICS.md); no such entry means no broker takes messages now.
 int on_stats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
   if (opaque != nullptr) {
-    auto* watch = static_cast<BrokerWatch*>(opaque);
+    auto* watch = &static_cast<Context*>(opaque)->watch;
     const std::string_view stats(json, len);
     const bool up = stats.find("\"state\":\"UP\"") != std::string_view::npos;
     watch->reachable.store(up);
@@ -98,8 +146,7 @@ int on_stats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
   return 0;  // librdkafka frees the JSON
 }
 
-ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options,
-                      BrokerWatch* watch) {
+ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options, Context* context) {
   auto conf = make_conf(cluster.bootstrap(), options.client_id);
   set_conf(conf.get(), "enable.idempotence", "true");
   set_conf(conf.get(), "acks", "all");
@@ -112,13 +159,15 @@ ConfPtr producer_conf(const Cluster& cluster, const ProducerOptions& options,
            std::to_string(std::min(options.max_message_bytes, 1'000'000)));
   const auto kbytes = std::max<std::size_t>(1, options.queue_max_bytes / 1024);
   set_conf(conf.get(), "queue.buffering.max.kbytes", std::to_string(kbytes));
+  context->gate = cluster.delivery_gate();
+  context->gate_timeout = options.delivery_timeout;
+  rd_kafka_conf_set_opaque(conf.get(), context);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
   if (options.watch_brokers) {
     set_conf(conf.get(), "statistics.interval.ms", "1000");
     rd_kafka_conf_set_stats_cb(conf.get(), on_stats);
-    watch->gauge = &reachable_gauge(options.client_id);
-    watch->gauge->Set(1);
-    rd_kafka_conf_set_opaque(conf.get(), watch);
+    context->watch.gauge = &reachable_gauge(options.client_id);
+    context->watch.gauge->Set(1);
   }
   return conf;
 }
@@ -128,7 +177,7 @@ class ProducerImpl final : public Producer {
   ProducerImpl(const Cluster& cluster, ProducerOptions options)
       : options_(std::move(options)),
         claims_(cluster.claims()),
-        rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_, &watch_))),
+        rk_(make_handle(RD_KAFKA_PRODUCER, producer_conf(cluster, options_, &context_))),
         poller_([this] { poll_loop(); }) {
     // Learn the partitions of our topics now rather than on the first message: the first
     // produce to an unknown topic otherwise waits for a metadata round (about a second on the
@@ -143,9 +192,14 @@ class ProducerImpl final : public Producer {
     const auto grace = std::min<std::chrono::milliseconds>(options_.delivery_timeout,
                                                            kCloseFlushMax);
     if (!flush(grace)) {
-      spdlog::warn("kafka producer {}: {} messages undelivered at close, purging",
-                   options_.client_id, rd_kafka_outq_len(rk_.get()));
-      rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      if (const auto queued = rd_kafka_outq_len(rk_.get()); queued > 0) {
+        spdlog::warn("kafka producer {}: {} messages undelivered at close, purging",
+                     options_.client_id, queued);
+        rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      } else {
+        spdlog::warn("kafka producer {}: {} delivery reports still wait for the journal at close",
+                     options_.client_id, context_.gate->held(&context_));
+      }
     }
     stop_ = true;
     poller_.join();
@@ -155,6 +209,8 @@ class ProducerImpl final : public Producer {
     while (rd_kafka_outq_len(rk_.get()) > 0 && remaining(deadline).count() > 0) {
       rd_kafka_poll(rk_.get(), to_timeout_ms(kPollInterval));
     }
+    // Reports the journal has not released by now fail, before what they refer to is gone.
+    if (context_.gate != nullptr) context_.gate->cancel(&context_);
   }
 
   void produce(std::string_view topic, std::string_view key,
@@ -189,12 +245,21 @@ class ProducerImpl final : public Producer {
     return enqueue(topic, key, payload, std::move(headers), std::move(report), 0);
   }
 
+  // Done once every report has run, including those the delivery gate holds.
   bool flush(std::chrono::milliseconds timeout) override {
-    return rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (rd_kafka_flush(rk_.get(), to_timeout_ms(timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return false;
+    if (context_.gate == nullptr) return true;
+    while (context_.gate->held(&context_) > 0) {
+      if (remaining(deadline).count() == 0) return false;
+      std::this_thread::sleep_for(kGateCheck);
+    }
+    return true;
   }
 
   bool brokers_reachable() const override {
-    return watch_.reachable.load(std::memory_order_relaxed);
+    return context_.watch.reachable.load(std::memory_order_relaxed);
   }
 
  private:
@@ -255,11 +320,12 @@ class ProducerImpl final : public Producer {
   void poll_loop() {
     while (!stop_.load(std::memory_order_relaxed)) {
       rd_kafka_poll(rk_.get(), to_timeout_ms(kPollInterval));
+      if (context_.gate != nullptr) context_.gate->expire(std::chrono::steady_clock::now());
     }
   }
 
   ProducerOptions options_;
-  BrokerWatch watch_;  // written by on_stats (watch_brokers)
+  Context context_;
   ClaimStore* claims_;  // mock clusters only
   HandlePtr rk_;
   std::vector<rd_kafka_topic_t*> warm_topics_;  // app handles kept until close

@@ -108,6 +108,71 @@ BOOST_AUTO_TEST_CASE(kill_9_leaves_no_adapter_stuck) {
   BOOST_TEST(kept.status == 200, kept.body);
 }
 
+// Killed the moment its last answer left: every change it answered survives the restart, as
+// the journal has each one before its answer is sent. Uploads answered 202 are kept (ready, or
+// failed `interrupted` when their job had not finished).
+BOOST_AUTO_TEST_CASE(kill_9_right_after_answers_keeps_every_answered_change) {
+  lt::TempDir data;
+  std::string key, doomed_key, leaving_key, arrived_key, gone_id, kept_id;
+  std::vector<std::string> answered;
+  {
+    Running up({}, data.path());
+    auto tenant = create_tenant(up.port, "steady", "shared");
+    key = std::string(tenant["api_key"].as_string());
+    doomed_key = create_key(up.port, std::string(tenant["id"].as_string()));
+    auto leaving = create_tenant(up.port, "leaving", "shared");
+    leaving_key = std::string(leaving["api_key"].as_string());
+    for (const std::string name : {"gone", "kept"}) {
+      auto r = upload(up.port, key, {{"name", name}, {"base_model", "toy-llama"}}, toy_adapter(8));
+      BOOST_TEST_REQUIRE(r.status == 202, r.body);
+      std::string id(parse_object(r.body)["id"].as_string());
+      BOOST_TEST_REQUIRE(settle(up.port, key, id)["status"].as_string() == "ready");
+      (name == "gone" ? gone_id : kept_id) = id;
+    }
+
+    for (int i = 0; i < 2; ++i) {
+      auto r = upload(up.port, key, {{"name", "late" + std::to_string(i)}, {"base_model", "toy-llama"}},
+                      toy_adapter(4));
+      BOOST_TEST_REQUIRE(r.status == 202, r.body);
+      answered.emplace_back(parse_object(r.body)["id"].as_string());
+    }
+    auto removed = lt::http_request(up.port, "DELETE", "/v1/adapters/" + gone_id, {}, bearer(key));
+    BOOST_TEST_REQUIRE(removed.status == 200, removed.body);
+    auto revoked = lt::http_request(up.port, "DELETE", "/admin/v1/keys/" + doomed_key.substr(0, 16),
+                                    {}, bearer(kAdminToken));
+    BOOST_TEST_REQUIRE(revoked.status == 200, revoked.body);
+    auto left = lt::http_request(up.port, "DELETE",
+                                 "/admin/v1/tenants/" + std::string(leaving["id"].as_string()), {},
+                                 bearer(kAdminToken));
+    BOOST_TEST_REQUIRE(left.status == 200, left.body);
+    arrived_key = std::string(create_tenant(up.port, "arrived", "shared")["api_key"].as_string());
+    up.process->stop(SIGKILL);
+  }
+  Running again({}, data.path());
+  auto gone = lt::http_request(again.port, "GET", "/v1/adapters/" + gone_id, {}, bearer(key));
+  BOOST_TEST(gone.status == 404, "the deleted adapter came back: " << gone.body);
+  BOOST_TEST(lt::http_request(again.port, "GET", "/v1/adapters", {}, bearer(doomed_key)).status == 401,
+             "the revoked key works again");
+  BOOST_TEST(lt::http_request(again.port, "GET", "/v1/adapters", {}, bearer(leaving_key)).status == 401,
+             "the deleted tenant is back");
+  BOOST_TEST(lt::http_request(again.port, "GET", "/v1/adapters", {}, bearer(arrived_key)).status == 200,
+             "the created tenant is lost");
+  for (const auto& id : answered) {
+    auto got = lt::http_request(again.port, "GET", "/v1/adapters/" + id, {}, bearer(key));
+    BOOST_TEST_REQUIRE(got.status == 200, id << " answered 202 but is lost: " << got.body);
+    auto settled = settle(again.port, key, id);
+    if (settled["status"].as_string() == "failed")
+      BOOST_TEST(settled["error"].as_object()["code"].as_string() == "interrupted");
+    else
+      BOOST_TEST(settled["status"].as_string() == "ready");
+  }
+  auto kept = lt::http_request(again.port, "GET", "/v1/adapters/" + kept_id, {}, bearer(key));
+  BOOST_TEST(kept.status == 200, kept.body);
+  // The deleted adapter's name is free again.
+  auto reused = upload(again.port, key, {{"name", "gone"}, {"base_model", "toy-llama"}}, toy_adapter(4));
+  BOOST_TEST(reused.status == 202, reused.body);
+}
+
 // SIGINT while an upload is half sent: the server stops taking connections but answers the
 // upload once its body arrives, then exits 0.
 BOOST_AUTO_TEST_CASE(sigint_drains_an_upload_in_flight) {

@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "common/asio.hpp"
 #include "common/kafka.hpp"
+#include "common/kafka_gate.hpp"
 #include "common/metrics.hpp"
 #include "test/unit/kafka/kafka_checks.hpp"
 
@@ -29,6 +31,39 @@ namespace {
 struct MockCluster {
   std::unique_ptr<kafka::Cluster> cluster = kafka::Cluster::embedded();
   std::string prefix = kt::unique_name("unit");
+};
+
+// One delivery report, awaited from the test thread; `calls` counts how often it ran.
+struct Report {
+  std::promise<loraplane::Result<kafka::Delivered>> promise;
+  std::future<loraplane::Result<kafka::Delivered>> future = promise.get_future();
+  std::atomic<int> calls{0};
+
+  bool arrived(std::chrono::milliseconds within) {
+    return future.wait_for(within) == std::future_status::ready;
+  }
+};
+
+std::shared_ptr<Report> produce_reported(kafka::Producer& producer, const std::string& topic) {
+  auto report = std::make_shared<Report>();
+  producer.produce_delivered(topic, "k", "v", {}, [report](loraplane::Result<kafka::Delivered> r) {
+    if (report->calls++ == 0) report->promise.set_value(std::move(r));
+  });
+  return report;
+}
+
+// A cluster whose delivery gate holds the reports of `topic` (one partition), and a producer.
+struct Gated : MockCluster {
+  std::string topic = prefix + ".gated";
+  std::unique_ptr<kafka::Producer> producer;
+  kafka::DeliveryGate* gate = cluster->delivery_gate();
+
+  explicit Gated(kafka::ProducerOptions options = {}) {
+    BOOST_REQUIRE(gate != nullptr);
+    kt::create_topic(*cluster, topic, 1);
+    gate->gate({topic});
+    producer = kafka::Producer::create(*cluster, std::move(options));
+  }
 };
 
 }  // namespace
@@ -164,6 +199,62 @@ BOOST_AUTO_TEST_CASE(produce_latency_and_metrics) {
   const auto text = loraplane::metrics::serialize();
   BOOST_TEST(text.find("loraplane_kafka_produced_total{result=\"ok\",topic=\"" + topic + "\"}") !=
              std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The embedded journal's barrier (common/kafka_gate.hpp): a record on a gated topic is reported
+// delivered only once the follower has written its offset.
+BOOST_AUTO_TEST_SUITE(delivery_gate)
+
+BOOST_AUTO_TEST_CASE(a_gated_report_waits_until_its_offset_is_written) {
+  Gated g;
+  const auto free_topic = g.prefix + ".free";
+  kt::create_topic(*g.cluster, free_topic, 1);
+  BOOST_TEST(kt::produce_sync(*g.producer, free_topic, "k", "v").ok(), "other topics pass");
+
+  auto first = produce_reported(*g.producer, g.topic);
+  BOOST_TEST(!first->arrived(500ms), "reported before the journal wrote it");
+  g.gate->written(g.topic, 0, 0);
+  BOOST_REQUIRE(first->arrived(10s));
+  auto where = first->future.get();
+  BOOST_REQUIRE(where.ok());
+  BOOST_TEST(where.value().offset == 0);
+
+  // Offset 1 is not covered by offset 0 being written, but by any later one.
+  auto second = produce_reported(*g.producer, g.topic);
+  BOOST_TEST(!second->arrived(500ms));
+  g.gate->written(g.topic, 0, 7);
+  BOOST_REQUIRE(second->arrived(10s));
+  BOOST_TEST(second->future.get().ok());
+  // Written before it is even produced: reported at once.
+  BOOST_TEST(kt::produce_sync(*g.producer, g.topic, "k", "v").ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_record_the_journal_never_writes_fails_instead_of_hanging) {
+  kafka::ProducerOptions options;
+  options.delivery_timeout = 500ms;
+  Gated g(options);
+  auto report = produce_reported(*g.producer, g.topic);
+  BOOST_REQUIRE(report->arrived(30s));
+  auto result = report->future.get();
+  BOOST_REQUIRE(!result.ok());
+  BOOST_TEST(static_cast<int>(result.error().code) == static_cast<int>(Errc::unavailable));
+  BOOST_TEST(result.error().message.find("journal") != std::string::npos, result.error().message);
+  const auto text = loraplane::metrics::serialize();
+  BOOST_TEST(text.find("result=\"not_journaled\",topic=\"" + g.topic + "\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(flush_counts_held_reports_and_closing_fails_them_once) {
+  Gated g;
+  auto report = produce_reported(*g.producer, g.topic);
+  BOOST_TEST(!g.producer->flush(300ms), "flush returned with a report still held");
+  BOOST_TEST(!report->arrived(0ms));
+  g.producer.reset();
+  BOOST_REQUIRE(report->arrived(0ms));
+  BOOST_TEST(!report->future.get().ok());
+  g.gate->written(g.topic, 0, 100);  // nothing left to release
+  BOOST_TEST(report->calls.load() == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
