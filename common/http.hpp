@@ -112,6 +112,9 @@ struct ServerOptions {
   // Who is asking, for the access line (the gateway: the tenant id behind the API key); called
   // with the request header before the handler runs. Must never return a credential.
   std::function<std::string(const beast::http::request_header<>&)> access_subject;
+  // Asked before a matched route's handler runs, with the path: a response to send instead
+  // (the request's body is not read), e.g. while a role cannot serve yet. Unset: never.
+  std::function<std::optional<Response>(std::string_view path)> refuse;
 };
 
 class Server {

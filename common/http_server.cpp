@@ -279,8 +279,12 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
                                     : std::string();
     std::optional<Response> res;
     ResponseChannel channel{stream, buffer, keep_alive};
+    const bool routed = match.stream_handler || match.handler;
+    if (routed && st->options.refuse) res = st->options.refuse(target.substr(0, target.find('?')));
     try {
-      if (match.stream_handler) {
+      if (res) {
+        keep_alive = keep_alive && header.is_done();  // an unread body ends the connection
+      } else if (match.stream_handler) {
         StreamContext ctx{stream, buffer, header, std::move(match.params), request_id};
         res = co_await (*match.stream_handler)(ctx);
         keep_alive = false;  // the handler may have answered before reading the whole body

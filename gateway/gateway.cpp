@@ -3,8 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 
 #include "common/health.hpp"
 #include "common/http.hpp"
@@ -15,6 +17,7 @@
 #include "gateway/adapters/upload_slots.hpp"
 #include "gateway/admin/handlers.hpp"
 #include "gateway/context.hpp"
+#include "gateway/errors.hpp"
 #include "gateway/inference/handlers.hpp"
 #include "gateway/router/shared_router.hpp"
 #include "gateway/tenant_directory.hpp"
@@ -81,6 +84,9 @@ struct Gateway::Impl {
   std::unique_ptr<http::Server> server;
   asio::steady_timer ready_timer{io};
   bool stopped = false;
+  // The tenant and adapter tables have been read up to where they stood at start: until then
+  // a valid key or an existing adapter would look unknown (401, 404, an empty list).
+  std::atomic<bool> loaded{false};
 
   Impl(asio::io_context& io_, const kafka::Cluster& c, GatewayOptions o)
       : io(io_), cluster(c), options(std::move(o)), routing(options.router),
@@ -98,6 +104,7 @@ struct Gateway::Impl {
 
   void wait_ready() {
     if (tenant_reader->caught_up() && adapter_reader->caught_up()) {
+      loaded = true;
       health::set_ready(kRole, true);
       spdlog::info("gateway ready: {} tenants loaded", tenants.tenant_count());
       return;
@@ -163,6 +170,12 @@ void Gateway::start() {
   server_options.access_subject = [&d](const http::RequestHeader& request) {
     auto tenant = d.context->authenticate(request);
     return tenant ? tenant->id : std::string();
+  };
+  server_options.refuse = [&d](std::string_view path) -> std::optional<http::Response> {
+    if (d.loaded.load(std::memory_order_relaxed) || path == "/healthz" || path == "/metrics")
+      return std::nullopt;
+    return errors::unavailable(
+        "loraplane is starting: tenants and adapters are still loading; retry shortly", 1);
   };
   server_options.header_timeout = d.options.client_timeout;
   server_options.body_timeout = 2 * d.options.client_timeout;

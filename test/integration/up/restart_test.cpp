@@ -173,6 +173,45 @@ BOOST_AUTO_TEST_CASE(kill_9_right_after_answers_keeps_every_answered_change) {
   BOOST_TEST(reused.status == 202, reused.body);
 }
 
+// Between listening and ready, a restarted gateway has not yet read its tenants and adapters
+// back: it answers 503 with Retry-After, never a wrong 401, 404 or empty list.
+BOOST_AUTO_TEST_CASE(a_restart_answers_503_until_its_state_is_loaded) {
+  lt::TempDir data;
+  std::string key, id;
+  {
+    Running up({}, data.path());
+    key = std::string(create_tenant(up.port, "early", "shared")["api_key"].as_string());
+    auto r = upload(up.port, key, {{"name", "early-bird"}, {"base_model", "toy-llama"}}, toy_adapter(4));
+    BOOST_TEST_REQUIRE(r.status == 202, r.body);
+    id = std::string(parse_object(r.body)["id"].as_string());
+    BOOST_TEST_REQUIRE(settle(up.port, key, id)["status"].as_string() == "ready");
+    BOOST_TEST(up.process->stop(SIGINT, 30s) == 0);
+  }
+  lt::Process again({lt::loraplane_binary(), "up", "--port", "0", "--data-dir", data.path()},
+                    {"LORAPLANE_ADMIN_TOKEN=" + kAdminToken});
+  auto line = again.wait_for_line("gateway listening on", 60s);
+  BOOST_TEST_REQUIRE(line.has_value(), again.output());
+  const auto port = lt::port_from_line(*line);
+  int refused = 0, answered = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (answered < 3 && std::chrono::steady_clock::now() < deadline) {
+    auto list = lt::http_request(port, "GET", "/v1/adapters", {}, bearer(key));
+    if (list.status == 503) {
+      ++refused;
+      BOOST_TEST(list.headers.count("retry-after") == 1u);
+      BOOST_TEST(list.body.find("still loading") != std::string::npos, list.body);
+      continue;
+    }
+    BOOST_TEST_REQUIRE(list.status == 200, "answered before the state was loaded: " << list.body);
+    BOOST_TEST_REQUIRE(parse_object(list.body)["data"].as_array().size() == 1u,
+                       "a partial list before the state was loaded: " << list.body);
+    ++answered;
+  }
+  BOOST_TEST(answered == 3);
+  BOOST_TEST_MESSAGE(refused << " requests refused with 503 while loading");
+  BOOST_TEST(again.stop(SIGINT, 30s) == 0);
+}
+
 // SIGINT while an upload is half sent: the server stops taking connections but answers the
 // upload once its body arrives, then exits 0.
 BOOST_AUTO_TEST_CASE(sigint_drains_an_upload_in_flight) {
