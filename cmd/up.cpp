@@ -240,13 +240,25 @@ int run_up(const UpOptions& options, bool all_roles) {
     if (journal) journal->stop(std::chrono::seconds(10));
     io.stop();
   };
+  // The embedded mode keeps no job across a restart (the mock cluster is in memory), so the
+  // drain also lets the uploads answered 202 finish validating, within the same bound: none
+  // comes back `interrupted` from a clean stop.
+  bool waiting_for_uploads = false;
   std::function<void()> wait_drained = [&] {
     const auto open = gw.open_connections();
-    if (open == 0 || std::chrono::steady_clock::now() >= *drain_deadline) {
+    const auto uploading = open == 0 && journal ? gw.uploads_in_flight() : 0;
+    if ((open == 0 && uploading == 0) || std::chrono::steady_clock::now() >= *drain_deadline) {
       if (open > 0) spdlog::warn("drain: {} connections still open after {} s; closing", open,
                                  kDrainTimeout.count());
+      if (uploading > 0)
+        spdlog::warn("drain: {} uploads still validating after {} s; they will be marked "
+                     "interrupted", uploading, kDrainTimeout.count());
       finish();
       return;
+    }
+    if (uploading > 0 && !waiting_for_uploads) {
+      waiting_for_uploads = true;
+      spdlog::info("drain: waiting for {} accepted uploads to finish validating", uploading);
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
     drain_timer.async_wait([&](boost::system::error_code ec) {

@@ -165,12 +165,12 @@ struct ConsumerOptions {
   std::string group_id;
   std::vector<std::string> topics;
   std::chrono::milliseconds poll_timeout{100};
-  // Mock clusters only: how long a fetch waits for new records (the mock broker answers a
-  // waiting fetch only when this runs out, so it bounds how late a record is seen).
-  std::chrono::milliseconds mock_fetch_wait{50};
   // Group mode: how long a silent member keeps its partitions. A member that stops cleanly
   // leaves at once; this bounds failover after a crash (librdkafka's default is 45 s).
   std::chrono::milliseconds session_timeout{45000};
+  // Mock clusters only: how long a fetch waits for new records (the mock broker answers a
+  // waiting fetch only when this runs out, so it bounds how late a record is seen).
+  std::chrono::milliseconds mock_fetch_wait{50};
 };
 
 // Handler result: Done = effect durable, commit; Retry = not handled, redeliver this message

@@ -15,9 +15,11 @@ void run_all(std::vector<DeliveryGate::Release>& releases, bool written) {
 void DeliveryGate::gate(std::vector<std::string> topics) {
   std::lock_guard lock(mutex_);
   for (auto& topic : topics) topics_.insert(std::move(topic));
+  active_ = !topics_.empty();
 }
 
 bool DeliveryGate::gated(std::string_view topic) const {
+  if (!active_.load(std::memory_order_acquire)) return false;
   std::lock_guard lock(mutex_);
   return topics_.find(topic) != topics_.end();
 }

@@ -9,6 +9,7 @@
 // releases run on the thread that calls written(), expire() or cancel(), outside the lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +58,7 @@ class DeliveryGate {
   using Partition = std::pair<std::string, std::int32_t>;
   void take_if(std::vector<Release>& out, const std::function<bool(const Hold&)>& done);
 
+  std::atomic<bool> active_{false};  // some topic is gated: gated() skips the lock until then
   mutable std::mutex mutex_;
   std::set<std::string, std::less<>> topics_;
   std::map<Partition, std::int64_t> written_;     // highest offset written per partition

@@ -155,4 +155,16 @@ int AdapterDirectory::count(std::string_view tenant_id) const {
   return n;
 }
 
+std::size_t AdapterDirectory::uploads_in_flight() const {
+  std::shared_lock lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& entry : adapters_) {
+    const auto& a = entry.second.adapter;
+    if (a.source.type == schema::SourceType::upload &&
+        (a.status == schema::AdapterStatus::pending || a.status == schema::AdapterStatus::validating))
+      ++n;
+  }
+  return n;
+}
+
 }  // namespace loraplane::gateway

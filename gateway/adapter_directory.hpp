@@ -46,6 +46,8 @@ class AdapterDirectory {
                                          std::string_view after, bool& has_more) const;
   // Adapters that count against the tier limit: not failed, not being deleted.
   int count(std::string_view tenant_id) const;
+  // Uploads (of every tenant) accepted but not yet ready or failed: pending or validating.
+  std::size_t uploads_in_flight() const;
 
  private:
   static bool visible(const schema::AdapterState& s);

@@ -25,6 +25,16 @@ http::Response invalid_api_key() {
   return res;
 }
 
+http::Response invalid_api_key(const http::RequestHeader& request) {
+  if (!http::bearer_token(request).empty()) return invalid_api_key();
+  auto res = http::error_response(http::Status::unauthorized, "invalid_request_error",
+                                  "invalid_api_key",
+                                  "You didn't provide an API key. Pass it as "
+                                  "'Authorization: Bearer pk-prov-...'.");
+  res.set(http::beast::http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 http::Response admin_unauthorized() {
   auto res = http::error_response(http::Status::unauthorized, "invalid_request_error",
                                   "invalid_admin_token",

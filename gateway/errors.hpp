@@ -12,6 +12,8 @@ namespace loraplane::gateway::errors {
 http::Response invalid_request(std::string_view message, std::string_view param = {},
                                std::string_view code = {});
 http::Response invalid_api_key();
+// The same for a request: a missing Authorization header is named as missing.
+http::Response invalid_api_key(const http::RequestHeader& request);
 http::Response admin_unauthorized();
 http::Response not_found(std::string_view code, std::string_view message);
 http::Response conflict(std::string_view code, std::string_view message);

@@ -198,6 +198,8 @@ std::size_t Gateway::open_connections() const {
   return impl_->server ? impl_->server->open_connections() : 0;
 }
 
+std::size_t Gateway::uploads_in_flight() const { return impl_->adapters.uploads_in_flight(); }
+
 void Gateway::stop() {
   auto& d = *impl_;
   if (d.stopped) return;

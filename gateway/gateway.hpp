@@ -47,6 +47,8 @@ class Gateway {
   void stop_accepting();
   // Connections still open (in-flight requests); 0 once drained.
   std::size_t open_connections() const;
+  // Uploads this gateway's view shows accepted but not yet ready or failed.
+  std::size_t uploads_in_flight() const;
   // Stops accepting, stops readers and flushes the producer. Idempotent.
   void stop();
 

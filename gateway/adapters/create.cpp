@@ -19,7 +19,7 @@ namespace loraplane::gateway::adapters {
 
 awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) {
   auto tenant = ctx.authenticate(rc.request);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(rc.request);
   auto request = schema::parse<schema::CreateAdapterRequest>(rc.request.body());
   if (!request)
     co_return errors::invalid_request(request.error().message,

@@ -13,7 +13,7 @@ constexpr std::size_t kMaxLimit = 100;
 
 awaitable<http::Response> list(GatewayContext& ctx, http::RequestContext& rc) {
   auto tenant = ctx.authenticate(rc.request);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(rc.request);
   std::size_t limit = kDefaultLimit;
   if (auto text = rc.query("limit")) {
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);

@@ -9,7 +9,7 @@ namespace loraplane::gateway::adapters {
 
 awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc) {
   auto tenant = ctx.authenticate(rc.request);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(rc.request);
   auto state = ctx.adapters.get(tenant->id, rc.param("id"));
   if (!state) co_return errors::not_found("adapter_not_found", "no such adapter");
   if (!ctx.producer.brokers_reachable())

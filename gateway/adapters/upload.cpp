@@ -158,7 +158,7 @@ void describe_from_header(const ModelCatalog& catalog, const UploadSession& sess
 awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   const auto& req = sc.parser.get();
   auto tenant = ctx.authenticate(req);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(req);
   auto boundary = boundary_from_content_type(req[bhttp::field::content_type]);
   if (!boundary)
     co_return errors::invalid_request("Content-Type must be multipart/form-data with a boundary");

@@ -10,7 +10,9 @@ namespace loraplane::gateway::admin {
 awaitable<http::Response> create_tenant(GatewayContext& ctx, http::RequestContext& rc) {
   if (auto denied = ctx.require_admin(rc.request)) co_return std::move(*denied);
   auto request = schema::parse<schema::CreateTenantRequest>(rc.request.body());
-  if (!request) co_return errors::invalid_request(request.error().message);
+  if (!request)
+    co_return errors::invalid_request(request.error().message,
+                                      schema::error_field(request.error()).value_or(""));
   if (ctx.tenants.tenant_by_name(request->name))
     co_return errors::conflict("tenant_exists",
                                "a tenant named '" + request->name + "' already exists");

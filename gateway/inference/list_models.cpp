@@ -12,7 +12,7 @@ constexpr std::size_t kMaxListed = 10000;
 
 awaitable<http::Response> list_models(GatewayContext& ctx, http::RequestContext& rc) {
   auto tenant = ctx.authenticate(rc.request);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(rc.request);
   schema::ModelList list;
   for (const auto& base : ctx.catalog.models()) {
     schema::Model model;

@@ -48,7 +48,7 @@ awaitable<http::Response> forward_watched(Forward& f, Exchange& ex) {
 
 awaitable<http::Response> handle(GatewayContext& ctx, http::RequestContext& rc, Api api) {
   auto tenant = ctx.authenticate(rc.request);
-  if (!tenant) co_return errors::invalid_api_key();
+  if (!tenant) co_return errors::invalid_api_key(rc.request);
   if (!ctx.router || !ctx.upstream)
     co_return errors::unavailable("inference is not configured on this gateway", 5);
   // Held until the answer (or the stream) is done.

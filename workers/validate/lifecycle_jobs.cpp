@@ -30,6 +30,19 @@ bool has_url(const schema::AdapterState& state, const std::string& url) {
          state.storage_urls.end();
 }
 
+// Storage urls kept per adapter. Agents need one that answers; a node that restarted on
+// another port reports its new url and leaves the old one behind, so the list is bounded.
+constexpr std::size_t kMaxStorageUrls = 16;
+
+// Newest report first, where agents start: a node reports once it holds the bytes, so the
+// latest url is the one most likely to answer, and an address a node has left sinks to the
+// end and, past kMaxStorageUrls, out.
+void add_url(schema::AdapterState& state, const std::string& url) {
+  auto& urls = state.storage_urls;
+  urls.insert(urls.begin(), url);
+  if (urls.size() > kMaxStorageUrls) urls.resize(kMaxStorageUrls);
+}
+
 }  // namespace
 
 // deleting (the name is free everywhere), adapter.deleted (agents unload), tombstone. A
@@ -105,7 +118,7 @@ JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   if (status == schema::AdapterStatus::ready) {
     if (has_url(*state, url)) return Outcome::skipped;
     auto merged = next(*state);
-    merged.storage_urls.push_back(url);
+    add_url(merged, url);
     return written(writer_.write(merged), "storage url", Outcome::done);
   }
   if (status != schema::AdapterStatus::validating || !state->validated) {
@@ -117,7 +130,7 @@ JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   auto ready = next(*state);
   ready.adapter.status = schema::AdapterStatus::ready;
   ready.adapter.error.reset();
-  if (!has_url(ready, url)) ready.storage_urls.push_back(url);
+  if (!has_url(ready, url)) add_url(ready, url);
   auto event = load_event(ready, schema::LoadEventKind::adapter_ready);
   event.adapter_config = ready.adapter_config;
   if (auto st = writer_.publish(event); !st)

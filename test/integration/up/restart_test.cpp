@@ -213,9 +213,10 @@ BOOST_AUTO_TEST_CASE(a_restart_answers_503_until_its_state_is_loaded) {
 }
 
 // SIGINT while an upload is half sent: the server stops taking connections but answers the
-// upload once its body arrives, then exits 0.
+// upload once its body arrives, lets it finish validating, then exits 0.
 BOOST_AUTO_TEST_CASE(sigint_drains_an_upload_in_flight) {
-  Running up;
+  lt::TempDir data;
+  Running up({}, data.path());
   std::string key(create_tenant(up.port, "drainer", "shared")["api_key"].as_string());
   const std::string boundary = "----drain-boundary";
   const std::string file = toy_adapter(8);
@@ -252,6 +253,16 @@ BOOST_AUTO_TEST_CASE(sigint_drains_an_upload_in_flight) {
   BOOST_TEST(answer.starts_with("HTTP/1.1 202"), answer);
   BOOST_TEST(up.process->stop(0, 30s) == 0, up.process->output());
   BOOST_TEST(up.process->output().find("draining (1 connections open)") != std::string::npos);
+
+  // The drain let the upload it answered finish validating: after a restart it is ready, not
+  // `interrupted`.
+  const auto body = answer.find("\r\n\r\n");
+  BOOST_TEST_REQUIRE(body != std::string::npos);
+  const std::string id(parse_object(answer.substr(body + 4))["id"].as_string());
+  Running again({}, data.path());
+  auto got = lt::http_request(again.port, "GET", "/v1/adapters/" + id, {}, bearer(key));
+  BOOST_TEST_REQUIRE(got.status == 200, got.body);
+  BOOST_TEST(parse_object(got.body)["status"].as_string() == "ready", got.body);
 }
 
 BOOST_AUTO_TEST_CASE(admin_cli_manages_tenants) {

@@ -36,6 +36,11 @@ BOOST_AUTO_TEST_CASE(admin_api_needs_the_admin_token) {
   BOOST_TEST(error_code_of(none) == "invalid_admin_token");
   auto wrong = lt::http_request(up.port, "POST", "/admin/v1/tenants", body, bearer("nope"));
   BOOST_TEST(wrong.status == 401);
+  // A bad body names the field at fault in `param`.
+  auto bad = lt::http_request(up.port, "POST", "/admin/v1/tenants", R"({"name":"acme","tier":"gold"})",
+                              bearer(kAdminToken));
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(parse_object(bad.body)["error"].as_object()["param"] == "tier", bad.body);
   // A tenant API key is not an admin token either.
   auto tenant = create_tenant(up.port, "acme", "shared");
   auto as_tenant = lt::http_request(up.port, "POST", "/admin/v1/tenants",
@@ -64,8 +69,14 @@ BOOST_AUTO_TEST_CASE(create_tenant_returns_a_working_key) {
 
   auto forged = key;
   forged.back() = forged.back() == 'a' ? 'b' : 'a';  // same prefix, wrong secret
-  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models", {}, bearer(forged)).status == 401);
-  BOOST_TEST(lt::http_request(up.port, "GET", "/v1/models").status == 401);
+  auto wrong = lt::http_request(up.port, "GET", "/v1/models", {}, bearer(forged));
+  BOOST_TEST(wrong.status == 401);
+  BOOST_TEST(wrong.body.find("Incorrect API key") != std::string::npos, wrong.body);
+  // No key at all is named as missing, not as incorrect.
+  auto missing = lt::http_request(up.port, "GET", "/v1/models");
+  BOOST_TEST(missing.status == 401);
+  BOOST_TEST(error_code_of(missing) == "invalid_api_key");
+  BOOST_TEST(missing.body.find("didn't provide an API key") != std::string::npos, missing.body);
 }
 
 BOOST_AUTO_TEST_CASE(bad_tenant_requests_get_clear_errors) {

@@ -77,6 +77,13 @@ Stack::Stack(sim_engine::SimEngineOptions engine_options) {
 
   thread_ = std::thread([this] { io_.run(); });
   agent_thread_ = std::thread([this] { agent_io_.run(); });
+  // The gateway answers 503 until it has read its tables back; tests begin once it is ready.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (loraplane::test::http_request(port_, "GET", "/healthz").status != 200) {
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                          "the gateway did not become ready in 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Stack::~Stack() {

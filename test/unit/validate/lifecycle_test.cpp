@@ -1,5 +1,7 @@
 // After validation: stored → ready, delete, redelivered jobs, import and poison messages.
 #include <boost/test/unit_test.hpp>
+
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -104,16 +106,37 @@ BOOST_AUTO_TEST_CASE(stored_makes_it_ready_and_announces_it_once) {
   BOOST_TEST(e.storage_urls == std::vector<std::string>{url1}, boost::test_tools::per_element());
   BOOST_TEST((e.adapter_config == v.state.adapter_config));
 
-  // A second node only adds its url; a repeat of the first report changes nothing.
+  // A second node only adds its url, first (agents start with the newest report); a repeat of
+  // the first report changes nothing.
   h.send_job(stored_job(v, "node-2", url2));
   h.send_job(stored_job(v, "node-1", url1));
   wait_for_earlier_jobs(v.tenant);
   auto merged = h.wait_state(v.sent.adapter_id, [](const auto&) { return true; });
   BOOST_TEST((merged.adapter.status == AdapterStatus::ready));
-  BOOST_TEST(merged.storage_urls == (std::vector<std::string>{url1, url2}),
+  BOOST_TEST(merged.storage_urls == (std::vector<std::string>{url2, url1}),
              boost::test_tools::per_element());
   BOOST_TEST(merged.seq == ready.seq + 1);
   BOOST_TEST(h.events(v.sent.adapter_id).size() == 1u);
+}
+
+// A node that comes back on new ports reports each time: its newest url is tried first, and
+// the addresses it left do not pile up without bound.
+BOOST_AUTO_TEST_CASE(a_node_on_a_new_port_is_tried_first_and_old_urls_are_bounded) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("moving-node");
+  auto url = [&](int port) {
+    return "http://127.0.0.1:" + std::to_string(port) + "/blobs/" + v.state.adapter.sha256;
+  };
+  h.send_job(stored_job(v, "node-1", url(7000)));
+  h.wait_status(v.sent.adapter_id, AdapterStatus::ready);
+  for (int port = 7001; port <= 7020; ++port) h.send_job(stored_job(v, "node-1", url(port)));
+  wait_for_earlier_jobs(v.tenant);
+  auto moved = h.wait_state(v.sent.adapter_id, [](const auto&) { return true; });
+  BOOST_REQUIRE(!moved.storage_urls.empty());
+  BOOST_TEST(moved.storage_urls.front() == url(7020));
+  BOOST_TEST(moved.storage_urls.size() == 16u);
+  BOOST_TEST(std::find(moved.storage_urls.begin(), moved.storage_urls.end(), url(7000)) ==
+             moved.storage_urls.end());
 }
 
 BOOST_AUTO_TEST_CASE(stored_for_a_failed_adapter_is_ignored) {
