@@ -10,8 +10,8 @@
 // change. Delete jobs are journaled until the adapter's state shows the delete under way; at
 // replay, an adapter whose delete was answered is removed.
 //
-// What a restart cannot bring back: uploads and jobs in flight (loraplane.uploads/.jobs are not
-// journaled). At replay an adapter still pending or validating is marked failed with code
+// What a restart cannot bring back: uploads in flight (loraplane.uploads and the upload jobs
+// are not journaled). At replay an adapter still pending or validating is marked failed with code
 // `interrupted` (upload it again), and one still deleting is removed, so nothing is left stuck.
 #pragma once
 

@@ -196,7 +196,7 @@ class ProducerImpl final : public Producer {
         spdlog::warn("kafka producer {}: {} messages undelivered at close, purging",
                      options_.client_id, queued);
         rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-      } else {
+      } else if (context_.gate != nullptr) {
         spdlog::warn("kafka producer {}: {} delivery reports still wait for the journal at close",
                      options_.client_id, context_.gate->held(&context_));
       }

@@ -5,9 +5,19 @@
 namespace loraplane::gateway::errors {
 
 namespace {
+
 std::optional<std::string_view> opt(std::string_view s) {
   return s.empty() ? std::nullopt : std::optional<std::string_view>(s);
 }
+
+// 401 with the Bearer challenge, as every missing or refused credential gets.
+http::Response unauthorized(std::string_view code, std::string_view message) {
+  auto res = http::error_response(http::Status::unauthorized, "invalid_request_error", code,
+                                  message);
+  res.set(http::beast::http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 }  // namespace
 
 http::Response invalid_request(std::string_view message, std::string_view param,
@@ -17,31 +27,21 @@ http::Response invalid_request(std::string_view message, std::string_view param,
 }
 
 http::Response invalid_api_key() {
-  auto res = http::error_response(http::Status::unauthorized, "invalid_request_error",
-                                  "invalid_api_key",
-                                  "Incorrect API key provided. Pass a valid key as "
-                                  "'Authorization: Bearer pk-prov-...'.");
-  res.set(http::beast::http::field::www_authenticate, "Bearer");
-  return res;
+  return unauthorized("invalid_api_key",
+                      "Incorrect API key provided. Pass a valid key as "
+                      "'Authorization: Bearer pk-prov-...'.");
 }
 
 http::Response invalid_api_key(const http::RequestHeader& request) {
   if (!http::bearer_token(request).empty()) return invalid_api_key();
-  auto res = http::error_response(http::Status::unauthorized, "invalid_request_error",
-                                  "invalid_api_key",
-                                  "You didn't provide an API key. Pass it as "
-                                  "'Authorization: Bearer pk-prov-...'.");
-  res.set(http::beast::http::field::www_authenticate, "Bearer");
-  return res;
+  return unauthorized("invalid_api_key",
+                      "You didn't provide an API key. Pass it as "
+                      "'Authorization: Bearer pk-prov-...'.");
 }
 
 http::Response admin_unauthorized() {
-  auto res = http::error_response(http::Status::unauthorized, "invalid_request_error",
-                                  "invalid_admin_token",
-                                  "Admin endpoints need 'Authorization: Bearer "
-                                  "<LORAPLANE_ADMIN_TOKEN>'.");
-  res.set(http::beast::http::field::www_authenticate, "Bearer");
-  return res;
+  return unauthorized("invalid_admin_token",
+                      "Admin endpoints need 'Authorization: Bearer <LORAPLANE_ADMIN_TOKEN>'.");
 }
 
 http::Response not_found(std::string_view code, std::string_view message) {

@@ -39,7 +39,8 @@ class Gateway {
   Gateway(asio::io_context& io, const kafka::Cluster& cluster, GatewayOptions options);
   ~Gateway();
   // Binds the listener and starts the readers; the role turns ready once the tenant and adapter
-  // tables are caught up (not the residency table: a pool may be empty). Throws if the port cannot be bound.
+  // tables are caught up (not the residency table: a pool may be empty); until then every route
+  // but /healthz and /metrics answers 503 with Retry-After. Throws if the port cannot be bound.
   void start();
   std::uint16_t port() const;
   // First step of a drain: stops accepting, closes idle connections and turns not ready;
