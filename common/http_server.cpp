@@ -268,7 +268,8 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
                                  ? std::string(rid_it->value())
                                  : random_base62(16);
     std::string_view target = req.target();
-    auto match = st->router.match(req.method(), target.substr(0, target.find('?')));
+    const std::string_view path = target.substr(0, target.find('?'));
+    auto match = st->router.match(req.method(), path);
     bool keep_alive = req.keep_alive() && !st->stopping;
     Verb method = req.method();
     std::string route = match.pattern ? *match.pattern : std::string("unmatched");
@@ -280,7 +281,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     std::optional<Response> res;
     ResponseChannel channel{stream, buffer, keep_alive};
     const bool routed = match.stream_handler || match.handler;
-    if (routed && st->options.refuse) res = st->options.refuse(target.substr(0, target.find('?')));
+    if (routed && st->options.refuse) res = st->options.refuse(path);
     try {
       if (res) {
         keep_alive = keep_alive && header.is_done();  // an unread body ends the connection
@@ -299,7 +300,7 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
         keep_alive = false;
       } else {
         res = error_response(Status::not_found, "invalid_request_error", "not_found",
-                             "no such endpoint: " + std::string(target.substr(0, target.find('?'))));
+                             "no such endpoint: " + std::string(path));
         keep_alive = keep_alive && header.is_done();
       }
     } catch (const std::exception& e) {
