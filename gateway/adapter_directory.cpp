@@ -105,14 +105,6 @@ const schema::AdapterState* AdapterDirectory::find_named(std::string_view tenant
   return newest_failed;
 }
 
-std::optional<schema::AdapterState> AdapterDirectory::find_by_name(
-    std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
-  std::shared_lock lock(mutex_);
-  const auto* found = find_named(tenant_id, base_model, name);
-  if (!found) return std::nullopt;
-  return *found;
-}
-
 std::optional<AdapterDirectory::Brief> AdapterDirectory::brief_by_name(
     std::string_view tenant_id, std::string_view base_model, std::string_view name) const {
   std::shared_lock lock(mutex_);

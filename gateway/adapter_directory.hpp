@@ -30,11 +30,8 @@ class AdapterDirectory {
   // The tenant's adapter, unless missing, another tenant's, hidden or being deleted.
   std::optional<schema::AdapterState> get(std::string_view tenant_id,
                                           std::string_view adapter_id) const;
-  std::optional<schema::AdapterState> find_by_name(std::string_view tenant_id,
-                                                   std::string_view base_model,
-                                                   std::string_view name) const;
-  // What inference needs of the tenant's adapter `name` on `base_model`, without copying the
-  // whole state (its adapter_config may be 64 KiB): the id and status.
+  // What inference and the upload checks need of the tenant's adapter `name` on `base_model`,
+  // without copying the whole state (its adapter_config may be 64 KiB): the id and status.
   struct Brief {
     std::string id;
     schema::AdapterStatus status = schema::AdapterStatus::pending;

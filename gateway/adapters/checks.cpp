@@ -20,9 +20,16 @@ std::optional<http::Response> check_new_adapter(const GatewayContext& ctx,
     return errors::invalid_request("base model '" + base->id +
                                        "' is an embedding model: LoRA adapters are not supported",
                                    "base_model", "lora_not_supported");
-  if (ctx.adapters.find_by_name(tenant.id, base_model, name))
-    return errors::conflict("adapter_exists", "an adapter named '" + std::string(name) +
-                                                  "' already exists for " + base->id);
+  // The holder is the caller's own adapter, so naming it leaks nothing; a failed upload holds
+  // its name until deleted, and the message says which adapter to delete.
+  if (auto holder = ctx.adapters.brief_by_name(tenant.id, base_model, name)) {
+    const bool failed = holder->status == schema::AdapterStatus::failed;
+    return errors::conflict("adapter_exists",
+                            "an adapter named '" + std::string(name) + "' already exists for " +
+                                base->id + " (" + holder->id + ", " +
+                                std::string(schema::to_string(holder->status)) + ")" +
+                                (failed ? "; delete it to reuse the name" : ""));
+  }
   return check_quota(ctx, tenant);
 }
 

@@ -239,6 +239,8 @@ BOOST_AUTO_TEST_CASE(upload_checks_and_tenant_scoped_reads) {
   auto dup = upload(up.port, key, fields("my-v1", "toy-llama"), toy_adapter(8));
   BOOST_TEST(dup.status == 409);
   BOOST_TEST(error_code_of(dup) == "adapter_exists");
+  // The refusal names the caller's own adapter that holds the name.
+  BOOST_TEST(dup.body.find(id) != std::string::npos, dup.body);
   auto rank = upload(up.port, key, fields("big", "toy-llama"), toy_adapter(128));
   BOOST_TEST(rank.status == 422);
   auto dora = upload(up.port, key,
@@ -333,4 +335,15 @@ BOOST_AUTO_TEST_CASE(uploads_end_ready_or_failed_through_the_pipeline) {
   BOOST_TEST(error["code"].as_string() == "invalid_adapter");
   BOOST_TEST(std::string(error["message"].as_string()).find("q_proj.lora_A.weight") !=
              std::string::npos);
+  // The failed adapter keeps its name until deleted, and a second try is told which to delete.
+  const std::vector<std::pair<std::string, std::string>> bad_fields{{"name", "bad"},
+                                                                     {"base_model", "toy-llama"}};
+  auto again = upload(up.port, key, bad_fields, toy_adapter(8));
+  BOOST_TEST(again.status == 409);
+  std::string again_message(parse_object(again.body)["error"].as_object()["message"].as_string());
+  BOOST_TEST(again_message.find(bad_id + ", failed); delete it") != std::string::npos,
+             again_message);
+  auto removed = lt::http_request(up.port, "DELETE", "/v1/adapters/" + bad_id, {}, bearer(key));
+  BOOST_TEST(removed.status == 200);
+  BOOST_TEST(upload(up.port, key, bad_fields, toy_adapter(8)).status == 202);
 }
