@@ -60,10 +60,13 @@ Settled settle(std::string_view json, bool delete_answered) {
       failed.updated_at = static_cast<std::int64_t>(std::time(nullptr));
       failed.validated = false;
       failed.adapter.status = schema::AdapterStatus::failed;
+      const bool imported = failed.adapter.source.type == schema::SourceType::hf;
       failed.adapter.error = schema::AdapterError{
           "interrupted",
-          "loraplane restarted before this adapter was stored (embedded mode keeps no upload in "
-          "flight across a restart); upload it again"};
+          imported ? "loraplane restarted before this import was stored (embedded mode keeps no "
+                     "import in flight across a restart); import it again"
+                   : "loraplane restarted before this adapter was stored (embedded mode keeps no "
+                     "upload in flight across a restart); upload it again"};
       return {schema::to_json(failed), true};
     }
     case schema::AdapterStatus::deleting:

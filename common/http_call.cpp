@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/asio.hpp"
+#include "common/blocking_io.hpp"
 
 namespace loraplane::http {
 
@@ -40,6 +41,10 @@ Result<Endpoint> parse_http_url(std::string_view url) {
   return out;
 }
 
+std::string host_header(const Endpoint& endpoint) {
+  return endpoint.port == 80 ? endpoint.host : endpoint.host + ":" + std::to_string(endpoint.port);
+}
+
 Result<CallResult> call(const Endpoint& endpoint, std::string_view method, std::string_view target,
                         std::string_view body, const std::map<std::string, std::string>& headers,
                         const CallOptions& options) {
@@ -53,21 +58,23 @@ Result<CallResult> call(const Endpoint& endpoint, std::string_view method, std::
   boost::system::error_code ec;
   tcp::resolver resolver(io);
   auto addresses = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
-  if (!ec) stream.connect(addresses, ec);
+  if (!ec) ec = run_blocking(io, [&](auto done) { stream.async_connect(addresses, done); });
   if (ec) return make_error(Errc::unavailable, "cannot connect to " + where + ": " + ec.message());
 
   bhttp::request<bhttp::string_body> req{verb, endpoint.base_path + std::string(target), 11};
-  req.set(bhttp::field::host, endpoint.host);
+  req.set(bhttp::field::host, host_header(endpoint));
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() && req.find(bhttp::field::content_type) == req.end())
     req.set(bhttp::field::content_type, "application/json");
   req.body() = std::string(body);
   req.prepare_payload();
-  bhttp::write(stream, req, ec);
+  // The timeout bounds the whole exchange.
+  ec = run_blocking(io, [&](auto done) { bhttp::async_write(stream, req, done); });
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(options.max_body_bytes);
-  if (!ec) bhttp::read(stream, buffer, parser, ec);
+  if (!ec)
+    ec = run_blocking(io, [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
   if (ec) return make_error(Errc::unavailable, "request to " + where + " failed: " + ec.message());
   CallResult out;
   out.status = static_cast<int>(parser.get().result_int());

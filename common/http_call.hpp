@@ -23,6 +23,9 @@ struct Endpoint {
 // supported by this client).
 Result<Endpoint> parse_http_url(std::string_view url);
 
+// The Host header for `endpoint`: "host", or "host:port" off port 80.
+std::string host_header(const Endpoint& endpoint);
+
 struct CallResult {
   int status = 0;
   std::string body;

@@ -116,6 +116,11 @@ class ConsumerImpl final : public Consumer {
       set_conf(conf.get(), "session.timeout.ms", std::to_string(session));
       set_conf(conf.get(), "heartbeat.interval.ms",
                std::to_string(std::max<std::int64_t>(100, session / 3)));
+      // A handler runs on the polling thread, and a validate worker's import of a 500 MB file
+      // from a slow Hub can outlast librdkafka's default 5 minutes between polls, after which
+      // the member leaves its group and another one starts the same job. Stalls are bounded
+      // by the handlers' own I/O timeouts; this bounds only legitimately long work.
+      set_conf(conf.get(), "max.poll.interval.ms", "1800000");
     }
     rd_kafka_conf_set_opaque(conf.get(), this);
     if (group_mode()) {

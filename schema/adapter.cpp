@@ -15,7 +15,14 @@ constexpr std::string_view kStatuses = "pending, validating, ready, failed, dele
 constexpr std::string_view kSourceTypes = "upload, hf";
 constexpr detail::StringRule kShortRule{.max = 256};
 constexpr detail::StringRule kMessageRule{.max = 65536};
-constexpr detail::StringRule kTokenRule{.max = 1024};
+// A token goes into an Authorization header: a CR or LF would add headers of the caller's
+// choosing to the requests the validate worker sends the Hub.
+bool valid_token(std::string_view token) {
+  return !token.empty() && token.size() <= 1024 &&
+         std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+constexpr detail::StringRule kTokenRule{.check = valid_token,
+                                        .message = "must be 1-1024 visible ASCII characters"};
 constexpr detail::StringRule kUrlRule{.max = 2048};
 
 bool valid_commit_sha(std::string_view sha) {

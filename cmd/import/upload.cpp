@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/asio.hpp"
+#include "common/blocking_io.hpp"
 #include "common/sha256.hpp"
 
 namespace loraplane::cmd::import {
@@ -74,18 +75,19 @@ Result<UploadAnswer> upload_file(const http::Endpoint& api, const std::string& k
   tcp::resolver resolver(io);
   stream.expires_after(std::chrono::seconds(30));
   auto addresses = resolver.resolve(api.host, std::to_string(api.port), ec);
-  if (!ec) stream.connect(addresses, ec);
+  if (!ec) ec = run_blocking(io, [&](auto done) { stream.async_connect(addresses, done); });
   if (ec) return make_error(Errc::unavailable, "cannot connect to " + where + ": " + ec.message());
 
   bhttp::request<bhttp::empty_body> head{bhttp::verb::post, api.base_path + "/v1/adapters/upload", 11};
-  head.set(bhttp::field::host, api.host);
+  head.set(bhttp::field::host, http::host_header(api));
   head.set(bhttp::field::authorization, "Bearer " + key);
   head.set(bhttp::field::content_type, "multipart/form-data; boundary=" + boundary);
   head.content_length(preamble.size() + size + epilogue.size());
   bhttp::request_serializer<bhttp::empty_body> serializer(head);
   stream.expires_after(std::chrono::seconds(60));
-  bhttp::write_header(stream, serializer, ec);
-  if (!ec) asio::write(stream, asio::buffer(preamble), ec);
+  ec = run_blocking(io, [&](auto done) { bhttp::async_write_header(stream, serializer, done); });
+  if (!ec)
+    ec = run_blocking(io, [&](auto done) { asio::async_write(stream, asio::buffer(preamble), done); });
   std::vector<char> piece(kPiece);
   // The gateway may answer early (422 on a bad header, 413 over the limit) and stop reading:
   // a failed write then still leaves its answer to read.
@@ -95,18 +97,21 @@ Result<UploadAnswer> upload_file(const http::Endpoint& api, const std::string& k
     const auto n = static_cast<std::size_t>(file.gcount());
     if (n == 0) break;
     stream.expires_after(std::chrono::seconds(60));
-    asio::write(stream, asio::buffer(piece.data(), n), ec);
+    ec = run_blocking(
+        io, [&](auto done) { asio::async_write(stream, asio::buffer(piece.data(), n), done); });
     if (ec) write_failed = true;
     else sent += n;
   }
-  if (!write_failed) asio::write(stream, asio::buffer(epilogue), ec);
+  if (!write_failed)
+    ec = run_blocking(io, [&](auto done) { asio::async_write(stream, asio::buffer(epilogue), done); });
 
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(1 << 20);
   stream.expires_after(std::chrono::seconds(120));
   boost::system::error_code read_ec;
-  bhttp::read(stream, buffer, parser, read_ec);
+  read_ec =
+      run_blocking(io, [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
   if (read_ec)
     return make_error(Errc::unavailable, "upload to " + where + " failed: " +
                                              (ec ? ec.message() : read_ec.message()));

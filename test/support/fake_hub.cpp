@@ -60,6 +60,14 @@ FakeHub::~FakeHub() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   thread_.join();
   ::close(listen_fd_);
+  for (int fd : stalled_fds_) ::close(fd);
+}
+
+void FakeHub::busy_next(int count, int status, std::string retry_after) {
+  std::lock_guard lock(mutex_);
+  busy_count_ = count;
+  busy_status_ = status;
+  busy_retry_after_ = std::move(retry_after);
 }
 
 std::string FakeHub::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -80,17 +88,18 @@ void FakeHub::serve() {
     if (::poll(&p, 1, 100) <= 0) continue;
     int fd = ::accept(listen_fd_, nullptr, nullptr);
     if (fd < 0) continue;
-    handle(fd);  // one at a time: the worker downloads sequentially
-    ::close(fd);
+    // One at a time: the worker downloads sequentially.
+    if (handle(fd)) ::close(fd);
+    else stalled_fds_.push_back(fd);
   }
 }
 
-void FakeHub::handle(int fd) {
+bool FakeHub::handle(int fd) {
   std::string request;
   char buf[4096];
   while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
     auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return;
+    if (n <= 0) return true;
     request.append(buf, static_cast<std::size_t>(n));
   }
   Seen seen;
@@ -98,7 +107,6 @@ void FakeHub::handle(int fd) {
   const std::string line = request.substr(0, line_end);
   seen.method = line.substr(0, line.find(' '));
   seen.target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
-  std::string host;
   for (std::size_t pos = line_end + 2; pos < request.size();) {
     auto end = request.find("\r\n", pos);
     if (end == std::string::npos || end == pos) break;
@@ -109,11 +117,18 @@ void FakeHub::handle(int fd) {
     std::string value = colon == std::string::npos ? "" : h.substr(colon + 2);
     if (name == "authorization") seen.authorization = value;
     if (name == "range") seen.range = value;
-    if (name == "host") host = value;
+    if (name == "host") seen.host = value;
     pos = end + 2;
   }
   std::unique_lock lock(mutex_);
   seen_.push_back(seen);
+  if (busy_count_ > 0) {
+    --busy_count_;
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!busy_retry_after_.empty()) headers.emplace_back("Retry-After", busy_retry_after_);
+    send_all(fd, answer(busy_status_, "Busy", headers, "{\"error\":\"busy\"}"));
+    return true;
+  }
   const std::string target = seen.target;
   const std::string token =
       seen.authorization.starts_with("Bearer ") ? seen.authorization.substr(7) : std::string();
@@ -128,12 +143,13 @@ void FakeHub::handle(int fd) {
     auto it = repos_.find(repo);
     if (it == repos_.end() || !it->second.files.contains(file)) {
       send_all(fd, answer(404, "Not Found", {}, "no such object"));
-      return;
+      return true;
     }
     const std::string& bytes = it->second.files.at(file);
     std::uint64_t from = 0;
     if (seen.range.starts_with("bytes=")) from = std::stoull(seen.range.substr(6));
     const std::int64_t drop = drop_after_.exchange(-1);
+    const std::int64_t stall = stall_after_.exchange(-1);
     lock.unlock();
     std::string body = bytes.substr(std::min<std::uint64_t>(from, bytes.size()));
     std::string head = from > 0 ? "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " +
@@ -142,8 +158,12 @@ void FakeHub::handle(int fd) {
                                 : std::string("HTTP/1.1 200 OK\r\n");
     head += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
     if (drop >= 0 && static_cast<std::uint64_t>(drop) < body.size()) body.resize(static_cast<std::size_t>(drop));
+    if (stall >= 0 && static_cast<std::uint64_t>(stall) < body.size()) {
+      send_all(fd, head + body.substr(0, static_cast<std::size_t>(stall)));
+      return false;
+    }
     send_all(fd, head + body);
-    return;
+    return true;
   }
 
   // /api/models/{ns}/{name}/revision/{rev}
@@ -156,12 +176,12 @@ void FakeHub::handle(int fd) {
     if (it == repos_.end() || (it->second.token && !it->second.gated && token != *it->second.token)) {
       send_all(fd, token.empty() ? error(401, "RepoNotFound", "Repository not found")
                                  : error(404, "RepoNotFound", "Repository not found"));
-      return;
+      return true;
     }
     const auto& r = it->second;
     if (std::find(r.revisions.begin(), r.revisions.end(), rev) == r.revisions.end() && rev != r.commit) {
       send_all(fd, error(404, "RevisionNotFound", "Invalid rev id: " + rev));
-      return;
+      return true;
     }
     std::string siblings;
     for (const auto& [name, bytes] : r.files)
@@ -169,7 +189,7 @@ void FakeHub::handle(int fd) {
     send_all(fd, answer(200, "OK", {{"Content-Type", "application/json"}},
                         "{\"id\":\"" + repo + "\",\"sha\":\"" + r.commit + "\",\"siblings\":[" +
                             siblings + "]}"));
-    return;
+    return true;
   }
 
   // /{ns}/{name}/resolve/{rev}/{file}
@@ -182,7 +202,7 @@ void FakeHub::handle(int fd) {
     auto it = repos_.find(repo);
     if (it == repos_.end()) {
       send_all(fd, error(401, "RepoNotFound", "Repository not found"));
-      return;
+      return true;
     }
     const auto& r = it->second;
     if (r.token && token != *r.token) {
@@ -192,19 +212,19 @@ void FakeHub::handle(int fd) {
       else
         send_all(fd, token.empty() ? error(401, "RepoNotFound", "Repository not found")
                                    : error(404, "RepoNotFound", "Repository not found"));
-      return;
+      return true;
     }
     if (rev != r.commit) {
       send_all(fd, error(404, "RevisionNotFound", "Invalid rev id: " + rev));
-      return;
+      return true;
     }
     if (!r.files.contains(file)) {
       send_all(fd, error(404, "EntryNotFound", file + " does not exist"));
-      return;
+      return true;
     }
     if (file.ends_with(".json")) {
       send_all(fd, answer(200, "OK", {{"X-Repo-Commit", r.commit}}, r.files.at(file)));
-      return;
+      return true;
     }
     std::string store_repo = repo;
     std::replace(store_repo.begin(), store_repo.end(), '/', '~');
@@ -214,9 +234,10 @@ void FakeHub::handle(int fd) {
                                           store_repo + "/" + file + "?sig=abc"},
                          {"X-Repo-Commit", r.commit}},
                         ""));
-    return;
+    return true;
   }
   send_all(fd, answer(404, "Not Found", {}, ""));
+  return true;
 }
 
 }  // namespace loraplane::test

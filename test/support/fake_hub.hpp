@@ -34,20 +34,31 @@ class FakeHub {
   std::string endpoint() const;  // http://127.0.0.1:PORT
   // The file store closes the connection after this many body bytes, once.
   void drop_once_after(std::uint64_t bytes) { drop_after_ = bytes; }
+  // The file store sends this many body bytes, once, then goes silent with the connection
+  // left open (a half-open connection, a stuck CDN node).
+  void stall_once_after(std::uint64_t bytes) { stall_after_ = static_cast<std::int64_t>(bytes); }
+  // The next `count` requests, whatever they ask, get `status` (429 or 5xx) with this
+  // Retry-After (seconds; "" for none).
+  void busy_next(int count, int status, std::string retry_after = "");
 
   struct Seen {
-    std::string method, target, authorization, range;
+    std::string method, target, authorization, range, host;
   };
   std::vector<Seen> requests() const;
 
  private:
   void serve();
-  void handle(int fd);
+  bool handle(int fd);  // false: leave the connection open (stalled)
 
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> drop_after_{-1};
+  std::atomic<std::int64_t> stall_after_{-1};
+  int busy_count_ = 0;  // under mutex_
+  int busy_status_ = 503;
+  std::string busy_retry_after_;
+  std::vector<int> stalled_fds_;  // closed when the hub stops
   mutable std::mutex mutex_;
   std::map<std::string, Repo> repos_;
   std::vector<Seen> seen_;

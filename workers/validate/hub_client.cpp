@@ -8,11 +8,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/blocking_io.hpp"
 
 namespace loraplane::validate {
 
@@ -54,6 +56,12 @@ std::optional<Url> parse_url(std::string_view text) {
   return url;
 }
 
+// Host, with the port when it is not the scheme's default (a proxy or mirror on another port
+// builds its redirects from it).
+std::string host_header(const Url& url) {
+  return url.port == (url.tls ? "443" : "80") ? url.host : url.host + ":" + url.port;
+}
+
 std::string origin(const Url& url) {
   return std::string(url.tls ? "https://" : "http://") + url.host + ":" + url.port;
 }
@@ -80,18 +88,18 @@ struct Request {
 // One exchange on a fresh connection. Errc::unavailable for network failures (partial bodies
 // were already passed to the sink); the sink's own error is returned as is.
 template <class Stream>
-Status exchange(Stream& stream, const Request& req, Response& out,
+Status exchange(asio::io_context& io, Stream& stream, const Request& req, Response& out,
                 std::chrono::milliseconds timeout) {
   auto& lowest = beast::get_lowest_layer(stream);
   bhttp::request<bhttp::empty_body> head{bhttp::verb::get, req.url.target, 11};
-  head.set(bhttp::field::host, req.url.host);
+  head.set(bhttp::field::host, host_header(req.url));
   head.set(bhttp::field::user_agent, "loraplane/1 (validate worker)");
   head.set(bhttp::field::accept_encoding, "identity");
   if (req.token) head.set(bhttp::field::authorization, "Bearer " + *req.token);
   if (req.range_from > 0) head.set(bhttp::field::range, "bytes=" + std::to_string(req.range_from) + "-");
   boost::system::error_code ec;
   lowest.expires_after(timeout);
-  bhttp::write(stream, head, ec);
+  ec = run_blocking(io, [&](auto done) { bhttp::async_write(stream, head, done); });
   if (ec) return make_error(Errc::unavailable, "sending the request: " + ec.message());
 
   beast::flat_buffer buffer;
@@ -99,7 +107,8 @@ Status exchange(Stream& stream, const Request& req, Response& out,
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
   lowest.expires_after(timeout);
-  bhttp::read_header(stream, buffer, parser, ec);
+  ec = run_blocking(io,
+                    [&](auto done) { bhttp::async_read_header(stream, buffer, parser, done); });
   if (ec) return make_error(Errc::unavailable, "reading the answer: " + ec.message());
   const auto& msg = parser.get();
   out.status = static_cast<int>(msg.result_int());
@@ -118,7 +127,7 @@ Status exchange(Stream& stream, const Request& req, Response& out,
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     lowest.expires_after(timeout);
-    bhttp::read(stream, buffer, parser, ec);
+    ec = run_blocking(io, [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
     if (ec == bhttp::error::need_buffer) ec = {};
     // Bytes that arrived before a failure count (a resumed download continues after them).
     const std::size_t n = piece.size() - parser.get().body().size;
@@ -146,9 +155,9 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   if (!req.url.tls) {
     beast::tcp_stream stream(io);
     stream.expires_after(timeout);
-    stream.connect(addresses, ec);
+    ec = run_blocking(io, [&](auto done) { stream.async_connect(addresses, done); });
     if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
-    return exchange(stream, req, out, timeout);
+    return exchange(io, stream, req, out, timeout);
   }
   ssl::context ctx(ssl::context::tls_client);
   ctx.set_default_verify_paths();
@@ -157,12 +166,15 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   if (!SSL_set_tlsext_host_name(stream.native_handle(), req.url.host.c_str()))
     return make_error(Errc::unavailable, "TLS: cannot set the server name");
   stream.set_verify_callback(ssl::host_name_verification(req.url.host));
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  beast::get_lowest_layer(stream).connect(addresses, ec);
+  auto& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_after(timeout);
+  ec = run_blocking(io, [&](auto done) { lowest.async_connect(addresses, done); });
   if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
-  stream.handshake(ssl::stream_base::client, ec);
+  lowest.expires_after(timeout);
+  ec = run_blocking(io,
+                    [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); });
   if (ec) return make_error(Errc::unavailable, "TLS handshake with " + req.url.host + ": " + ec.message());
-  return exchange(stream, req, out, timeout);
+  return exchange(io, stream, req, out, timeout);
 }
 
 // The Hub's error message: X-Error-Message, else {"error": "..."} in the body.
@@ -250,10 +262,36 @@ HubOptions hub_options_from_env() {
     options.endpoint = env;
     while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   }
+  auto millis = [](const char* name, std::chrono::milliseconds& into) {
+    const char* env = std::getenv(name);
+    if (!env || !*env) return;
+    char* end = nullptr;
+    const long long value = std::strtoll(env, &end, 10);
+    if (*end == '\0' && value > 0) into = std::chrono::milliseconds(value);
+    else spdlog::warn("hub: ignoring {}={}: not a positive number of milliseconds", name, env);
+  };
+  millis("LORAPLANE_HUB_TIMEOUT_MS", options.timeout);
+  millis("LORAPLANE_HUB_RETRY_MS", options.retry_backoff);
   return options;
 }
 
 HubClient::HubClient(HubOptions options) : options_(std::move(options)) {}
+
+bool HubClient::back_off(int failures, const std::string& retry_after) const {
+  auto wait = options_.retry_backoff;
+  for (int i = 1; i < failures && wait < options_.max_backoff; ++i) wait *= 2;
+  char* end = nullptr;
+  const long long asked = std::strtoll(retry_after.c_str(), &end, 10);
+  if (!retry_after.empty() && *end == '\0' && asked >= 0) wait = std::chrono::seconds(asked);
+  wait = std::min(wait, options_.max_backoff);
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    if (options_.stop && options_.stop->load()) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(100), until - std::chrono::steady_clock::now()));
+  }
+  return !(options_.stop && options_.stop->load());
+}
 
 HubResult<RepoRevision> HubClient::resolve(std::string_view repo, std::string_view revision,
                                            const std::optional<std::string>& token) const {
@@ -262,10 +300,23 @@ HubResult<RepoRevision> HubClient::resolve(std::string_view repo, std::string_vi
   Request req{*base, token};
   req.url.target = (base->target == "/" ? "" : base->target) + "/api/models/" + std::string(repo) +
                    "/revision/" + url_quote(revision, false);
-  Response r;
-  if (auto st = follow(options_, req, r); !st)
-    return HubResult<RepoRevision>::fail("hub_unavailable", "Hub at " + options_.endpoint + ": " + st.error().message);
   const std::string what = "repo '" + std::string(repo) + "' at revision '" + std::string(revision) + "'";
+  Response r;
+  // A network failure, 429 or 5xx is worth another try (the Hub is busy or restarting).
+  for (int failures = 1;; ++failures) {
+    Status st = follow(options_, req, r);
+    if (st && r.status != 429 && r.status < 500) break;
+    const std::string why = st ? "Hub answered " + std::to_string(r.status) : st.error().message;
+    const bool retryable = st || st.error().code == Errc::unavailable;
+    if (!retryable || failures >= options_.resume_attempts) {
+      if (st) return hub_failure<RepoRevision>(r, what);
+      return HubResult<RepoRevision>::fail("hub_unavailable",
+                                           "Hub at " + options_.endpoint + ": " + why);
+    }
+    spdlog::info("hub: resolving {} failed ({}); trying again", what, why);
+    if (!back_off(failures, st ? r.header("retry-after") : std::string()))
+      return HubResult<RepoRevision>::fail("stopping", "the worker is stopping");
+  }
   if (r.status != 200) return hub_failure<RepoRevision>(r, what);
   simdjson::dom::parser parser;
   simdjson::dom::object o;
@@ -383,7 +434,8 @@ HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_
       return R::fail("hub_unavailable", "downloading " + what + ": " + st.error().message);
     spdlog::info("hub: downloading {} interrupted at {} bytes ({}); resuming", what, done,
                  st.error().message);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 * (stalls + 1)));
+    if (!back_off(std::max(stalls, 1), answer.header("retry-after")))
+      return R::fail("stopping", "the worker is stopping");
   }
 }
 

@@ -6,6 +6,7 @@
 // worker's job thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,12 +21,23 @@ namespace loraplane::validate {
 
 struct HubOptions {
   std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT
-  std::chrono::milliseconds timeout{30'000};         // connect, and each read or write
+  // Connect, and each read or write: a Hub that goes silent this long counts as a failed
+  // attempt (the download resumes where it stopped).
+  std::chrono::milliseconds timeout{30'000};
   int max_redirects = 5;
-  int resume_attempts = 5;  // reconnects without progress before a download gives up
+  // Attempts without progress (a network failure, a timeout, 429 or 5xx) before a call gives
+  // up with hub_unavailable. Between them it waits retry_backoff, doubling each time, or what
+  // the Hub's Retry-After asks; at most max_backoff either way.
+  int resume_attempts = 5;
+  std::chrono::milliseconds retry_backoff{1'000};
+  std::chrono::milliseconds max_backoff{30'000};
+  // When set and true, a wait between attempts ends at once and the call fails with code
+  // "stopping" (the job runs again later).
+  const std::atomic<bool>* stop = nullptr;
 };
 
-// The endpoint from $HF_ENDPOINT (trailing '/' stripped), else the public Hub.
+// The endpoint from $HF_ENDPOINT (trailing '/' stripped), else the public Hub;
+// $LORAPLANE_HUB_TIMEOUT_MS and $LORAPLANE_HUB_RETRY_MS override timeout and retry_backoff.
 HubOptions hub_options_from_env();
 
 // Why a Hub call failed: `code` becomes the adapter's error code.
@@ -35,7 +47,8 @@ HubOptions hub_options_from_env();
 //   revision_not_found, file_not_found
 //   unsupported_format  only .bin weights, or no adapter_config.json
 //   adapter_too_large   bigger than the limit
-//   hub_unavailable  could not reach the Hub, or it kept failing (5xx, timeouts, resets)
+//   hub_unavailable  could not reach the Hub, or it kept failing (5xx, 429, timeouts, resets)
+//   stopping         the worker stops (HubOptions::stop): not the adapter's fault
 struct HubError {
   std::string code;
   std::string message;
@@ -74,6 +87,10 @@ class HubClient {
                                     std::uint64_t max_bytes, const Sink& sink) const;
 
  private:
+  // Waits before the next attempt after `failures` in a row (1, 2, ...), or what the Hub's
+  // Retry-After header (`retry_after`, seconds; may be empty) asks. False when stopping.
+  bool back_off(int failures, const std::string& retry_after) const;
+
   HubOptions options_;
 };
 

@@ -154,9 +154,16 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
     token = std::move(opened).value();
   }
 
-  const HubClient hub(hub_options_from_env());
+  auto hub_options = hub_options_from_env();
+  hub_options.stop = &stopping_;
+  const HubClient hub(std::move(hub_options));
+  // The worker stopping between two attempts is not the adapter's fault: the job runs again.
+  auto hub_failed = [&](const HubError& e) -> Outcome {
+    if (e.code == "stopping") return Outcome::retry;
+    return fail(*state, e.code, e.message);
+  };
   auto revision = hub.resolve(im.repo, im.revision, token);
-  if (!revision) return fail(*state, revision.error.code, revision.error.message);
+  if (!revision) return hub_failed(revision.error);
   const auto& rev = *revision.value;
   const std::string where = "repo '" + im.repo + "' at " + rev.commit.substr(0, 12);
   if (!has(rev, "adapter_model.safetensors")) {
@@ -169,7 +176,7 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
   if (!has(rev, "adapter_config.json"))
     return fail(*state, "unsupported_format", where + " has no adapter_config.json");
   auto config = hub.fetch(im.repo, rev.commit, "adapter_config.json", token, kMaxConfigBytes);
-  if (!config) return fail(*state, config.error.code, config.error.message);
+  if (!config) return hub_failed(config.error);
 
   const auto start = std::chrono::steady_clock::now();
   const std::string upload_id = "upl_" + random_base62(20);
@@ -184,11 +191,11 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
         return publisher.add(piece);
       });
   if (!downloaded) {
-    if (downloaded.error.code == "sink") {
+    if (downloaded.error.code == "sink" || downloaded.error.code == "stopping") {
       // Kafka could not take the bytes, or the worker stops: the job runs again later.
       spdlog::warn("validate: import of {} for adapter {} interrupted: {}", im.repo, job.adapter_id,
                    downloaded.error.message);
-      validate_metrics().failure("kafka");
+      if (!stopping_.load()) validate_metrics().failure("kafka");
       return Outcome::retry;
     }
     return fail(*state, downloaded.error.code, downloaded.error.message);

@@ -1,6 +1,7 @@
 // Hugging Face imports (POST /v1/adapters) through `up`, against a Hub stand-in on loopback
 // (HF_ENDPOINT): resolution to a commit, the file store redirect, private and gated repos,
-// missing revisions and files, .bin-only repos, a dropped download resumed with Range.
+// missing revisions and files, .bin-only repos, a dropped or stalled download resumed with
+// Range, a busy Hub asked again.
 #include <boost/test/unit_test.hpp>
 
 #include "test/integration/up/up_support.hpp"
@@ -117,6 +118,46 @@ BOOST_AUTO_TEST_CASE(a_dropped_download_resumes_where_it_stopped) {
   BOOST_TEST(resumed, seen << up.process->output());
 }
 
+BOOST_AUTO_TEST_CASE(a_stalled_download_times_out_and_resumes) {
+  lt::FakeHub hub;
+  const std::string weights = toy_adapter(8);
+  hub.add("acme/stuck", repo_with(weights));
+  hub.stall_once_after(1000);  // then silent, the connection left open
+  Running up({}, {},
+             {"HF_ENDPOINT=" + hub.endpoint(), "LORAPLANE_HUB_TIMEOUT_MS=1000",
+              "LORAPLANE_HUB_RETRY_MS=50"});
+  std::string key(create_tenant(up.port, "staller", "shared")["api_key"].as_string());
+  auto ok = imported(up.port, key, "stuck", "acme/stuck");
+  BOOST_TEST_REQUIRE(ok["status"].as_string() == "ready", json::serialize(ok));
+  BOOST_TEST(ok["size_bytes"].as_int64() == static_cast<std::int64_t>(weights.size()));
+  bool resumed = false;
+  for (const auto& r : hub.requests())
+    if (r.target.starts_with("/cdn/") && r.range == "bytes=1000-") resumed = true;
+  BOOST_TEST(resumed, up.process->output());
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_hub_is_asked_again) {
+  lt::FakeHub hub;
+  hub.add("acme/busy", repo_with(toy_adapter(8)));
+  Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint(), "LORAPLANE_HUB_RETRY_MS=50"});
+  std::string key(create_tenant(up.port, "patient", "shared")["api_key"].as_string());
+  // The revision lookup is told twice to come back in a second.
+  hub.busy_next(2, 429, "1");
+  auto first = import(up.port, key, "busy", "acme/busy");
+  BOOST_TEST_REQUIRE(first.status == 202, first.body);
+  auto ok = settle(up.port, key, std::string(parse_object(first.body)["id"].as_string()));
+  BOOST_TEST(ok["status"].as_string() == "ready", json::serialize(ok));
+  auto seen = hub.requests();
+  std::size_t lookups = 0;
+  for (const auto& r : seen) {
+    if (r.target.starts_with("/api/models/")) ++lookups;
+    // Host names the port, as a proxy building redirects from it needs.
+    if (!r.target.starts_with("/cdn/"))
+      BOOST_TEST(r.host == "127.0.0.1:" + std::to_string(hub.port()), r.target);
+  }
+  BOOST_TEST(lookups == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_import_requests_are_refused_at_once) {
   lt::FakeHub hub;
   Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint()});
@@ -130,6 +171,10 @@ BOOST_AUTO_TEST_CASE(bad_import_requests_are_refused_at_once) {
   auto unknown_base = lt::http_request(
       up.port, "POST", "/v1/adapters", R"({"name":"x","base_model":"nope","repo":"a/b"})", bearer(key));
   BOOST_TEST(unknown_base.status == 404, unknown_base.body);
+  // A token is sent as a header: a line break in it would add headers of the caller's choice.
+  auto injected = import(up.port, key, "x", "a/b", R"(,"hf_token":"hf_abc\r\nX-Injected: yes")");
+  BOOST_TEST(injected.status == 400, injected.body);
+  BOOST_TEST(injected.body.find("hf_token") != std::string::npos, injected.body);
   auto no_key = import(up.port, "pk-prov-wrong", "x", "a/b");
   BOOST_TEST(no_key.status == 401);
   BOOST_TEST(hub.requests().empty());  // nothing reached the Hub
