@@ -48,6 +48,14 @@ http::Response not_found(std::string_view code, std::string_view message) {
   return http::error_response(http::Status::not_found, "invalid_request_error", code, message);
 }
 
+http::Response model_not_found(std::string_view model) {
+  // Nothing leaks: another tenant's adapter reads exactly like a missing one.
+  return http::error_response(
+      http::Status::not_found, "invalid_request_error", "model_not_found",
+      "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
+      "model");
+}
+
 http::Response conflict(std::string_view code, std::string_view message) {
   return http::error_response(http::Status::conflict, "invalid_request_error", code, message);
 }

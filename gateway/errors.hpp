@@ -16,6 +16,8 @@ http::Response invalid_api_key();
 http::Response invalid_api_key(const http::RequestHeader& request);
 http::Response admin_unauthorized();
 http::Response not_found(std::string_view code, std::string_view message);
+// 404 model_not_found, in the same words whether the base, the adapter or the tenant is wrong.
+http::Response model_not_found(std::string_view model);
 http::Response conflict(std::string_view code, std::string_view message);
 // 503 with Retry-After, for a dependency (Kafka) that is down or saturated.
 http::Response unavailable(std::string_view message, int retry_after_seconds = 1);

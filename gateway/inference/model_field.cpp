@@ -127,13 +127,17 @@ std::optional<BodyError> parse_inference_body(std::string_view body, InferenceBo
     if (parser.allocate(std::max(capacity, parser.capacity()), max_depth) != simdjson::SUCCESS)
       return BodyError{"request body too large to parse", ""};
   }
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return BodyError{"The request body is empty: the API expects a JSON object.", ""};
   simdjson::dom::element root;
-  if (parser.parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS)
-    return BodyError{
-        "We could not parse the JSON body of your request. The API expects a JSON "
-        "object no deeper than " +
-            std::to_string(max_depth) + " levels.",
-        ""};
+  if (auto err = parser.parse(body.data(), body.size(), true).get(root); err != simdjson::SUCCESS)
+    return BodyError{err == simdjson::DEPTH_ERROR
+                         ? "The JSON body of your request is nested deeper than " +
+                               std::to_string(max_depth) + " levels."
+                         : "We could not parse the JSON body of your request (" +
+                               std::string(simdjson::error_message(err)) +
+                               "). The API expects a JSON object.",
+                     ""};
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS)
     return BodyError{"The request body must be a JSON object.", ""};

@@ -16,19 +16,6 @@ std::string_view engine_path(Api api) {
   return "/v1/embeddings";
 }
 
-namespace {
-
-http::Response model_not_found(std::string_view model) {
-  // The same words whether the base, the adapter or the tenant is wrong: nothing leaks.
-  auto res = http::error_response(
-      http::Status::not_found, "invalid_request_error", "model_not_found",
-      "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
-      "model");
-  return res;
-}
-
-}  // namespace
-
 std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
                                              const schema::TenantRecord& tenant, Api api,
                                              const std::string& model) {
@@ -39,7 +26,7 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
   const bool named = colon != std::string::npos;
   const std::string name = named ? model.substr(colon + 1) : std::string();
   const auto* base = ctx.catalog.find(t.base);
-  if (!base) return model_not_found(model);
+  if (!base) return errors::model_not_found(model);
   if (api == Api::embedding) {
     if (base->kind != ModelKind::embedding)
       return errors::invalid_request("The model `" + t.base +
@@ -60,7 +47,7 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
     return t;
   }
   auto state = name.empty() ? std::nullopt : ctx.adapters.brief_by_name(tenant.id, t.base, name);
-  if (!state) return model_not_found(model);
+  if (!state) return errors::model_not_found(model);
   if (state->status != schema::AdapterStatus::ready) {
     std::string why =
         state->status == schema::AdapterStatus::failed

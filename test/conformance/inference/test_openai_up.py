@@ -101,6 +101,19 @@ def test_models_list_has_bases_and_only_the_callers_ready_adapters(up):
     assert f"{BASE}:secret" not in models
 
 
+def test_models_retrieve_answers_what_the_list_shows(up):
+    client = up.client(up.acme["api_key"])
+    listed = {m.id: m for m in client.models.list()}
+    adapter = client.models.retrieve(f"{BASE}:support-v3")
+    assert adapter.model_dump() == listed[f"{BASE}:support-v3"].model_dump()
+    assert client.models.retrieve(BASE).model_dump() == listed[BASE].model_dump()
+    # A failed adapter, another tenant's, an unknown base: the same 404 as inference gives.
+    for missing in (f"{BASE}:broken", f"{BASE}:secret", "gpt-17", f"{BASE}:nothing"):
+        with pytest.raises(openai.NotFoundError) as e:
+            client.models.retrieve(missing)
+        assert e.value.code == "model_not_found", missing
+
+
 def test_chat_completion_json_and_stream(up):
     c = up.client(up.acme["api_key"])
     m = f"{BASE}:support-v3"

@@ -38,11 +38,15 @@ BOOST_AUTO_TEST_CASE(request_bodies_are_checked) {
   BOOST_TEST(inf::parse_inference_body(R"({"model":""})", body)->param == "model");
   BOOST_TEST(inf::parse_inference_body(R"({"model":"b","stream":1})", body)->param == "stream");
   BOOST_TEST(inf::parse_inference_body(R"({"mod\u0065l":"b"})", body).has_value());
-  BOOST_TEST(inf::parse_inference_body("{", body).has_value());
+  BOOST_TEST(inf::parse_inference_body("{", body)->message.find("could not parse") !=
+             std::string::npos);
+  // Each says what is wrong: nothing sent, or nested too deep.
+  BOOST_TEST(inf::parse_inference_body(" \r\n", body)->message.find("empty") != std::string::npos);
   std::string deep(100, '[');
-  BOOST_TEST(
-      inf::parse_inference_body(R"({"model":"b","x":)" + deep + std::string(100, ']') + "}", body)
-          .has_value());
+  auto too_deep =
+      inf::parse_inference_body(R"({"model":"b","x":)" + deep + std::string(100, ']') + "}", body);
+  BOOST_TEST_REQUIRE(too_deep.has_value());
+  BOOST_TEST(too_deep->message.find("deeper than") != std::string::npos, too_deep->message);
 }
 
 // The engine parses the body again and may keep the last of repeated keys (Python's json does),
