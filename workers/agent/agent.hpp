@@ -49,6 +49,8 @@ struct AgentOptions {
   std::chrono::milliseconds slot_wait{30000};
   // An adapter an ensure has just answered for is not evicted for this long: its caller's
   // request is on its way to the engine, and evicting it now would answer that request 404.
+  // Once there the request keeps its adapter (vLLM checks `model` on arrival; unload only
+  // drops the name), however long it waits for the batch: the hold need only cover the trip.
   std::chrono::milliseconds ensure_hold{200};
   std::chrono::seconds heat_half_life{60};              // recency weight of the hotness policy
   bool register_health = true;                          // role "agent:<engine id>" in /healthz

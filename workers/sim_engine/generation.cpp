@@ -15,11 +15,9 @@ awaitable<Result<std::unique_ptr<Generation>>> Generation::start(std::shared_ptr
   std::unique_ptr<Generation> gen(new Generation(state, lora, std::move(plan), executor));
   gen->admitted_ = true;
   if (gen->lora_) {
-    auto wait = state->cache.acquire(gen->lora_->id, LoraCache::Clock::now());
-    if (!wait)
-      co_return make_error(Errc::not_found, "adapter " + gen->lora_->name + " was unloaded");
+    auto wait = state->cache.acquire(gen->lora_->id, gen->lora_->bytes, LoraCache::Clock::now());
     gen->pinned_ = true;
-    co_await gen->sleep(*wait);
+    co_await gen->sleep(wait);
   }
   co_return gen;
 }

@@ -16,8 +16,8 @@ namespace loraplane::sim_engine {
 
 class Generation {
  public:
-  // Errors: Errc::limit_exceeded (waiting queue full), Errc::unavailable (engine stopping),
-  // Errc::not_found (the adapter was unloaded while the request waited).
+  // Errors: Errc::limit_exceeded (waiting queue full), Errc::unavailable (engine stopping).
+  // An adapter unloaded while the request waited still serves it (lora_cache.hpp).
   static awaitable<Result<std::unique_ptr<Generation>>> start(std::shared_ptr<EngineState> state,
                                                               std::optional<LoraKey> lora,
                                                               TextPlan plan);

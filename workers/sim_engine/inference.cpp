@@ -34,7 +34,7 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
   if (p.model != o.base_model) {
     const auto* record = st.registry.find(p.model);
     if (!record) return vllm_model_not_found(p.model);
-    p.lora = LoraKey{record->id, record->name};
+    p.lora = LoraKey{record->id, record->name, record->bytes};
   }
   const std::uint32_t input = req.prompt_tokens;
   if (input >= o.max_model_len)

@@ -30,11 +30,14 @@ void LoraCache::erase(std::uint64_t id) {
   entries_.erase(it);
 }
 
-std::optional<std::chrono::nanoseconds> LoraCache::acquire(std::uint64_t id,
-                                                           Clock::time_point now) {
-  auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.unloaded) return std::nullopt;
+std::chrono::nanoseconds LoraCache::acquire(std::uint64_t id, std::uint64_t bytes,
+                                            Clock::time_point now) {
+  auto [it, added] = entries_.try_emplace(id);
   Entry& e = it->second;
+  if (added) {  // unloaded and dropped since the request was accepted: a load from disk
+    e.bytes = bytes;
+    e.unloaded = true;
+  }
   ++e.pins;
   e.last_used = ++tick_;
   std::chrono::nanoseconds wait{0};

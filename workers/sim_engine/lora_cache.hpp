@@ -2,6 +2,10 @@
 // the GPU and max_cpu_loras in host memory (GPU-resident ones included), the rest only on disk.
 // An adapter used by a running request is pinned and never evicted; the scheduler keeps the
 // number of distinct pinned adapters within max_loras, so a GPU slot can always be freed.
+// An unloaded adapter still serves the requests accepted before its unload, as in vLLM: there a
+// request carries its LoRARequest (id and path) from the model check on, and unload only takes
+// the name out of the server's list (serving_models.py), so the worker loads it from disk again
+// if its LRU cache dropped it meanwhile.
 // Moving weights costs time (options.cpp); the cache says how long a request waits for them.
 #pragma once
 
@@ -29,9 +33,11 @@ class LoraCache {
   // Forgets an unloaded adapter; one still used by running requests goes when they finish.
   void erase(std::uint64_t id);
 
-  // A request for `id` was admitted: pins it and brings it to the GPU, returning how long the
-  // request waits for that (0 when resident and ready). nullopt when the id is unknown.
-  std::optional<std::chrono::nanoseconds> acquire(std::uint64_t id, Clock::time_point now);
+  // A request for `id` (`bytes` of weights) was admitted: pins it and brings it to the GPU,
+  // returning how long the request waits for that (0 when resident and ready). An id unloaded
+  // since the request was accepted is loaded from disk for it and forgotten again after its
+  // last request.
+  std::chrono::nanoseconds acquire(std::uint64_t id, std::uint64_t bytes, Clock::time_point now);
   void release(std::uint64_t id);
 
   enum class Tier { gpu, cpu, disk };

@@ -21,6 +21,7 @@ namespace loraplane::sim_engine {
 struct LoraKey {
   std::uint64_t id = 0;
   std::string name;
+  std::uint64_t bytes = 0;  // of the weights: what a reload from disk costs
 };
 
 class Scheduler {

@@ -1,6 +1,7 @@
 // POST /v1/unload_lora_adapter {"lora_name"} — vLLM's OpenAIServingModels.unload_lora_adapter:
 // 400 without a name, 404 for a name not loaded, else the name leaves /v1/models at once and
-// its GPU and host-memory slots are freed (after the requests still using it finish).
+// its GPU and host-memory slots are freed once the requests accepted for it (running or still
+// waiting for the batch) have finished: like vLLM, an unload never fails those requests.
 #include <spdlog/spdlog.h>
 
 #include "workers/sim_engine/handlers.hpp"

@@ -134,6 +134,15 @@ double metric(std::uint16_t port, const std::string& name) {
 
 double EngineHost::loads() const { return metric(port_, "loraplane_sim_adapter_loads_total"); }
 double EngineHost::unloads() const { return metric(port_, "loraplane_sim_adapter_unloads_total"); }
+double EngineHost::running() const { return metric(port_, "vllm:num_requests_running"); }
+double EngineHost::waiting() const { return metric(port_, "vllm:num_requests_waiting"); }
+
+HttpResult EngineHost::chat(const std::string& model) const {
+  json::object message{{"role", "user"}, {"content", "hi"}};
+  json::object body{{"model", model}, {"messages", json::array{message}}, {"max_tokens", 1}};
+  return loraplane::test::http_request(port_, "POST", "/v1/chat/completions",
+                                       json::serialize(body));
+}
 
 // ---- blob servers ------------------------------------------------------------------------
 

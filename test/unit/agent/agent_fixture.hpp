@@ -54,6 +54,10 @@ class EngineHost {
   std::optional<std::string> adapter_root(const std::string& lora_name) const;
   double loads() const;  // loraplane_sim_adapter_loads_total
   double unloads() const;
+  double running() const;  // vllm:num_requests_running
+  double waiting() const;  // vllm:num_requests_waiting
+  // A non-streamed chat of one token on `model`, as a gateway forwards it.
+  HttpResult chat(const std::string& model) const;
 
  private:
   asio::io_context io_;

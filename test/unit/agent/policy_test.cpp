@@ -126,6 +126,50 @@ BOOST_AUTO_TEST_CASE(an_adapter_just_handed_to_a_caller_is_not_evicted_at_once) 
   BOOST_TEST(f.engine_has("adp_hold_b"));
 }
 
+// More adapters asked for at once than the engine has slots, as `loraplane up` saw it: a request
+// reaches the engine within its ensure's hold but waits there for a place in the batch (the
+// running requests already use max_loras distinct adapters). The hold ends, the next ensure
+// evicts its adapter. The request is still answered: vLLM checks `model` when the request
+// arrives and the request carries its adapter from then on (unload only takes the name out of
+// /v1/models), so the caller must not get the engine's 404 — which the gateway's one retry
+// turned into a 503 under contention.
+BOOST_AUTO_TEST_CASE(a_request_waiting_at_the_engine_is_answered_though_its_adapter_is_evicted) {
+  auto engine = Fixture::engine_options();
+  engine.ttft = sim_engine::Millis(2000);  // the first request holds the one batch slot
+  Fixture f("base-queued", /*max_loras=*/1, engine);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.ensure_hold = std::chrono::milliseconds(50);
+  f.start_agent(options);
+  f.publish_ready("adp_q_a", 1);  // pre-warmed into the free slot
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_q_a"); }));
+  f.publish_ready("adp_q_b", 2);
+  f.publish_ready("adp_q_c", 3);
+  BOOST_REQUIRE(eventually([&] {
+    auto r = f.residency();
+    return contains(r.disk, "adp_q_b") && contains(r.disk, "adp_q_c");
+  }));
+  auto& e = f.engine();
+  BOOST_TEST_REQUIRE(f.ensure("adp_q_a").status == 200);
+  auto chat_a = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_q_a")); });
+  BOOST_REQUIRE(eventually([&] { return e.running() == 1; }));
+  // b takes the slot once a's hold is over (a's running request keeps its weights) ...
+  BOOST_TEST_REQUIRE(f.ensure("adp_q_b").status == 200);
+  auto chat_b = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_q_b")); });
+  // ... and b's request waits behind a's: one adapter per batch.
+  BOOST_REQUIRE(eventually([&] { return e.waiting() == 1; }));
+  // c takes the slot from b once b's hold is over, b's request still waiting.
+  auto ensured_c = f.ensure("adp_q_c");
+  BOOST_TEST(ensured_c.status == 200, ensured_c.body);
+  BOOST_TEST(!f.engine_has("adp_q_b"));
+  auto res_a = chat_a.get();
+  auto res_b = chat_b.get();
+  BOOST_TEST(res_a.status == 200, res_a.body);
+  BOOST_TEST(res_b.status == 200, res_b.body);
+  auto res_c = e.chat(f.lora("adp_q_c"));
+  BOOST_TEST(res_c.status == 200, res_c.body);
+}
+
 BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
   Fixture f("base-evict", /*max_loras=*/2);
   f.add_blob_server();
