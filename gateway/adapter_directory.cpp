@@ -159,4 +159,22 @@ std::size_t AdapterDirectory::uploads_in_flight() const {
   return n;
 }
 
+AdapterDirectory::NameClaim::~NameClaim() {
+  if (!directory_) return;
+  std::lock_guard lock(directory_->claims_mutex_);
+  directory_->claims_.erase(key_);
+}
+
+bool AdapterDirectory::NameClaim::take(AdapterDirectory& directory, std::string_view tenant_id,
+                                       std::string_view base_model, std::string_view name) {
+  if (directory_) return true;  // already held by this request
+  std::string key = std::string(tenant_id) + '\n' + std::string(base_model) + '\n' +
+                    std::string(name);
+  std::lock_guard lock(directory.claims_mutex_);
+  if (!directory.claims_.insert(key).second) return false;
+  directory_ = &directory;
+  key_ = std::move(key);
+  return true;
+}
+
 }  // namespace loraplane::gateway

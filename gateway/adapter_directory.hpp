@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -46,6 +48,26 @@ class AdapterDirectory {
   // Uploads (of every tenant) accepted but not yet ready or failed: pending or validating.
   std::size_t uploads_in_flight() const;
 
+  // A name a request of this gateway is creating an adapter under (an upload streaming, an
+  // import being queued), held until the request ends, when its adapter is in this directory
+  // or it failed. A second request for the name meanwhile is refused at once, where both would
+  // be accepted and the validate worker would fail the later one, which then holds the name
+  // too. Another gateway's requests are not seen: between gateways the worker still decides.
+  class NameClaim {
+   public:
+    NameClaim() = default;
+    NameClaim(const NameClaim&) = delete;
+    NameClaim& operator=(const NameClaim&) = delete;
+    ~NameClaim();
+    // False, holding nothing, when another request holds the name.
+    bool take(AdapterDirectory& directory, std::string_view tenant_id,
+              std::string_view base_model, std::string_view name);
+
+   private:
+    AdapterDirectory* directory_ = nullptr;
+    std::string key_;
+  };
+
  private:
   static bool visible(const schema::AdapterState& s);
   std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
@@ -59,6 +81,8 @@ class AdapterDirectory {
   std::unordered_map<std::string, schema::AdapterState> adapters_;
   std::unordered_map<std::string, std::map<std::string, bool, std::greater<>>> by_tenant_;
   std::unordered_map<std::string, bool> hidden_;
+  std::mutex claims_mutex_;
+  std::set<std::string> claims_;  // tenant '\n' base '\n' name
 };
 
 }  // namespace loraplane::gateway

@@ -6,7 +6,8 @@ namespace loraplane::gateway::adapters {
 std::optional<http::Response> check_new_adapter(const GatewayContext& ctx,
                                                 const schema::TenantRecord& tenant,
                                                 std::string_view name,
-                                                std::string_view base_model) {
+                                                std::string_view base_model,
+                                                AdapterDirectory::NameClaim& claim) {
   if (!schema::valid_name(name))
     return errors::invalid_request("name: must be 1-64 characters of [A-Za-z0-9._-]", "name");
   const auto* base = ctx.catalog.find(base_model);
@@ -30,6 +31,10 @@ std::optional<http::Response> check_new_adapter(const GatewayContext& ctx,
                                 std::string(schema::to_string(holder->status)) + ")" +
                                 (failed ? "; delete it to reuse the name" : ""));
   }
+  if (!claim.take(ctx.adapters, tenant.id, base->id, name))
+    return errors::conflict("adapter_exists", "an adapter named '" + std::string(name) +
+                                                  "' for " + base->id +
+                                                  " is being created by another request");
   return check_quota(ctx, tenant);
 }
 

@@ -24,7 +24,8 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   if (!request)
     co_return errors::invalid_request(request.error().message,
                                       schema::error_field(request.error()).value_or(""));
-  if (auto rejected = check_new_adapter(ctx, *tenant, request->name, request->base_model))
+  AdapterDirectory::NameClaim claim;
+  if (auto rejected = check_new_adapter(ctx, *tenant, request->name, request->base_model, claim))
     co_return std::move(*rejected);
   if (auto full = check_quota(ctx, *tenant)) co_return std::move(*full);
   if (!ctx.producer.brokers_reachable()) {

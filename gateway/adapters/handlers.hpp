@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/http.hpp"
+#include "gateway/adapter_directory.hpp"
 #include "gateway/context.hpp"
 
 namespace loraplane::gateway::adapters {
@@ -19,12 +20,14 @@ awaitable<http::Response> get(GatewayContext& ctx, http::RequestContext& rc);
 awaitable<http::Response> remove(GatewayContext& ctx, http::RequestContext& rc);
 
 // Checks shared by upload and import: name syntax (400), base model known (404
-// model_not_found) and chat (400), name free for this tenant and base (409 adapter_exists),
-// tier adapter count (403 adapter_limit_reached). nullopt when all pass.
+// model_not_found) and chat (400), name free for this tenant and base and not being created
+// by another request of this gateway (409 adapter_exists; `claim` then holds it for the
+// caller), tier adapter count (403 adapter_limit_reached). nullopt when all pass.
 std::optional<http::Response> check_new_adapter(const GatewayContext& ctx,
                                                 const schema::TenantRecord& tenant,
                                                 std::string_view name,
-                                                std::string_view base_model);
+                                                std::string_view base_model,
+                                                AdapterDirectory::NameClaim& claim);
 
 // 403 adapter_limit_reached when the tenant has its tier's number of adapters.
 std::optional<http::Response> check_quota(const GatewayContext& ctx,

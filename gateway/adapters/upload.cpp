@@ -188,9 +188,10 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
                                   2);
   }
 
+  AdapterDirectory::NameClaim claim;  // outlives the session, whose check takes it
   UploadSession session(tier.max_adapter_bytes, tier.max_rank);
-  session.set_field_check([&ctx, &tenant](const UploadFields& f) {
-    return check_new_adapter(ctx, *tenant, *f.name, *f.base_model);
+  session.set_field_check([&ctx, &tenant, &claim](const UploadFields& f) {
+    return check_new_adapter(ctx, *tenant, *f.name, *f.base_model, claim);
   });
   MultipartLimits limits;
   limits.caller_bounded = {std::string(kFileField)};  // the session holds it to the tier's limit
@@ -214,7 +215,7 @@ awaitable<http::Response> upload(GatewayContext& ctx, http::StreamContext& sc) {
   if (!session.fields_checked() && session.fields().name && session.fields().base_model) {
     session.mark_fields_checked();
     if (auto rejected = check_new_adapter(ctx, *tenant, *session.fields().name,
-                                          *session.fields().base_model))
+                                          *session.fields().base_model, claim))
       early = std::move(rejected);
   }
   if (!early) early = final_checks(session, alpha, config);

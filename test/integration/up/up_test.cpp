@@ -2,6 +2,10 @@
 // checked through HTTP only. Embedded mode always; the two-gateway checks need a real broker
 // (LORAPLANE_KAFKA, started by ops/test).
 #define BOOST_TEST_MODULE up
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <signal.h>
@@ -280,6 +284,65 @@ BOOST_AUTO_TEST_CASE(upload_checks_and_tenant_scoped_reads) {
   BOOST_TEST(lt::http_request(up.port, "GET", "/v1/adapters/" + id, {}, bearer(key)).status == 404);
   // The name is free again at once.
   BOOST_TEST(upload(up.port, key, fields("my-v1", "toy-llama"), toy_adapter(8)).status == 202);
+}
+
+// Two uploads of one name at once on one gateway: the second is refused at once, instead of
+// both getting 202 and the later failing validation while it holds the name too.
+BOOST_AUTO_TEST_CASE(a_name_being_uploaded_is_refused_to_a_second_upload) {
+  Running up;
+  std::string key(create_tenant(up.port, "twice", "shared")["api_key"].as_string());
+  const std::string boundary = "----claim-boundary";
+  // 1 MiB (the worker fails its shape later): the gateway reads a body 256 KiB at a time, and
+  // the first upload must have sent more than that to have its fields checked while it waits.
+  const std::string file = toy_adapter(8, 65536);
+  const std::string head_part =
+      "--" + boundary + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nsame\r\n--" +
+      boundary + "\r\nContent-Disposition: form-data; name=\"base_model\"\r\n\r\ntoy-llama\r\n--" +
+      boundary +
+      "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"adapter_model.safetensors\""
+      "\r\n\r\n";
+  const std::string tail_part = "\r\n--" + boundary + "--\r\n";
+  const std::size_t half = file.size() / 2;
+  const std::string request =
+      "POST /v1/adapters/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+      "Authorization: Bearer " + key +
+      "\r\nContent-Type: multipart/form-data; boundary=" + boundary + "\r\nContent-Length: " +
+      std::to_string(head_part.size() + file.size() + tail_part.size()) + "\r\n\r\n" +
+      head_part + file.substr(0, half);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), up.port});
+  boost::asio::write(socket, boost::asio::buffer(request));
+  // The first upload is streaming (its fields, read with the header, were checked).
+  for (int i = 0; i < 200; ++i) {
+    auto metrics = lt::http_request(up.port, "GET", "/metrics").body;
+    if (metrics.find("loraplane_gateway_uploads_in_progress 1") != std::string::npos) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  std::this_thread::sleep_for(200ms);
+
+  const std::vector<std::pair<std::string, std::string>> same{{"name", "same"},
+                                                              {"base_model", "toy-llama"}};
+  auto second = upload(up.port, key, same, file);
+  BOOST_TEST(second.status == 409, second.body);
+  BOOST_TEST(error_code_of(second) == "adapter_exists");
+  BOOST_TEST(second.body.find("being created by another request") != std::string::npos,
+             second.body);
+
+  boost::asio::write(socket, boost::asio::buffer(file.substr(half) + tail_part));
+  std::string answer;
+  boost::system::error_code ec;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(answer), ec);  // to EOF
+  BOOST_TEST_REQUIRE(answer.starts_with("HTTP/1.1 202"), answer);
+  auto listed =
+      parse_object(lt::http_request(up.port, "GET", "/v1/adapters", {}, bearer(key)).body);
+  BOOST_TEST(listed["data"].as_array().size() == 1u);
+  // Once answered, the name is the adapter's: the refusal names it.
+  auto third = upload(up.port, key, same, file);
+  BOOST_TEST(third.status == 409, third.body);
+  BOOST_TEST(third.body.find(std::string(listed["data"].as_array()[0].as_object()["id"].as_string())) !=
+                 std::string::npos,
+             third.body);
 }
 
 BOOST_AUTO_TEST_CASE(adapter_list_pages_newest_first) {
