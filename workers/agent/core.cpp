@@ -242,7 +242,8 @@ Entry* Core::first_evictable(const std::vector<std::string>& order, const std::s
 Entry* Core::lru_on_disk(const std::string& except) {
   Entry* best = nullptr;
   for (auto& [id, e] : adapters_) {
-    if (!e.on_disk || e.registered || e.slot_reserved || e.op || id == except) continue;
+    if (!e.on_disk || e.registered || e.slot_reserved || e.op || e.engine_busy || id == except)
+      continue;
     if (!best || e.last_used < best->last_used) best = &e;
   }
   return best;

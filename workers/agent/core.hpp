@@ -50,6 +50,9 @@ struct Entry {
   Clock::time_point heat_at{};
   Clock::time_point last_used{};
   Clock::time_point held_until{};  // an ensure answered for it: not evicted before then
+  // Requests for it running or waiting at the engine, as of the last poll of its metrics: its
+  // files stay on disk even once unloaded, as vLLM loads them again for those requests.
+  bool engine_busy = false;
   std::uint64_t changed_epoch = 0;  // registered flag last changed by the agent at this epoch
   std::string request_id;  // of the newest event about it (common/request_id.hpp), for logs
 };
@@ -107,6 +110,7 @@ class Core : public std::enable_shared_from_this<Core> {
   awaitable<Status> hot_load(std::string adapter_id, bool ensure, std::string request_id);
   awaitable<Status> fetch(std::string adapter_id, std::string request_id);
   awaitable<void> make_durable(std::string adapter_id);
+  std::uint64_t disk_used() const;  // on disk, plus downloads under way
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);
   awaitable<Status> reserve_slot(std::string adapter_id);
   awaitable<void> evict(std::string adapter_id, std::string_view why);
@@ -117,7 +121,9 @@ class Core : public std::enable_shared_from_this<Core> {
   // core_sync.cpp
   awaitable<void> engine_loop();
   awaitable<Status> refresh_engine();
-  awaitable<void> refresh_load();
+  // The engine's queue depth and the adapters it has requests for (engine_busy); `heat`: those
+  // requests also warm their adapters (the poll's call; once per poll).
+  awaitable<void> refresh_load(bool heat = true);
   void publish_soon();
   void publish();
   schema::Residency snapshot();

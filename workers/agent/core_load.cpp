@@ -203,16 +203,17 @@ awaitable<void> Core::evict(std::string id, std::string_view why) {
                   id, st.error().message);
 }
 
+std::uint64_t Core::disk_used() const {
+  std::uint64_t n = disk_reserved_;
+  for (const auto& [_, e] : adapters_) n += e.on_disk ? e.disk_bytes : 0;
+  return n;
+}
+
 Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
-  auto used = [this] {
-    std::uint64_t n = disk_reserved_;
-    for (const auto& [_, e] : adapters_) n += e.on_disk ? e.disk_bytes : 0;
-    return n;
-  };
   if (bytes > options_.disk_budget_bytes)
     return make_error(Errc::limit_exceeded, "adapter " + id + " (" + std::to_string(bytes) +
                                                 " bytes) exceeds the disk budget");
-  while (used() + bytes > options_.disk_budget_bytes) {
+  while (disk_used() + bytes > options_.disk_budget_bytes) {
     Entry* victim = lru_on_disk(id);
     if (!victim)
       return make_error(Errc::unavailable, "disk budget full of registered or loading adapters");
@@ -232,6 +233,9 @@ awaitable<Status> Core::fetch(std::string id, std::string request_id) {
   const auto info = e.info;  // the event may be replaced (more urls) while we download
   if (!info.adapter_config)
     co_return make_error(Errc::invalid_argument, "adapter " + id + " has no adapter_config");
+  // Files are removed to make room only for adapters without requests at the engine: ask it
+  // now rather than trust the last poll.
+  if (disk_used() + info.size_bytes > options_.disk_budget_bytes) co_await refresh_load(false);
   if (auto room = make_disk_room(id, info.size_bytes); !room) co_return room;
   disk_reserved_ += info.size_bytes;
   Status last = make_error(Errc::unavailable, "adapter " + id + " has no storage url");

@@ -84,17 +84,21 @@ awaitable<Status> Core::refresh_engine() {
   co_return Status{};
 }
 
-awaitable<void> Core::refresh_load() {
+awaitable<void> Core::refresh_load(bool heat) {
   auto reading = engine_.load_stats();
   auto stats = co_await std::move(reading);
   if (!stats) co_return;
   queue_depth_ = stats->waiting;
   const std::string prefix = options_.base_model + ":";
+  for (auto& [id, e] : adapters_) e.engine_busy = false;
   for (const auto& name : stats->active) {
     if (!name.starts_with(prefix)) continue;
     // Requests in flight on an adapter count toward its heat (a fraction of an ensure, as one
     // request may span many polls).
-    if (auto* e = find(name.substr(prefix.size()))) touch(*e, 0.25);
+    if (auto* e = find(name.substr(prefix.size()))) {
+      if (heat) touch(*e, 0.25);
+      e->engine_busy = true;
+    }
   }
 }
 

@@ -170,6 +170,45 @@ BOOST_AUTO_TEST_CASE(a_request_waiting_at_the_engine_is_answered_though_its_adap
   BOOST_TEST(res_c.status == 200, res_c.body);
 }
 
+// The same queue, with the disk full: the adapter unloaded while its request waits keeps its
+// files, since vLLM loads them again for that request (a real engine would fail it without
+// them); a new adapter finds no room instead.
+BOOST_AUTO_TEST_CASE(the_files_of_an_adapter_with_requests_at_the_engine_stay_on_disk) {
+  auto engine = Fixture::engine_options();
+  engine.ttft = sim_engine::Millis(4000);  // the first request holds the one batch slot
+  Fixture f("base-busy-disk", /*max_loras=*/1, engine);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.ensure_hold = std::chrono::milliseconds(50);
+  options.disk_budget_bytes = adapter_weights(1).size() * 3 + 100;  // three adapters fit
+  f.start_agent(options);
+  f.publish_ready("adp_bd_a", 1);
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_bd_a"); }));
+  f.publish_ready("adp_bd_b", 2);
+  f.publish_ready("adp_bd_c", 3);
+  BOOST_REQUIRE(eventually([&] {
+    auto r = f.residency();
+    return contains(r.disk, "adp_bd_b") && contains(r.disk, "adp_bd_c");
+  }));
+  auto& e = f.engine();
+  BOOST_TEST_REQUIRE(f.ensure("adp_bd_a").status == 200);
+  auto chat_a = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_bd_a")); });
+  BOOST_REQUIRE(eventually([&] { return e.running() == 1; }));
+  BOOST_TEST_REQUIRE(f.ensure("adp_bd_b").status == 200);
+  auto chat_b = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_bd_b")); });
+  BOOST_REQUIRE(eventually([&] { return e.waiting() == 1; }));
+  BOOST_TEST_REQUIRE(f.ensure("adp_bd_c").status == 200);  // b leaves the engine, still waited for
+  BOOST_TEST(!f.engine_has("adp_bd_b"));
+  // d needs room, and b is the least recently used unregistered adapter on disk. d's ensure
+  // fails for want of room (a load event's pre-warm would too, only later and unseen).
+  f.publish_ready("adp_bd_d", 4);
+  auto ensured_d = f.ensure("adp_bd_d");
+  BOOST_TEST(ensured_d.status != 200, ensured_d.body);
+  BOOST_TEST(fs::exists(f.adapter_dir("adp_bd_b")));
+  BOOST_TEST(chat_a.get().status == 200);
+  BOOST_TEST(chat_b.get().status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
   Fixture f("base-evict", /*max_loras=*/2);
   f.add_blob_server();
