@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   import_cmd->add_option("--unreachable-timeout", import_unreachable,
-                         "seconds without an answer from the gateway before a wait gives up")
+                         "seconds the gateway may be unreachable or answer 429/5xx before a wait gives up")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   loraplane::cmd::AdminCommand admin;

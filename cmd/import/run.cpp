@@ -75,43 +75,70 @@ Status list_existing(Shared& s) {
   return {};
 }
 
-// Polls the adapter until it is ready or failed, or the timeout.
+// A poll answer a restarting gateway (503 while it loads its state), a shedding one (429) or a
+// load balancer in front of one that is away (502, 504) gives: worth asking again, within the
+// same bound as a refused connection.
+bool transient(int status) { return status == 429 || status >= 500; }
+
+// How long to wait before the next poll: the gateway's Retry-After within reason, else 300 ms.
+std::chrono::milliseconds poll_pause(const http::CallResult* answer) {
+  constexpr std::chrono::milliseconds kDefault{300}, kMost{5'000};
+  if (!answer) return kDefault;
+  auto it = answer->headers.find("retry-after");
+  if (it == answer->headers.end()) return kDefault;
+  const int seconds = std::atoi(it->second.c_str());  // an HTTP date reads as 0
+  if (seconds <= 0) return kDefault;
+  return std::min(std::chrono::milliseconds(std::chrono::seconds(seconds)), kMost);
+}
+
+// The adapter's settled state into `out`; false while it is still on its way.
+bool settled(const schema::Adapter& a, Outcome& out) {
+  out.sha256 = a.sha256;
+  if (a.size_bytes) out.size = a.size_bytes;
+  switch (a.status) {
+    case schema::AdapterStatus::ready:
+      out.status = "ready";
+      return true;
+    case schema::AdapterStatus::failed:
+      out.error = a.error ? a.error->code + ": " + a.error->message : "failed";
+      return true;
+    case schema::AdapterStatus::deleting:
+      out.error = "the adapter is being deleted (by another client?)";
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Polls the adapter until it is ready or failed, or the timeout. A gateway that cannot be
+// reached or answers only 429/5xx for --unreachable-timeout ends the wait; any other answer
+// but 200 (404: the adapter is gone, 401: the key was revoked) ends it at once.
 void wait_settled(Shared& s, const std::string& id, Outcome& out, Clock::time_point deadline) {
-  std::optional<Clock::time_point> unreachable_since;
+  std::optional<Clock::time_point> unavailable_since;
   while (Clock::now() < deadline) {
     auto r = http::call(s.api, "GET", "/v1/adapters/" + id, {}, auth(s));
-    if (!r) {
-      // The gateway went away (stopped, or restarted on another port): say so in bounded time
-      // rather than poll a dead address until the per-adapter timeout.
-      if (!unreachable_since) unreachable_since = Clock::now();
-      if (Clock::now() - *unreachable_since >= s.options.unreachable_timeout) {
+    if (r && r->status == 200) {
+      unavailable_since.reset();
+      auto a = schema::parse<schema::Adapter>(r->body);
+      if (a && settled(*a, out)) return;
+    } else if (r && !transient(r->status)) {
+      out.error = error_message(r->body, r->status);
+      if (r->status == 404) out.error += " (the adapter was deleted while the import waited)";
+      return;
+    } else {
+      // Stopped, restarting, overloaded, or behind a proxy that lost it: say so in bounded
+      // time rather than poll until the per-adapter timeout.
+      if (!unavailable_since) unavailable_since = Clock::now();
+      if (Clock::now() - *unavailable_since >= s.options.unreachable_timeout) {
         out.error = "gateway unreachable for " +
                     std::to_string(s.options.unreachable_timeout.count()) +
-                    " s while waiting for the adapter to be ready (" + r.error().message +
+                    " s while waiting for the adapter to be ready (" +
+                    (r ? error_message(r->body, r->status) : r.error().message) +
                     "); run the import again to resume";
         return;
       }
-    } else {
-      unreachable_since.reset();
     }
-    if (r && r->status == 200) {
-      if (auto a = schema::parse<schema::Adapter>(r->body)) {
-        out.sha256 = a->sha256;
-        if (a->size_bytes) out.size = a->size_bytes;
-        if (a->status == schema::AdapterStatus::ready) {
-          out.status = "ready";
-          return;
-        }
-        if (a->status == schema::AdapterStatus::failed) {
-          out.error = a->error ? a->error->code + ": " + a->error->message : "failed";
-          return;
-        }
-      }
-    } else if (r) {
-      out.error = error_message(r->body, r->status);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(poll_pause(r ? &*r : nullptr));
   }
   out.error = "not ready within " + std::to_string(s.options.timeout.count()) + " s";
 }
