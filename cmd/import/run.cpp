@@ -32,13 +32,19 @@ struct Outcome {
   double seconds = 0;
 };
 
+// What holds a (base, name) among the caller's adapters.
+struct Existing {
+  schema::Adapter adapter;          // a live one (not failed) if any, else the newest failed
+  std::vector<std::string> failed;  // every failed adapter of that name: each holds the name
+};
+
 struct Shared {
   Shared(http::Endpoint endpoint, std::string api_key, const Options& opts)
       : api(std::move(endpoint)), key(std::move(api_key)), options(opts) {}
   http::Endpoint api;
   std::string key;
   const Options& options;
-  std::map<std::pair<std::string, std::string>, schema::Adapter> existing;  // (base, name)
+  std::map<std::pair<std::string, std::string>, Existing> existing;  // (base, name)
   std::atomic<std::uint64_t> total_bytes{0}, sent_bytes{0};
   std::atomic<std::size_t> ready{0}, failed{0}, skipped{0}, next{0};
   std::mutex print_mutex;
@@ -67,8 +73,14 @@ Status list_existing(Shared& s) {
     if (!list) return list.error();
     for (auto& a : list->data) {
       after = a.id;
-      auto key = std::make_pair(a.base_model, a.name);
-      s.existing.emplace(std::move(key), std::move(a));
+      auto& held = s.existing[{a.base_model, a.name}];
+      // Newest first. Uploads of one name racing each other all get their 202 and the
+      // validate worker fails the losers (adapter_exists), which may be newer than the winner:
+      // as at the gateway (AdapterDirectory::find_named), a live adapter wins over failed ones.
+      const bool failed = a.status == schema::AdapterStatus::failed;
+      if (failed) held.failed.push_back(a.id);
+      const bool held_failed = held.adapter.status == schema::AdapterStatus::failed;
+      if (held.adapter.id.empty() || (!failed && held_failed)) held.adapter = std::move(a);
     }
     if (!list->has_more || list->data.empty()) return {};
   }
@@ -199,7 +211,7 @@ Outcome import_one(Shared& s, const Entry& e) {
     out.size = std::filesystem::file_size(*e.file, ec);
   }
   if (auto it = s.existing.find({e.base_model, e.name}); it != s.existing.end()) {
-    const auto& a = it->second;
+    const auto& a = it->second.adapter;
     const bool same = e.file ? a.sha256 == local_sha
                              : a.source.repo == e.repo && a.source.revision.value_or("main") == e.revision;
     if (same && a.status == schema::AdapterStatus::ready) {
@@ -221,12 +233,14 @@ Outcome import_one(Shared& s, const Entry& e) {
                   std::string(schema::to_string(a.status)) + "); delete it or rename the entry";
       return out;
     }
-    // A failed earlier attempt holds the name: remove it and try again.
-    auto r = http::call(s.api, "DELETE", "/v1/adapters/" + a.id, {}, auth(s));
-    if (!r || (r->status != 200 && r->status != 404)) {
-      out.error = "cannot delete the failed earlier attempt " + a.id + ": " +
-                  (r ? error_message(r->body, r->status) : r.error().message);
-      return out;
+    // Failed earlier attempts hold the name: remove them and try again.
+    for (const auto& failed_id : it->second.failed) {
+      auto r = http::call(s.api, "DELETE", "/v1/adapters/" + failed_id, {}, auth(s));
+      if (!r || (r->status != 200 && r->status != 404)) {
+        out.error = "cannot delete the failed earlier attempt " + failed_id + ": " +
+                    (r ? error_message(r->body, r->status) : r.error().message);
+        return out;
+      }
     }
   }
   auto id = send(s, e, out);
