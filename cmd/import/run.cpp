@@ -13,6 +13,7 @@
 #include <optional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cmd/import/manifest.hpp"
 #include "cmd/import/upload.hpp"
@@ -45,7 +46,10 @@ struct Shared {
   std::string key;
   const Options& options;
   std::map<std::pair<std::string, std::string>, Existing> existing;  // (base, name)
+  // sent_bytes counts each file once; a worker's upload under way is in its attempt_bytes
+  // slot until answered, and dropped from it when refused 429/503 and sent again.
   std::atomic<std::uint64_t> total_bytes{0}, sent_bytes{0};
+  std::vector<std::atomic<std::uint64_t>> attempt_bytes;
   std::atomic<std::size_t> ready{0}, failed{0}, skipped{0}, next{0};
   std::mutex print_mutex;
   bool tty = false;
@@ -156,12 +160,16 @@ void wait_settled(Shared& s, const std::string& id, Outcome& out, Clock::time_po
 }
 
 // Sends the entry (upload or import), retrying on 429/503 as the gateway asks. Returns the id.
-std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out) {
+std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out,
+                                std::atomic<std::uint64_t>& attempt_bytes) {
   for (int attempt = 0; attempt < 6; ++attempt) {
     int status = 0;
     std::string body, retry_after;
     if (e.file) {
-      auto r = upload_file(s.api, s.key, e, s.sent_bytes);
+      attempt_bytes = 0;
+      auto r = upload_file(s.api, s.key, e, attempt_bytes);
+      const std::uint64_t sent = attempt_bytes.exchange(0);
+      if (!r || (r->status != 429 && r->status != 503)) s.sent_bytes += sent;
       if (!r) {
         out.error = r.error().message;
         return std::nullopt;
@@ -196,7 +204,7 @@ std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out) {
   return std::nullopt;
 }
 
-Outcome import_one(Shared& s, const Entry& e) {
+Outcome import_one(Shared& s, const Entry& e, std::atomic<std::uint64_t>& attempt_bytes) {
   Outcome out;
   const auto start = Clock::now();
   std::string local_sha;
@@ -243,7 +251,7 @@ Outcome import_one(Shared& s, const Entry& e) {
       }
     }
   }
-  auto id = send(s, e, out);
+  auto id = send(s, e, out, attempt_bytes);
   if (!id) return out;
   out.id = *id;
   if (s.options.wait) wait_settled(s, *id, out, start + s.options.timeout);
@@ -263,7 +271,9 @@ std::string human_bytes(double bytes) {
 
 void draw_progress(Shared& s, std::size_t total, Clock::time_point start) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const double sent = static_cast<double>(s.sent_bytes.load());
+  std::uint64_t going = 0;
+  for (const auto& b : s.attempt_bytes) going += b.load();
+  const double sent = static_cast<double>(s.sent_bytes.load() + going);
   const double all = static_cast<double>(s.total_bytes.load());
   const double rate = elapsed > 0 ? sent / elapsed : 0;
   const std::size_t finished = s.ready + s.failed + s.skipped;
@@ -347,11 +357,13 @@ int run(const Options& options) {
   std::vector<Outcome> outcomes(total);
   const auto start = Clock::now();
 
-  auto worker = [&] {
+  const int n = std::clamp(options.concurrency, 1, 64);
+  s.attempt_bytes = std::vector<std::atomic<std::uint64_t>>(static_cast<std::size_t>(n));
+  auto worker = [&](std::size_t slot) {
     for (;;) {
       const std::size_t i = s.next++;
       if (i >= total) return;
-      auto o = import_one(s, (*entries)[i]);
+      auto o = import_one(s, (*entries)[i], s.attempt_bytes[slot]);
       (o.status == "ready" ? s.ready : o.status == "skipped" ? s.skipped : s.failed)++;
       outcomes[i] = o;
       if (!s.tty && !options.json) {
@@ -365,8 +377,7 @@ int run(const Options& options) {
     }
   };
   std::vector<std::thread> workers;
-  const int n = std::clamp(options.concurrency, 1, 64);
-  for (int i = 0; i < n; ++i) workers.emplace_back(worker);
+  for (std::size_t i = 0; i < s.attempt_bytes.size(); ++i) workers.emplace_back(worker, i);
   std::mutex done_mutex;
   std::condition_variable done_cv;
   bool done = false;

@@ -338,4 +338,43 @@ BOOST_AUTO_TEST_CASE(a_rerun_skips_a_ready_adapter_listed_with_failed_duplicates
   BOOST_TEST(items["dup"]["id"].as_string() == winner_id, out);
 }
 
+// An upload refused 429 (the tenant's uploads are all in progress) and sent again counts its
+// bytes once in the summary, not once per attempt.
+BOOST_AUTO_TEST_CASE(a_retried_upload_counts_its_bytes_once) {
+  Running up({"--tenant-max-uploads", "1"});
+  std::string key(create_tenant(up.port, "patient", "shared")["api_key"].as_string());
+  // Another upload of the tenant holds the only slot, stalled before its last bytes.
+  const std::string boundary = "----slot-boundary";
+  const std::string body = lt::multipart_body(
+      boundary, {{"name", "holder"}, {"base_model", "toy-llama"}}, toy_adapter(8));
+  const std::string request = "POST /v1/adapters/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Authorization: Bearer " + key + "\r\nContent-Type: " +
+                              lt::multipart_content_type(boundary) + "\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  constexpr std::size_t kHeldBack = 16;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), up.port});
+  boost::asio::write(socket, boost::asio::buffer(request.data(), request.size() - kHeldBack));
+
+  lt::TempDir files;
+  const std::string file = toy_adapter(4);
+  write_file(files.path() + "/a.safetensors", file);
+  const std::string manifest = files.path() + "/m.csv";
+  write_file(manifest, "name,base_model,file\nretried,toy-llama,a.safetensors\n");
+  lt::Process cli({lt::loraplane_binary(), "import", "--manifest", manifest, "--api",
+                   "http://127.0.0.1:" + std::to_string(up.port), "--key", key, "--json"});
+  BOOST_TEST_REQUIRE(up.process->wait_for_line("/v1/adapters/upload 429", 20s).has_value(),
+                     up.process->output());
+  std::this_thread::sleep_for(2500ms);  // and its first retry (Retry-After: 2), refused too
+  boost::asio::write(socket, boost::asio::buffer(request.data() + request.size() - kHeldBack,
+                                                 kHeldBack));
+  const int code = cli.stop(0, 60s);
+  const auto out = cli.output();
+  BOOST_TEST(code == 0, out);
+  auto doc = summary(out);
+  BOOST_TEST(by_name(doc)["retried"]["status"].as_string() == "ready", out);
+  BOOST_TEST(doc.at("bytes").as_int64() == static_cast<std::int64_t>(file.size()), out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
