@@ -217,10 +217,11 @@ Role& Cluster::add_gateway() {
 
 Role& Cluster::add_validate() {
   const int n = counts_[RoleKind::validate]++;
+  const auto port = free_port();  // its listener: /healthz and /metrics
   return add("validate-" + std::to_string(n), RoleKind::validate,
              {"worker", "--role", "validate", "--kafka", options_.kafka, "--session-timeout-ms",
-              std::to_string(options_.session_timeout_ms)},
-             0, "taking jobs");
+              std::to_string(options_.session_timeout_ms), "--port", std::to_string(port)},
+             port, "taking jobs");
 }
 
 Role& Cluster::add_storage() {

@@ -58,7 +58,7 @@ class Role {
 
   const std::string& name() const { return name_; }
   RoleKind kind() const { return kind_; }
-  std::uint16_t port() const { return port_; }  // 0 for a validate worker (no listener)
+  std::uint16_t port() const { return port_; }  // a validate worker's: /healthz, /metrics
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   // Spawns the process; wait_ready() waits for its ready line (throws with its output if it

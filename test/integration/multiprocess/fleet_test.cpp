@@ -153,4 +153,26 @@ BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway)
     }
 }
 
+// Every role serves /healthz and /metrics on its listener (docs/deployment.md), the validate
+// worker too, though it has no API: Prometheus scrapes it (ops/prometheus/prometheus.yml).
+BOOST_AUTO_TEST_CASE(a_validate_worker_serves_healthz_and_metrics) {
+  lt::ClusterOptions options;
+  options.kafka = lt::broker();
+  lt::Cluster c(options);
+  auto& validate = c.add_validate();
+  c.start_all();
+  BOOST_TEST_REQUIRE(validate.port() != 0);
+  BOOST_TEST(validate.logs().find("/healthz and /metrics on http://127.0.0.1:" +
+                                  std::to_string(validate.port())) != std::string::npos,
+             validate.logs());
+  const auto healthy = lt::eventually([&] {
+    auto r = lt::call(validate.port(), "GET", "/healthz");
+    return r.status == 200 ? "" : "/healthz answers " + std::to_string(r.status) + " " + r.body;
+  }, 30s);
+  BOOST_TEST(healthy.empty(), healthy);
+  auto metrics = lt::call(validate.port(), "GET", "/metrics");
+  BOOST_TEST(metrics.status == 200);
+  BOOST_TEST(metrics.body.find("loraplane_validate_") != std::string::npos, metrics.body);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
