@@ -285,59 +285,6 @@ BOOST_AUTO_TEST_CASE(an_adapter_deleted_while_waiting_ends_the_wait) {
   BOOST_TEST(error.find("deleted") != std::string::npos, error);
 }
 
-// Uploads of one name racing each other all get their 202, and the validate worker fails the
-// losers (adapter_exists), which stay listed and may be newer than the winner. A re-run skips
-// the ready winner rather than replace a failed loser and be refused 409.
-BOOST_AUTO_TEST_CASE(a_rerun_skips_a_ready_adapter_listed_with_failed_duplicates) {
-  Running up;
-  std::string key(create_tenant(up.port, "racer", "shared")["api_key"].as_string());
-  // 512 KiB: more than the gateway reads at once (256 KiB), so the loser's name is checked
-  // when its file part begins, while the rest of it is held back.
-  const std::string base = "llama-3.1-8b-instruct";
-  const std::string file = toy_adapter(32, 4096, 4096);
-  const std::string boundary = "----race-boundary";
-  const std::string body =
-      lt::multipart_body(boundary, {{"name", "dup"}, {"base_model", base}}, file);
-  const std::string request = "POST /v1/adapters/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                              "Authorization: Bearer " + key + "\r\nContent-Type: " +
-                              lt::multipart_content_type(boundary) + "\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
-  const std::size_t held_back = file.size() / 4;
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), up.port});
-  boost::asio::write(socket, boost::asio::buffer(request.data(), request.size() - held_back));
-  std::this_thread::sleep_for(500ms);  // let the gateway read and check the fields
-  // The winner: complete, accepted and validated first.
-  auto winner = upload(up.port, key, {{"name", "dup"}, {"base_model", base}}, file);
-  BOOST_TEST_REQUIRE(winner.status == 202, winner.body);
-  const std::string winner_id(parse_object(winner.body)["id"].as_string());
-  BOOST_TEST_REQUIRE(settle(up.port, key, winner_id)["status"].as_string() == "ready");
-  boost::asio::write(socket, boost::asio::buffer(request.data() + request.size() - held_back,
-                                                 held_back));
-  std::string answer;
-  boost::system::error_code ec;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(answer), ec);  // to EOF
-  BOOST_TEST_REQUIRE(answer.starts_with("HTTP/1.1 202"), answer);
-  const std::string loser_id(
-      parse_object(answer.substr(answer.find("\r\n\r\n") + 4))["id"].as_string());
-  auto lost = settle(up.port, key, loser_id);
-  BOOST_TEST_REQUIRE(lost["status"].as_string() == "failed");
-  BOOST_TEST_REQUIRE(lost["error"].as_object()["code"].as_string() == "adapter_exists");
-
-  lt::TempDir files;
-  write_file(files.path() + "/dup.safetensors", file);
-  const std::string manifest = files.path() + "/m.csv";
-  write_file(manifest, "name,base_model,file\ndup," + base + ",dup.safetensors\n");
-  auto [code, out] = run_import({"--manifest", manifest, "--api",
-                                 "http://127.0.0.1:" + std::to_string(up.port), "--key", key,
-                                 "--json"});
-  BOOST_TEST(code == 0, out);
-  auto items = by_name(summary(out));
-  BOOST_TEST(items["dup"]["status"].as_string() == "skipped", out);
-  BOOST_TEST(items["dup"]["id"].as_string() == winner_id, out);
-}
-
 // An upload refused 429 (the tenant's uploads are all in progress) and sent again counts its
 // bytes once in the summary, not once per attempt.
 BOOST_AUTO_TEST_CASE(a_retried_upload_counts_its_bytes_once) {

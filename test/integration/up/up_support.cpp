@@ -49,16 +49,14 @@ json::object create_tenant(std::uint16_t port, const std::string& name, const st
 }
 
 
-std::string toy_adapter(int rank, int in_dim, int out_dim) {
-  const auto r = static_cast<std::uint64_t>(rank);
-  const auto b_bytes = r * static_cast<std::uint64_t>(out_dim) * 2;
-  const auto a_bytes = r * static_cast<std::uint64_t>(in_dim) * 2;
+std::string toy_adapter(int rank, int in_dim) {
+  auto b_bytes = static_cast<std::uint64_t>(rank) * 64 * 2;
+  auto a_bytes = static_cast<std::uint64_t>(rank) * static_cast<std::uint64_t>(in_dim) * 2;
   std::string prefix = "base_model.model.model.layers.0.self_attn.q_proj.";
   std::string header = "{\"" + prefix + "lora_A.weight\":{\"dtype\":\"F16\",\"shape\":[" +
                        std::to_string(rank) + "," + std::to_string(in_dim) +
                        "],\"data_offsets\":[0," + std::to_string(a_bytes) + "]},\"" + prefix +
-                       "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[" +
-                       std::to_string(out_dim) + "," + std::to_string(rank) +
+                       "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[64," + std::to_string(rank) +
                        "],\"data_offsets\":[" + std::to_string(a_bytes) + "," +
                        std::to_string(a_bytes + b_bytes) + "]}}";
   std::string out(8, '\0');

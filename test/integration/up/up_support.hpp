@@ -37,9 +37,8 @@ struct Running {
 };
 
 json::object create_tenant(std::uint16_t port, const std::string& name, const std::string& tier);
-// A toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros; valid when in_dim is 64
-// (and for llama-3.1-8b-instruct with in_dim and out_dim 4096).
-std::string toy_adapter(int rank, int in_dim = 64, int out_dim = 64);
+// A toy-llama adapter: q_proj of layer 0 at rank `rank`, F16 zeros; valid when in_dim is 64.
+std::string toy_adapter(int rank, int in_dim = 64);
 // POST /v1/adapters/upload with these form fields and the file part.
 lt::HttpResult upload(std::uint16_t port, const std::string& key,
                       const std::vector<std::pair<std::string, std::string>>& fields,
