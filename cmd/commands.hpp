@@ -20,12 +20,16 @@ struct UpOptions {
   std::size_t tenant_max_uploads = 4;  // gateway: uploads in progress per tenant (beyond: 429)
 };
 
+// The validate worker's listener (/healthz, /metrics) when --port is not given: beside the
+// storage node's 7070 and the agent's 7080 of docs/deployment.md.
+inline constexpr std::uint16_t kValidatePort = 7090;
+
 struct WorkerOptions {
   std::string kafka;
   std::string data_dir = "loraplane-data";
   std::string node_id = "storage-0";
-  std::uint16_t port = 0;
-  std::string host = "127.0.0.1";  // listen address (distribute, agent)
+  std::uint16_t port = 0;           // validate: kValidatePort unless given
+  std::string host = "127.0.0.1";  // listen address
   std::string advertise_url;       // how others reach this node; empty: http://host:port
   std::string models;
   int session_timeout_ms = 45000;  // validate, agent: consumer group failover after a crash

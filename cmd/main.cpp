@@ -90,13 +90,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker_cmd->add_option("--node-id", worker.node_id, "storage node id (distribute)")
       ->capture_default_str();
-  worker_cmd->add_option("--host", worker.host, "listen address (distribute, agent)")
+  worker_cmd->add_option("--host", worker.host, "listen address (/healthz, /metrics, role API)")
       ->capture_default_str();
   worker_cmd->add_option("--advertise-url", worker.advertise_url,
                          "base URL other machines reach this node at (distribute, agent; "
                          "default http://<host>:<port>)");
-  worker_cmd->add_option("--port", worker.port, "listen port (distribute, agent; 0 = any free)")
-      ->capture_default_str();
+  auto* worker_port = worker_cmd->add_option(
+      "--port", worker.port,
+      "listen port, 0 = any free (default: 0; validate: " +
+          std::to_string(loraplane::cmd::kValidatePort) + ")");
   worker_cmd->add_option("--engine", worker.engine, "engine base URL, http://host:port (agent)");
   worker_cmd->add_option("--base", worker.base, "base model the engine serves (agent)");
   worker_cmd->add_option("--engine-id", worker.engine_id, "residency key (agent; default base@host:port)");
@@ -136,7 +138,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   import_cmd->add_option("--unreachable-timeout", import_unreachable,
-                         "seconds without an answer from the gateway before a wait gives up")
+                         "seconds the gateway may be unreachable or answer 429/5xx before a wait gives up")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   loraplane::cmd::AdminCommand admin;
@@ -170,7 +172,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (*worker_cmd) return loraplane::cmd::run_worker(role, worker);
+  if (*worker_cmd) {
+    if (role == "validate" && worker_port->count() == 0)
+      worker.port = loraplane::cmd::kValidatePort;
+    return loraplane::cmd::run_worker(role, worker);
+  }
   std::fprintf(stderr, "loraplane: no sub-command given (see --help)\n");
   return 2;
 }

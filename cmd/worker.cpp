@@ -1,13 +1,17 @@
-// `loraplane worker --role validate|distribute|agent`: one worker role in its own process.
+// `loraplane worker --role validate|distribute|agent`: one worker role in its own process, each
+// with a listener serving /healthz and /metrics.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "cmd/commands.hpp"
 #include "common/asio.hpp"
 #include "common/health.hpp"
 #include "common/kafka.hpp"
+#include "common/http.hpp"
 #include "common/model_catalog.hpp"
+#include "common/ops_routes.hpp"
 #include "storage/db.hpp"
 #include "workers/agent/agent.hpp"
 #include "workers/distribute/distribute_worker.hpp"
@@ -53,6 +57,62 @@ int run_agent(const kafka::Cluster& cluster, const WorkerOptions& options) {
   return 0;
 }
 
+// The validate worker has no route of its own: its listener serves /healthz, which turns 200
+// once the worker takes jobs, and /metrics.
+void report_ready(asio::steady_timer& timer, const validate::ValidateWorker& worker) {
+  if (worker.ready()) {
+    health::set_ready("validate", true);
+    return;
+  }
+  timer.expires_after(std::chrono::milliseconds(100));
+  timer.async_wait([&timer, &worker](boost::system::error_code ec) {
+    if (!ec) report_ready(timer, worker);
+  });
+}
+
+int run_validate(const kafka::Cluster& cluster, const WorkerOptions& options) {
+  auto catalog = ModelCatalog::load(options.models);
+  if (!catalog) {
+    spdlog::error("{}", catalog.error().message);
+    return 1;
+  }
+  asio::io_context io;
+  health::register_role("validate");
+  health::set_ready("validate", false);
+  http::Router router;
+  http::add_ops_routes(router);
+  http::ServerOptions server_options;
+  server_options.role = "validate";
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.max_body_bytes = std::size_t{64} * 1024;  // no route here takes a body
+  http::Server server(io, server_options, std::move(router));
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::error("validate: cannot listen on {}:{}: {}", options.host, options.port, e.what());
+    return 1;
+  }
+  validate::ValidateOptions validate_options;
+  validate_options.session_timeout = std::chrono::milliseconds(options.session_timeout_ms);
+  validate::ValidateWorker worker(cluster, catalog.value(), validate_options);
+  worker.start();
+  spdlog::info("validate worker started; /healthz and /metrics on http://{}:{}", options.host,
+               server.port());
+  asio::steady_timer ready_timer(io);
+  report_ready(ready_timer, worker);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) {
+    health::set_ready("validate", false);
+    ready_timer.cancel();
+    server.stop();
+    io.stop();
+  });
+  io.run();
+  worker.stop();
+  return 0;
+}
+
 }  // namespace
 
 int run_worker(const std::string& role, const WorkerOptions& options) {
@@ -62,24 +122,9 @@ int run_worker(const std::string& role, const WorkerOptions& options) {
     return 1;
   }
   if (role == "agent") return run_agent(*cluster, options);
+  if (role == "validate") return run_validate(*cluster, options);
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  if (role == "validate") {
-    auto catalog = ModelCatalog::load(options.models);
-    if (!catalog) {
-      spdlog::error("{}", catalog.error().message);
-      return 1;
-    }
-    validate::ValidateOptions validate_options;
-    validate_options.session_timeout = std::chrono::milliseconds(options.session_timeout_ms);
-    validate::ValidateWorker worker(*cluster, catalog.value(), validate_options);
-    worker.start();
-    spdlog::info("validate worker started");
-    signals.async_wait([&](boost::system::error_code, int) { io.stop(); });
-    io.run();
-    worker.stop();
-    return 0;
-  }
   std::filesystem::create_directories(options.data_dir);
   auto db = storage::Db::open((std::filesystem::path(options.data_dir) / "storage").string());
   if (!db) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cmd/import/manifest.hpp"
 #include "cmd/import/upload.hpp"
@@ -32,14 +33,23 @@ struct Outcome {
   double seconds = 0;
 };
 
+// What holds a (base, name) among the caller's adapters.
+struct Existing {
+  schema::Adapter adapter;          // a live one (not failed) if any, else the newest failed
+  std::vector<std::string> failed;  // every failed adapter of that name: each holds the name
+};
+
 struct Shared {
   Shared(http::Endpoint endpoint, std::string api_key, const Options& opts)
       : api(std::move(endpoint)), key(std::move(api_key)), options(opts) {}
   http::Endpoint api;
   std::string key;
   const Options& options;
-  std::map<std::pair<std::string, std::string>, schema::Adapter> existing;  // (base, name)
+  std::map<std::pair<std::string, std::string>, Existing> existing;  // (base, name)
+  // sent_bytes counts each file once; a worker's upload under way is in its attempt_bytes
+  // slot until answered, and dropped from it when refused 429/503 and sent again.
   std::atomic<std::uint64_t> total_bytes{0}, sent_bytes{0};
+  std::vector<std::atomic<std::uint64_t>> attempt_bytes;
   std::atomic<std::size_t> ready{0}, failed{0}, skipped{0}, next{0};
   std::mutex print_mutex;
   bool tty = false;
@@ -67,62 +77,99 @@ Status list_existing(Shared& s) {
     if (!list) return list.error();
     for (auto& a : list->data) {
       after = a.id;
-      auto key = std::make_pair(a.base_model, a.name);
-      s.existing.emplace(std::move(key), std::move(a));
+      auto& held = s.existing[{a.base_model, a.name}];
+      // Newest first. Uploads of one name racing each other all get their 202 and the
+      // validate worker fails the losers (adapter_exists), which may be newer than the winner:
+      // as at the gateway (AdapterDirectory::find_named), a live adapter wins over failed ones.
+      const bool failed = a.status == schema::AdapterStatus::failed;
+      if (failed) held.failed.push_back(a.id);
+      const bool held_failed = held.adapter.status == schema::AdapterStatus::failed;
+      if (held.adapter.id.empty() || (!failed && held_failed)) held.adapter = std::move(a);
     }
     if (!list->has_more || list->data.empty()) return {};
   }
   return {};
 }
 
-// Polls the adapter until it is ready or failed, or the timeout.
+// A poll answer a restarting gateway (503 while it loads its state), a shedding one (429) or a
+// load balancer in front of one that is away (502, 504) gives: worth asking again, within the
+// same bound as a refused connection.
+bool transient(int status) { return status == 429 || status >= 500; }
+
+// How long to wait before the next poll: the gateway's Retry-After within reason, else 300 ms.
+std::chrono::milliseconds poll_pause(const http::CallResult* answer) {
+  constexpr std::chrono::milliseconds kDefault{300}, kMost{5'000};
+  if (!answer) return kDefault;
+  auto it = answer->headers.find("retry-after");
+  if (it == answer->headers.end()) return kDefault;
+  const int seconds = std::atoi(it->second.c_str());  // an HTTP date reads as 0
+  if (seconds <= 0) return kDefault;
+  return std::min(std::chrono::milliseconds(std::chrono::seconds(seconds)), kMost);
+}
+
+// The adapter's settled state into `out`; false while it is still on its way.
+bool settled(const schema::Adapter& a, Outcome& out) {
+  out.sha256 = a.sha256;
+  if (a.size_bytes) out.size = a.size_bytes;
+  switch (a.status) {
+    case schema::AdapterStatus::ready:
+      out.status = "ready";
+      return true;
+    case schema::AdapterStatus::failed:
+      out.error = a.error ? a.error->code + ": " + a.error->message : "failed";
+      return true;
+    case schema::AdapterStatus::deleting:
+      out.error = "the adapter is being deleted (by another client?)";
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Polls the adapter until it is ready or failed, or the timeout. A gateway that cannot be
+// reached or answers only 429/5xx for --unreachable-timeout ends the wait; any other answer
+// but 200 (404: the adapter is gone, 401: the key was revoked) ends it at once.
 void wait_settled(Shared& s, const std::string& id, Outcome& out, Clock::time_point deadline) {
-  std::optional<Clock::time_point> unreachable_since;
+  std::optional<Clock::time_point> unavailable_since;
   while (Clock::now() < deadline) {
     auto r = http::call(s.api, "GET", "/v1/adapters/" + id, {}, auth(s));
-    if (!r) {
-      // The gateway went away (stopped, or restarted on another port): say so in bounded time
-      // rather than poll a dead address until the per-adapter timeout.
-      if (!unreachable_since) unreachable_since = Clock::now();
-      if (Clock::now() - *unreachable_since >= s.options.unreachable_timeout) {
+    if (r && r->status == 200) {
+      unavailable_since.reset();
+      auto a = schema::parse<schema::Adapter>(r->body);
+      if (a && settled(*a, out)) return;
+    } else if (r && !transient(r->status)) {
+      out.error = error_message(r->body, r->status);
+      if (r->status == 404) out.error += " (the adapter was deleted while the import waited)";
+      return;
+    } else {
+      // Stopped, restarting, overloaded, or behind a proxy that lost it: say so in bounded
+      // time rather than poll until the per-adapter timeout.
+      if (!unavailable_since) unavailable_since = Clock::now();
+      if (Clock::now() - *unavailable_since >= s.options.unreachable_timeout) {
         out.error = "gateway unreachable for " +
                     std::to_string(s.options.unreachable_timeout.count()) +
-                    " s while waiting for the adapter to be ready (" + r.error().message +
+                    " s while waiting for the adapter to be ready (" +
+                    (r ? error_message(r->body, r->status) : r.error().message) +
                     "); run the import again to resume";
         return;
       }
-    } else {
-      unreachable_since.reset();
     }
-    if (r && r->status == 200) {
-      if (auto a = schema::parse<schema::Adapter>(r->body)) {
-        out.sha256 = a->sha256;
-        if (a->size_bytes) out.size = a->size_bytes;
-        if (a->status == schema::AdapterStatus::ready) {
-          out.status = "ready";
-          return;
-        }
-        if (a->status == schema::AdapterStatus::failed) {
-          out.error = a->error ? a->error->code + ": " + a->error->message : "failed";
-          return;
-        }
-      }
-    } else if (r) {
-      out.error = error_message(r->body, r->status);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(poll_pause(r ? &*r : nullptr));
   }
   out.error = "not ready within " + std::to_string(s.options.timeout.count()) + " s";
 }
 
 // Sends the entry (upload or import), retrying on 429/503 as the gateway asks. Returns the id.
-std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out) {
+std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out,
+                                std::atomic<std::uint64_t>& attempt_bytes) {
   for (int attempt = 0; attempt < 6; ++attempt) {
     int status = 0;
     std::string body, retry_after;
     if (e.file) {
-      auto r = upload_file(s.api, s.key, e, s.sent_bytes);
+      attempt_bytes = 0;
+      auto r = upload_file(s.api, s.key, e, attempt_bytes);
+      const std::uint64_t sent = attempt_bytes.exchange(0);
+      if (!r || (r->status != 429 && r->status != 503)) s.sent_bytes += sent;
       if (!r) {
         out.error = r.error().message;
         return std::nullopt;
@@ -157,7 +204,7 @@ std::optional<std::string> send(Shared& s, const Entry& e, Outcome& out) {
   return std::nullopt;
 }
 
-Outcome import_one(Shared& s, const Entry& e) {
+Outcome import_one(Shared& s, const Entry& e, std::atomic<std::uint64_t>& attempt_bytes) {
   Outcome out;
   const auto start = Clock::now();
   std::string local_sha;
@@ -172,7 +219,7 @@ Outcome import_one(Shared& s, const Entry& e) {
     out.size = std::filesystem::file_size(*e.file, ec);
   }
   if (auto it = s.existing.find({e.base_model, e.name}); it != s.existing.end()) {
-    const auto& a = it->second;
+    const auto& a = it->second.adapter;
     const bool same = e.file ? a.sha256 == local_sha
                              : a.source.repo == e.repo && a.source.revision.value_or("main") == e.revision;
     if (same && a.status == schema::AdapterStatus::ready) {
@@ -194,15 +241,17 @@ Outcome import_one(Shared& s, const Entry& e) {
                   std::string(schema::to_string(a.status)) + "); delete it or rename the entry";
       return out;
     }
-    // A failed earlier attempt holds the name: remove it and try again.
-    auto r = http::call(s.api, "DELETE", "/v1/adapters/" + a.id, {}, auth(s));
-    if (!r || (r->status != 200 && r->status != 404)) {
-      out.error = "cannot delete the failed earlier attempt " + a.id + ": " +
-                  (r ? error_message(r->body, r->status) : r.error().message);
-      return out;
+    // Failed earlier attempts hold the name: remove them and try again.
+    for (const auto& failed_id : it->second.failed) {
+      auto r = http::call(s.api, "DELETE", "/v1/adapters/" + failed_id, {}, auth(s));
+      if (!r || (r->status != 200 && r->status != 404)) {
+        out.error = "cannot delete the failed earlier attempt " + failed_id + ": " +
+                    (r ? error_message(r->body, r->status) : r.error().message);
+        return out;
+      }
     }
   }
-  auto id = send(s, e, out);
+  auto id = send(s, e, out, attempt_bytes);
   if (!id) return out;
   out.id = *id;
   if (s.options.wait) wait_settled(s, *id, out, start + s.options.timeout);
@@ -222,7 +271,9 @@ std::string human_bytes(double bytes) {
 
 void draw_progress(Shared& s, std::size_t total, Clock::time_point start) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const double sent = static_cast<double>(s.sent_bytes.load());
+  std::uint64_t going = 0;
+  for (const auto& b : s.attempt_bytes) going += b.load();
+  const double sent = static_cast<double>(s.sent_bytes.load() + going);
   const double all = static_cast<double>(s.total_bytes.load());
   const double rate = elapsed > 0 ? sent / elapsed : 0;
   const std::size_t finished = s.ready + s.failed + s.skipped;
@@ -306,11 +357,13 @@ int run(const Options& options) {
   std::vector<Outcome> outcomes(total);
   const auto start = Clock::now();
 
-  auto worker = [&] {
+  const int n = std::clamp(options.concurrency, 1, 64);
+  s.attempt_bytes = std::vector<std::atomic<std::uint64_t>>(static_cast<std::size_t>(n));
+  auto worker = [&](std::size_t slot) {
     for (;;) {
       const std::size_t i = s.next++;
       if (i >= total) return;
-      auto o = import_one(s, (*entries)[i]);
+      auto o = import_one(s, (*entries)[i], s.attempt_bytes[slot]);
       (o.status == "ready" ? s.ready : o.status == "skipped" ? s.skipped : s.failed)++;
       outcomes[i] = o;
       if (!s.tty && !options.json) {
@@ -324,8 +377,7 @@ int run(const Options& options) {
     }
   };
   std::vector<std::thread> workers;
-  const int n = std::clamp(options.concurrency, 1, 64);
-  for (int i = 0; i < n; ++i) workers.emplace_back(worker);
+  for (std::size_t i = 0; i < s.attempt_bytes.size(); ++i) workers.emplace_back(worker, i);
   std::mutex done_mutex;
   std::condition_variable done_cv;
   bool done = false;

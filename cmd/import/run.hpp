@@ -16,8 +16,9 @@ struct Options {
   bool json = false;       // the summary as one JSON document on stdout
   bool wait = true;        // wait for each adapter to be ready or failed
   std::chrono::seconds timeout{900};  // per adapter, upload to ready
-  // While waiting, a gateway that answers nothing (refused, reset, timed out) for this long
-  // ends the wait: the adapter is reported failed with the connection error.
+  // While waiting, a gateway that answers nothing (refused, reset, timed out) or only 429/5xx
+  // (restarting, overloaded, behind a proxy that lost it) for this long ends the wait: the
+  // adapter is reported failed with the last error.
   std::chrono::seconds unreachable_timeout{30};
 };
 

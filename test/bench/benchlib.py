@@ -106,7 +106,7 @@ class Cluster:
         os.makedirs(f"{work}/gw", exist_ok=True)
         procs.start("gateway", self.common + ["gateway", "--kafka", self.kafka, "--port", "0", *gateway_args],
                     f"{work}/gateway.log", cwd=f"{work}/gw")
-        procs.start("validate", self.common + ["worker", "--role", "validate", "--kafka", self.kafka],
+        procs.start("validate", self.common + ["worker", "--role", "validate", "--kafka", self.kafka, "--port", "0"],
                     f"{work}/validate.log")
         procs.start("distribute", self.common + ["worker", "--role", "distribute", "--kafka", self.kafka,
                                                  "--data-dir", f"{work}/storage", "--port", "0"],

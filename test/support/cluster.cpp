@@ -217,10 +217,11 @@ Role& Cluster::add_gateway() {
 
 Role& Cluster::add_validate() {
   const int n = counts_[RoleKind::validate]++;
+  const auto port = free_port();  // its listener: /healthz and /metrics
   return add("validate-" + std::to_string(n), RoleKind::validate,
              {"worker", "--role", "validate", "--kafka", options_.kafka, "--session-timeout-ms",
-              std::to_string(options_.session_timeout_ms)},
-             0, "taking jobs");
+              std::to_string(options_.session_timeout_ms), "--port", std::to_string(port)},
+             port, "taking jobs");
 }
 
 Role& Cluster::add_storage() {
@@ -511,13 +512,16 @@ std::optional<std::string> stored_sha256(std::uint16_t storage, const std::strin
   return sha256_hex(r->body);
 }
 
-std::string toy_adapter_file(int rank, std::uint32_t seed) {
+std::string toy_adapter_file(int rank, std::uint32_t seed, int dim) {
   const std::string p = "base_model.model.model.layers.0.self_attn.q_proj.";
   const auto r = static_cast<std::uint64_t>(rank);
-  const std::uint64_t a_bytes = r * 64 * 2, b_bytes = 64 * r * 2;
+  const auto d = static_cast<std::uint64_t>(dim);
+  const std::uint64_t a_bytes = r * d * 2, b_bytes = d * r * 2;
+  const std::string ds = std::to_string(d);
   std::string header = "{\"" + p + "lora_A.weight\":{\"dtype\":\"F16\",\"shape\":[" +
-                       std::to_string(r) + ",64],\"data_offsets\":[0," + std::to_string(a_bytes) +
-                       "]},\"" + p + "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[64," +
+                       std::to_string(r) + "," + ds + "],\"data_offsets\":[0," +
+                       std::to_string(a_bytes) + "]},\"" + p +
+                       "lora_B.weight\":{\"dtype\":\"F16\",\"shape\":[" + ds + "," +
                        std::to_string(r) + "],\"data_offsets\":[" + std::to_string(a_bytes) + "," +
                        std::to_string(a_bytes + b_bytes) + "]}}";
   std::string out(8, '\0');

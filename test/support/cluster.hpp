@@ -58,7 +58,7 @@ class Role {
 
   const std::string& name() const { return name_; }
   RoleKind kind() const { return kind_; }
-  std::uint16_t port() const { return port_; }  // 0 for a validate worker (no listener)
+  std::uint16_t port() const { return port_; }  // a validate worker's: /healthz, /metrics
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   // Spawns the process; wait_ready() waits for its ready line (throws with its output if it
@@ -195,8 +195,9 @@ std::optional<std::string> stored_sha256(std::uint16_t storage, const std::strin
 std::string eventually(const std::function<std::string()>& check,
                        std::chrono::seconds timeout = std::chrono::seconds(90));
 
-// A valid toy-llama adapter (layer 0 q_proj at `rank`); `seed` gives each its own sha256.
-std::string toy_adapter_file(int rank, std::uint32_t seed);
+// A valid toy-llama adapter (layer 0 q_proj at `rank`); `seed` gives each its own sha256. With
+// `dim` 4096, one of llama-3.1-8b-instruct.
+std::string toy_adapter_file(int rank, std::uint32_t seed, int dim = 64);
 inline const std::string kToyConfig =
     R"({"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj"]})";
 

@@ -46,6 +46,7 @@ ValidateWorker::ValidateWorker(const kafka::Cluster& cluster, const ModelCatalog
 ValidateWorker::~ValidateWorker() { stop(); }
 
 void ValidateWorker::start() {
+  validate_metrics();  // the families exist from the start: an idle worker's /metrics shows them
   kafka::ProducerOptions producer_options;
   producer_options.client_id = options_.client_id;
   producer_ = kafka::Producer::create(cluster_, producer_options);

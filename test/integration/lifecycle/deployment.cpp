@@ -55,7 +55,8 @@ void Deployment::start_validate() {
   // 6 s is the broker's smallest session timeout: a restarted worker gets the partitions of the
   // killed one that soon.
   validate_ =
-      spawn({"worker", "--role", "validate", "--kafka", broker(), "--session-timeout-ms", "6000"},
+      spawn({"worker", "--role", "validate", "--kafka", broker(), "--session-timeout-ms", "6000",
+             "--port", "0"},
             "taking jobs");
 }
 

@@ -5,7 +5,12 @@
 // gateways see it in every engine's residency and route to it.
 #define BOOST_TEST_MODULE fleet_multiprocess_test
 #include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <thread>
@@ -151,6 +156,99 @@ BOOST_AUTO_TEST_CASE(load_event_reaches_every_agent_and_residency_every_gateway)
         BOOST_TEST(lt::json_object(r.body)["model"].as_string() == model);
       }
     }
+}
+
+// Every role serves /healthz and /metrics on its listener (docs/deployment.md), the validate
+// worker too, though it has no API: Prometheus scrapes it (ops/prometheus/prometheus.yml).
+BOOST_AUTO_TEST_CASE(a_validate_worker_serves_healthz_and_metrics) {
+  lt::ClusterOptions options;
+  options.kafka = lt::broker();
+  lt::Cluster c(options);
+  auto& validate = c.add_validate();
+  c.start_all();
+  BOOST_TEST_REQUIRE(validate.port() != 0);
+  BOOST_TEST(validate.logs().find("/healthz and /metrics on http://127.0.0.1:" +
+                                  std::to_string(validate.port())) != std::string::npos,
+             validate.logs());
+  const auto healthy = lt::eventually([&] {
+    auto r = lt::call(validate.port(), "GET", "/healthz");
+    return r.status == 200 ? "" : "/healthz answers " + std::to_string(r.status) + " " + r.body;
+  }, 30s);
+  BOOST_TEST(healthy.empty(), healthy);
+  auto metrics = lt::call(validate.port(), "GET", "/metrics");
+  BOOST_TEST(metrics.status == 200);
+  BOOST_TEST(metrics.body.find("loraplane_validate_") != std::string::npos, metrics.body);
+}
+
+// Uploads of one name through two gateways at once both get their 202 (each gateway knows only
+// its own requests), and the validate worker fails the later one (adapter_exists), which stays
+// listed, newer than the ready winner. A re-run of `loraplane import` skips the ready one rather
+// than replace the failed loser and be refused 409.
+BOOST_AUTO_TEST_CASE(an_import_rerun_skips_a_ready_adapter_listed_with_a_failed_duplicate) {
+  lt::ClusterOptions options;
+  options.kafka = lt::broker();
+  lt::Cluster c(options);
+  auto& g0 = c.add_gateway();
+  auto& g1 = c.add_gateway();
+  c.add_validate();
+  c.add_storage();
+  c.start_all();
+  auto tenant = lt::create_tenant(g0.port(), c.admin_token(), "racer", "shared");
+  BOOST_REQUIRE(lt::eventually([&] {
+                  auto r = lt::call(g1.port(), "GET", "/v1/adapters", {}, lt::bearer(tenant.key));
+                  return r.status == 200 ? "" : "gateway-1 answers " + std::to_string(r.status);
+                }, 30s).empty());
+  // 512 KiB: more than a gateway reads at once (256 KiB), so the loser's name is checked when
+  // its file part begins, while its last quarter is held back.
+  const std::string base = "llama-3.1-8b-instruct";
+  const std::string file = lt::toy_adapter_file(32, 99, 4096);
+  const std::string boundary = "----race-boundary";
+  const std::string body =
+      lt::multipart_body(boundary, {{"name", "dup"}, {"base_model", base}}, file);
+  const std::string request = "POST /v1/adapters/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Authorization: Bearer " + tenant.key + "\r\nContent-Type: " +
+                              lt::multipart_content_type(boundary) + "\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::size_t held_back = file.size() / 4;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), g0.port()});
+  boost::asio::write(socket, boost::asio::buffer(request.data(), request.size() - held_back));
+  std::this_thread::sleep_for(500ms);  // let gateway-0 read and check the fields
+  auto winner = lt::upload(g1.port(), tenant.key, {{"name", "dup"}, {"base_model", base}}, file);
+  BOOST_TEST_REQUIRE(winner.status == 202, winner.body + winner.error);
+  const std::string winner_id(lt::json_object(winner.body)["id"].as_string());
+  BOOST_TEST_REQUIRE(lt::settle(g1.port(), tenant.key, winner_id)["status"].as_string() == "ready",
+                     c.logs());
+  boost::asio::write(socket, boost::asio::buffer(request.data() + request.size() - held_back,
+                                                 held_back));
+  std::string answer;
+  boost::system::error_code ec;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(answer), ec);  // to EOF
+  BOOST_TEST_REQUIRE(answer.starts_with("HTTP/1.1 202"), answer);
+  const std::string loser_id(
+      lt::json_object(answer.substr(answer.find("\r\n\r\n") + 4))["id"].as_string());
+  auto lost = lt::settle(g0.port(), tenant.key, loser_id);
+  BOOST_TEST_REQUIRE(lost["status"].as_string() == "failed", json::serialize(lost));
+  BOOST_TEST_REQUIRE(lost["error"].as_object()["code"].as_string() == "adapter_exists");
+
+  lt::TempDir files;
+  std::ofstream(files.path() + "/dup.safetensors", std::ios::binary) << file;
+  std::ofstream(files.path() + "/m.csv") << "name,base_model,file\ndup," + base +
+                                                ",dup.safetensors\n";
+  lt::Process cli({lt::loraplane_binary(), "import", "--manifest", files.path() + "/m.csv",
+                   "--api", g0.url(), "--key", tenant.key, "--json"});
+  const int code = cli.stop(0, 120s);  // signal 0 only waits for the exit
+  const std::string out = cli.output();
+  BOOST_TEST(code == 0, out);
+  const auto start = out.rfind("{\"adapters\"");
+  BOOST_TEST_REQUIRE(start != std::string::npos, out);
+  auto item = lt::json_object(out.substr(start, out.find('\n', start) - start))["adapters"]
+                  .as_array()
+                  .at(0)
+                  .as_object();
+  BOOST_TEST(item["status"].as_string() == "skipped", out);
+  BOOST_TEST(item["id"].as_string() == winner_id, out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
