@@ -6,6 +6,8 @@
 #include "workers/sim_engine/inference.hpp"
 
 #include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <optional>
 #include <variant>
 
 #include "common/unix_time.hpp"
@@ -86,6 +88,37 @@ awaitable<http::Response> respond_whole(Generation& gen, const Prepared& p,
   co_return http::json_response(Status::ok, full_body(p, head, std::move(text), finish, usage));
 }
 
+// Completes when the client closes its connection (a read fails), so that a non-streamed
+// generation nobody waits for is aborted, as vLLM aborts it. Bytes of a pipelined next request
+// are kept for it; beyond 64 KiB of them the watch stops reading (memory stays bounded).
+awaitable<void> watch_client(http::ResponseChannel& channel) {
+  constexpr std::size_t kMaxPipelined = 64 * 1024;
+  while (channel.buffer.size() < kMaxPipelined) {
+    auto [ec, n] = co_await channel.stream.socket().async_read_some(channel.buffer.prepare(4096),
+                                                                    use_nothrow_awaitable);
+    if (ec) co_return;
+    channel.buffer.commit(n);
+  }
+  asio::steady_timer forever(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+  auto [ec] = co_await forever.async_wait(use_nothrow_awaitable);
+  (void)ec;
+}
+
+// The whole answer, or nullopt when the client left first (the generation is then aborted).
+awaitable<std::optional<http::Response>> respond_whole_watched(Generation& gen, const Prepared& p,
+                                                               const ResponseHead& head,
+                                                               http::ResponseChannel* channel) {
+  using namespace asio::experimental::awaitable_operators;
+  if (!channel) co_return co_await respond_whole(gen, p, head);
+  auto result = co_await (respond_whole(gen, p, head) || watch_client(*channel));
+  if (result.index() == 0) co_return std::move(std::get<0>(result));
+  channel->written = true;  // nothing more is sent on this connection
+  channel->reusable = false;
+  channel->status = 499;  // "client closed request", for the route's metrics
+  co_return std::nullopt;
+}
+
 std::string stream_chunk(const Prepared& p, const ResponseHead& head, std::string_view text,
                          std::optional<std::string_view> finish, const std::optional<Usage>& u) {
   if (p.request.api == Api::chat) return chat_chunk(head, std::nullopt, text, finish, u);
@@ -153,9 +186,13 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
   ResponseHead head{(api == Api::chat ? "chatcmpl-" : "cmpl-") + st.random_hex(),
                     unix_now_seconds(), p.model};
   if (!p.request.stream) {
-    auto res = co_await respond_whole(**gen, p, head);
+    auto res = co_await respond_whole_watched(**gen, p, head, rc.channel);
+    if (!res) {
+      ++st.counters.client_disconnects;
+      co_return http::text_response(Status::ok, "");
+    }
     ++st.counters.finished[(*gen)->done() ? (*gen)->plan().finish_reason : "abort"];
-    co_return res;
+    co_return std::move(*res);
   }
   SseWriter sse(*rc.channel, rc.request_id);
   if (co_await respond_stream(**gen, p, head, sse)) {

@@ -122,7 +122,7 @@ std::string render_sim_metrics(const EngineState& st) {
           "Idle adapters dropped from host memory (max_cpu_loras)", c.cpu_evictions);
   counter("loraplane_sim_requests_rejected_total",
           "Requests answered 503 because the waiting queue was full", c.rejected_queue_full);
-  counter("loraplane_sim_client_disconnects_total", "Streams the client closed before the end",
+  counter("loraplane_sim_client_disconnects_total", "Requests (streamed or not) the client closed before the end",
           c.client_disconnects);
   family(out, "loraplane_sim_adapters", "gauge",
          "Adapters by where their weights are: registered (loaded through the API), cpu (host "

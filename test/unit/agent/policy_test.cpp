@@ -126,6 +126,41 @@ BOOST_AUTO_TEST_CASE(an_adapter_just_handed_to_a_caller_is_not_evicted_at_once) 
   BOOST_TEST(f.engine_has("adp_hold_b"));
 }
 
+// One slot, three adapters on disk. a's request runs, holding the one place in the batch; b's
+// waits behind it (one adapter per batch); then c's ensure takes the slot from b once b's hold
+// is over, b's request still waiting at the engine.
+namespace {
+
+struct Queued {
+  std::future<HttpResult> chat_a, chat_b;
+};
+
+Queued queue_behind(Fixture& f, const std::string& a, const std::string& b, const std::string& c) {
+  f.publish_ready(a, 1);  // pre-warmed into the free slot
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, a); }));
+  f.publish_ready(b, 2);
+  f.publish_ready(c, 3);
+  BOOST_REQUIRE(eventually([&] {
+    auto r = f.residency();
+    return contains(r.disk, b) && contains(r.disk, c);
+  }));
+  auto& e = f.engine();
+  Queued q;
+  BOOST_TEST_REQUIRE(f.ensure(a).status == 200);
+  q.chat_a = std::async(std::launch::async, [&e, &f, a] { return e.chat(f.lora(a)); });
+  BOOST_REQUIRE(eventually([&] { return e.running() == 1; }));
+  // b takes the slot once a's hold is over (a's running request keeps its weights) ...
+  BOOST_TEST_REQUIRE(f.ensure(b).status == 200);
+  q.chat_b = std::async(std::launch::async, [&e, &f, b] { return e.chat(f.lora(b)); });
+  BOOST_REQUIRE(eventually([&] { return e.waiting() == 1; }));
+  auto ensured_c = f.ensure(c);
+  BOOST_TEST_REQUIRE(ensured_c.status == 200, ensured_c.body);
+  BOOST_TEST(!f.engine_has(b));
+  return q;
+}
+
+}  // namespace
+
 // More adapters asked for at once than the engine has slots, as `loraplane up` saw it: a request
 // reaches the engine within its ensure's hold but waits there for a place in the batch (the
 // running requests already use max_loras distinct adapters). The hold ends, the next ensure
@@ -141,32 +176,12 @@ BOOST_AUTO_TEST_CASE(a_request_waiting_at_the_engine_is_answered_though_its_adap
   auto options = f.agent_options();
   options.ensure_hold = std::chrono::milliseconds(50);
   f.start_agent(options);
-  f.publish_ready("adp_q_a", 1);  // pre-warmed into the free slot
-  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_q_a"); }));
-  f.publish_ready("adp_q_b", 2);
-  f.publish_ready("adp_q_c", 3);
-  BOOST_REQUIRE(eventually([&] {
-    auto r = f.residency();
-    return contains(r.disk, "adp_q_b") && contains(r.disk, "adp_q_c");
-  }));
-  auto& e = f.engine();
-  BOOST_TEST_REQUIRE(f.ensure("adp_q_a").status == 200);
-  auto chat_a = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_q_a")); });
-  BOOST_REQUIRE(eventually([&] { return e.running() == 1; }));
-  // b takes the slot once a's hold is over (a's running request keeps its weights) ...
-  BOOST_TEST_REQUIRE(f.ensure("adp_q_b").status == 200);
-  auto chat_b = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_q_b")); });
-  // ... and b's request waits behind a's: one adapter per batch.
-  BOOST_REQUIRE(eventually([&] { return e.waiting() == 1; }));
-  // c takes the slot from b once b's hold is over, b's request still waiting.
-  auto ensured_c = f.ensure("adp_q_c");
-  BOOST_TEST(ensured_c.status == 200, ensured_c.body);
-  BOOST_TEST(!f.engine_has("adp_q_b"));
-  auto res_a = chat_a.get();
-  auto res_b = chat_b.get();
+  auto q = queue_behind(f, "adp_q_a", "adp_q_b", "adp_q_c");
+  auto res_a = q.chat_a.get();
+  auto res_b = q.chat_b.get();
   BOOST_TEST(res_a.status == 200, res_a.body);
   BOOST_TEST(res_b.status == 200, res_b.body);
-  auto res_c = e.chat(f.lora("adp_q_c"));
+  auto res_c = f.engine().chat(f.lora("adp_q_c"));
   BOOST_TEST(res_c.status == 200, res_c.body);
 }
 
@@ -182,31 +197,15 @@ BOOST_AUTO_TEST_CASE(the_files_of_an_adapter_with_requests_at_the_engine_stay_on
   options.ensure_hold = std::chrono::milliseconds(50);
   options.disk_budget_bytes = adapter_weights(1).size() * 3 + 100;  // three adapters fit
   f.start_agent(options);
-  f.publish_ready("adp_bd_a", 1);
-  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_bd_a"); }));
-  f.publish_ready("adp_bd_b", 2);
-  f.publish_ready("adp_bd_c", 3);
-  BOOST_REQUIRE(eventually([&] {
-    auto r = f.residency();
-    return contains(r.disk, "adp_bd_b") && contains(r.disk, "adp_bd_c");
-  }));
-  auto& e = f.engine();
-  BOOST_TEST_REQUIRE(f.ensure("adp_bd_a").status == 200);
-  auto chat_a = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_bd_a")); });
-  BOOST_REQUIRE(eventually([&] { return e.running() == 1; }));
-  BOOST_TEST_REQUIRE(f.ensure("adp_bd_b").status == 200);
-  auto chat_b = std::async(std::launch::async, [&] { return e.chat(f.lora("adp_bd_b")); });
-  BOOST_REQUIRE(eventually([&] { return e.waiting() == 1; }));
-  BOOST_TEST_REQUIRE(f.ensure("adp_bd_c").status == 200);  // b leaves the engine, still waited for
-  BOOST_TEST(!f.engine_has("adp_bd_b"));
+  auto q = queue_behind(f, "adp_bd_a", "adp_bd_b", "adp_bd_c");
   // d needs room, and b is the least recently used unregistered adapter on disk. d's ensure
   // fails for want of room (a load event's pre-warm would too, only later and unseen).
   f.publish_ready("adp_bd_d", 4);
   auto ensured_d = f.ensure("adp_bd_d");
   BOOST_TEST(ensured_d.status != 200, ensured_d.body);
   BOOST_TEST(fs::exists(f.adapter_dir("adp_bd_b")));
-  BOOST_TEST(chat_a.get().status == 200);
-  BOOST_TEST(chat_b.get().status == 200);
+  BOOST_TEST(q.chat_a.get().status == 200);
+  BOOST_TEST(q.chat_b.get().status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {

@@ -19,13 +19,20 @@ SimEngineOptions slow_options(double itl_ms) {
   return o;
 }
 
-std::string long_stream_body(const std::string& model, int tokens) {
+std::string long_stream_body(const std::string& model, int tokens, bool stream = true) {
   return json::serialize(
       json::object{{"model", model},
                    {"messages", json::array{json::object{{"role", "user"}, {"content", "go on"}}}},
                    {"max_tokens", tokens},
                    {"ignore_eos", true},
-                   {"stream", true}});
+                   {"stream", stream}});
+}
+
+// A chat request as bytes for a raw socket.
+std::string chat_request(const std::string& body) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+         "application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 }  // namespace
@@ -92,13 +99,8 @@ BOOST_AUTO_TEST_CASE(a_connection_serves_a_stream_then_a_plain_request) {
   asio::io_context io;
   tcp::socket socket(io);
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), e.port()));
-  auto request = [](const std::string& body) {
-    return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-           "application/json\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  };
   asio::streambuf received;
-  asio::write(socket, asio::buffer(request(long_stream_body("toy-llama", 3))));
+  asio::write(socket, asio::buffer(chat_request(long_stream_body("toy-llama", 3))));
   asio::read_until(socket, received, "data: [DONE]\n\n\r\n0\r\n\r\n");
   std::string stream_reply(asio::buffers_begin(received.data()),
                            asio::buffers_end(received.data()));
@@ -108,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_connection_serves_a_stream_then_a_plain_request) {
       {"model", "toy-llama"},
       {"messages", json::array{json::object{{"role", "user"}, {"content", "again"}}}},
       {"max_tokens", 2}});
-  asio::write(socket, asio::buffer(request(plain)));
+  asio::write(socket, asio::buffer(chat_request(plain)));
   asio::read_until(socket, received, "\r\n\r\n");
   std::string head(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
   BOOST_TEST(head.rfind("HTTP/1.1 200", 0) == 0);
@@ -144,12 +146,8 @@ BOOST_AUTO_TEST_CASE(client_disconnect_mid_stream_frees_the_slot) {
     asio::io_context io;
     tcp::socket socket(io);
     socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), e.port()));
-    auto body = long_stream_body("toy-llama", 2000);  // 40 s if nobody stopped it
-    std::string request =
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-        "application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body;
-    asio::write(socket, asio::buffer(request));
+    // 40 s if nobody stopped it
+    asio::write(socket, asio::buffer(chat_request(long_stream_body("toy-llama", 2000))));
     asio::streambuf received;
     asio::read_until(socket, received, "data: ");
     BOOST_TEST(metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 1);
@@ -157,6 +155,29 @@ BOOST_AUTO_TEST_CASE(client_disconnect_mid_stream_frees_the_slot) {
   BOOST_TEST(eventually(
       [&] { return metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 0; }));
   // the one batch place is free again
+  auto res = e.chat("toy-llama", "next", 2);
+  BOOST_TEST(res.status == 200);
+  BOOST_TEST(metric_value(e.get("/metrics").body, "loraplane_sim_client_disconnects_total") == 1);
+}
+
+// As vLLM does: a client that hangs up on a non-streamed request aborts its generation, so the
+// engine's batch place and queue depth are not held for an answer nobody reads.
+BOOST_AUTO_TEST_CASE(client_disconnect_before_a_whole_answer_frees_the_slot) {
+  auto options = slow_options(20);
+  options.max_num_seqs = 1;
+  EngineFixture e(options);
+  {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), e.port()));
+    // 40 s if nobody stopped it
+    asio::write(socket,
+                asio::buffer(chat_request(long_stream_body("toy-llama", 2000, /*stream=*/false))));
+    BOOST_TEST_REQUIRE(eventually(
+        [&] { return metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 1; }));
+  }  // socket closed before the answer
+  BOOST_TEST(eventually(
+      [&] { return metric_value(e.get("/metrics").body, "vllm:num_requests_running") == 0; }));
   auto res = e.chat("toy-llama", "next", 2);
   BOOST_TEST(res.status == 200);
   BOOST_TEST(metric_value(e.get("/metrics").body, "loraplane_sim_client_disconnects_total") == 1);
