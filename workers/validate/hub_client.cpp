@@ -282,7 +282,8 @@ bool HubClient::back_off(int failures, const std::string& retry_after) const {
   for (int i = 1; i < failures && wait < options_.max_backoff; ++i) wait *= 2;
   char* end = nullptr;
   const long long asked = std::strtoll(retry_after.c_str(), &end, 10);
-  if (!retry_after.empty() && *end == '\0' && asked >= 0) wait = std::chrono::seconds(asked);
+  if (!retry_after.empty() && *end == '\0' && asked >= 0)  // capped before it can overflow
+    wait = std::chrono::seconds(std::min<long long>(asked, 3600));
   wait = std::min(wait, options_.max_backoff);
   const auto until = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < until) {
