@@ -69,16 +69,14 @@ void ensure_seal_key(const std::filesystem::path& data_dir) {
   ::setenv("LORAPLANE_SEAL_KEY", key.c_str(), 1);
 }
 
-void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port,
-                               const validate::ValidateWorker* validate) {
-  if (validate && validate->ready()) health::set_ready("validate", true);
+void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port) {
   if (health::all_ready()) {
     spdlog::info("loraplane ready on http://127.0.0.1:{}", port);
     return;
   }
   timer.expires_after(std::chrono::milliseconds(20));
-  timer.async_wait([&timer, port, validate](boost::system::error_code ec) {
-    if (!ec) report_ready_when_healthy(timer, port, validate);
+  timer.async_wait([&timer, port](boost::system::error_code ec) {
+    if (!ec) report_ready_when_healthy(timer, port);
   });
 }
 
@@ -207,7 +205,6 @@ int run_up(const UpOptions& options, bool all_roles) {
                                                          validate::ValidateOptions{});
     try {
       storage_node = start_storage_node(io, *cluster, *db, data_dir);
-      health::register_role("validate");
       validate->start();
       fleet = start_fleet(io, *cluster, gw_options.catalog, data_dir, options.sim_profile);
     } catch (const std::exception& e) {
@@ -217,7 +214,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   }
 
   asio::steady_timer ready_timer(io);
-  report_ready_when_healthy(ready_timer, gw.port(), validate.get());
+  report_ready_when_healthy(ready_timer, gw.port());
 
   // Stop in order: no new connections, let requests in flight finish (bounded), then stop the
   // workers, flush producers and journal what they wrote. A second signal cuts the drain short.

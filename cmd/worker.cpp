@@ -58,18 +58,7 @@ int run_agent(const kafka::Cluster& cluster, const WorkerOptions& options) {
 }
 
 // The validate worker has no route of its own: its listener serves /healthz, which turns 200
-// once the worker takes jobs, and /metrics.
-void report_ready(asio::steady_timer& timer, const validate::ValidateWorker& worker) {
-  if (worker.ready()) {
-    health::set_ready("validate", true);
-    return;
-  }
-  timer.expires_after(std::chrono::milliseconds(100));
-  timer.async_wait([&timer, &worker](boost::system::error_code ec) {
-    if (!ec) report_ready(timer, worker);
-  });
-}
-
+// once the worker takes jobs (the worker says so), and /metrics.
 int run_validate(const kafka::Cluster& cluster, const WorkerOptions& options) {
   auto catalog = ModelCatalog::load(options.models);
   if (!catalog) {
@@ -77,8 +66,6 @@ int run_validate(const kafka::Cluster& cluster, const WorkerOptions& options) {
     return 1;
   }
   asio::io_context io;
-  health::register_role("validate");
-  health::set_ready("validate", false);
   http::Router router;
   http::add_ops_routes(router);
   http::ServerOptions server_options;
@@ -99,12 +86,9 @@ int run_validate(const kafka::Cluster& cluster, const WorkerOptions& options) {
   worker.start();
   spdlog::info("validate worker started; /healthz and /metrics on http://{}:{}", options.host,
                server.port());
-  asio::steady_timer ready_timer(io);
-  report_ready(ready_timer, worker);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int) {
     health::set_ready("validate", false);
-    ready_timer.cancel();
     server.stop();
     io.stop();
   });

@@ -27,7 +27,6 @@ awaitable<http::Response> create(GatewayContext& ctx, http::RequestContext& rc) 
   AdapterDirectory::NameClaim claim;
   if (auto rejected = check_new_adapter(ctx, *tenant, request->name, request->base_model, claim))
     co_return std::move(*rejected);
-  if (auto full = check_quota(ctx, *tenant)) co_return std::move(*full);
   if (!ctx.producer.brokers_reachable()) {
     count_import("unavailable");
     co_return errors::unavailable("adapter store unavailable: Kafka is unreachable; retry shortly", 5);

@@ -59,8 +59,7 @@ std::variant<Prepared, http::Response> prepare(const EngineState& st, InferenceR
   return p;
 }
 
-http::Response start_error(EngineState& st, const Error& error, std::string_view model) {
-  if (error.code == Errc::not_found) return vllm_model_not_found(model);
+http::Response start_error(EngineState& st, const Error& error) {
   if (error.code == Errc::limit_exceeded) ++st.counters.rejected_queue_full;
   auto res =
       vllm_error(Status::service_unavailable, "ServiceUnavailableError",
@@ -182,7 +181,7 @@ awaitable<http::Response> serve_inference(std::shared_ptr<EngineState> state,
   st.counters.prompt_tokens += p.request.prompt_tokens;
   auto gen = co_await Generation::start(state, p.lora,
                                         plan_text(seed, p.max_tokens, p.request.ignore_eos));
-  if (!gen) co_return start_error(st, gen.error(), p.model);
+  if (!gen) co_return start_error(st, gen.error());
   ResponseHead head{(api == Api::chat ? "chatcmpl-" : "cmpl-") + st.random_hex(),
                     unix_now_seconds(), p.model};
   if (!p.request.stream) {

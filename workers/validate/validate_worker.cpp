@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/health.hpp"
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 
@@ -46,6 +47,9 @@ ValidateWorker::ValidateWorker(const kafka::Cluster& cluster, const ModelCatalog
 ValidateWorker::~ValidateWorker() { stop(); }
 
 void ValidateWorker::start() {
+  // /healthz of its process says "validate" is ready once the worker takes jobs.
+  health::register_role("validate");
+  health::set_ready("validate", false);
   validate_metrics();  // the families exist from the start: an idle worker's /metrics shows them
   kafka::ProducerOptions producer_options;
   producer_options.client_id = options_.client_id;
@@ -103,6 +107,7 @@ void ValidateWorker::start_jobs_when_caught_up() {
       return;
     }
     ready_ = true;
+    health::set_ready("validate", true);
     spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
                  options_.group_id);
   }
@@ -184,6 +189,7 @@ void ValidateWorker::stop() {
   writer_.reset();
   producer_.reset();
   ready_ = false;
+  health::set_ready("validate", false);
 }
 
 }  // namespace loraplane::validate
