@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/sha256.hpp"
+
 namespace loraplane::test {
 
 namespace {
@@ -150,12 +152,19 @@ bool FakeHub::handle(int fd) {
     if (seen.range.starts_with("bytes=")) from = std::stoull(seen.range.substr(6));
     const std::int64_t drop = drop_after_.exchange(-1);
     const std::int64_t stall = stall_after_.exchange(-1);
+    const std::int64_t corrupt = corrupt_at_.exchange(-1);
     lock.unlock();
     std::string body = bytes.substr(std::min<std::uint64_t>(from, bytes.size()));
-    std::string head = from > 0 ? "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " +
-                                      std::to_string(from) + "-" + std::to_string(bytes.size() - 1) +
-                                      "/" + std::to_string(bytes.size()) + "\r\n"
-                                : std::string("HTTP/1.1 200 OK\r\n");
+    if (corrupt >= 0 && static_cast<std::uint64_t>(corrupt) >= from &&
+        static_cast<std::uint64_t>(corrupt) < bytes.size())
+      body[static_cast<std::size_t>(static_cast<std::uint64_t>(corrupt) - from)] ^= 0x01;
+    std::string head = "HTTP/1.1 200 OK\r\n";
+    if (from > 0) {
+      head = "HTTP/1.1 206 Partial Content\r\n";
+      if (!omit_content_range_)
+        head += "Content-Range: bytes " + std::to_string(from) + "-" +
+                std::to_string(bytes.size() - 1) + "/" + std::to_string(bytes.size()) + "\r\n";
+    }
     head += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
     if (drop >= 0 && static_cast<std::uint64_t>(drop) < body.size()) body.resize(static_cast<std::size_t>(drop));
     if (stall >= 0 && static_cast<std::uint64_t>(stall) < body.size()) {
@@ -229,10 +238,13 @@ bool FakeHub::handle(int fd) {
     std::string store_repo = repo;
     std::replace(store_repo.begin(), store_repo.end(), '/', '~');
     // Another host name for the same server: a client must not send the token there.
+    Sha256 sha;
+    sha.update(r.files.at(file));
     send_all(fd, answer(302, "Found",
                         {{"Location", "http://localhost:" + std::to_string(port_) + "/cdn/" +
                                           store_repo + "/" + file + "?sig=abc"},
-                         {"X-Repo-Commit", r.commit}},
+                         {"X-Repo-Commit", r.commit},
+                         {"X-Linked-Etag", "\"" + sha.finish_hex() + "\""}},
                         ""));
     return true;
   }

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <thread>
@@ -44,26 +45,40 @@ std::optional<Url> parse_url(std::string_view text) {
   const auto slash = text.find('/');
   std::string_view authority = text.substr(0, slash);
   url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
-  const auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    url.host = std::string(authority.substr(0, colon));
-    url.port = std::string(authority.substr(colon + 1));
+  std::string_view port;
+  if (authority.starts_with("[")) {  // an IPv6 literal: [::1] or [::1]:8080
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    url.host = std::string(authority.substr(1, close - 1));
+    const auto rest = authority.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(":")) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
   } else {
-    url.host = std::string(authority);
-    url.port = url.tls ? "443" : "80";
+    const auto colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
-  if (url.host.empty() || url.port.empty()) return std::nullopt;
+  url.port = port.empty() ? (url.tls ? "443" : "80") : std::string(port);
+  if (url.host.empty() || !std::all_of(url.port.begin(), url.port.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      }))
+    return std::nullopt;
   return url;
+}
+
+// The host as it is written in a url: an IPv6 literal in brackets.
+std::string url_host(const Url& url) {
+  return url.host.find(':') == std::string::npos ? url.host : "[" + url.host + "]";
 }
 
 // Host, with the port when it is not the scheme's default (a proxy or mirror on another port
 // builds its redirects from it).
 std::string host_header(const Url& url) {
-  return url.port == (url.tls ? "443" : "80") ? url.host : url.host + ":" + url.port;
+  return url.port == (url.tls ? "443" : "80") ? url_host(url) : url_host(url) + ":" + url.port;
 }
 
 std::string origin(const Url& url) {
-  return std::string(url.tls ? "https://" : "http://") + url.host + ":" + url.port;
+  return std::string(url.tls ? "https://" : "http://") + url_host(url) + ":" + url.port;
 }
 
 struct Response {
@@ -163,7 +178,10 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   ctx.set_default_verify_paths();
   ctx.set_verify_mode(ssl::verify_peer);
   beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), req.url.host.c_str()))
+  // SNI carries host names only, never an address (RFC 6066).
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(req.url.host, not_an_address);
+  if (not_an_address && !SSL_set_tlsext_host_name(stream.native_handle(), req.url.host.c_str()))
     return make_error(Errc::unavailable, "TLS: cannot set the server name");
   stream.set_verify_callback(ssl::host_name_verification(req.url.host));
   auto& lowest = beast::get_lowest_layer(stream);
@@ -216,9 +234,14 @@ HubResult<T> hub_failure(const Response& r, std::string_view what) {
 // Follows the Hub's redirects: a relative Location stays on the same host and keeps the token;
 // an absolute one on another host (the file store, with a signed url) goes without it.
 Status follow(const HubOptions& options, Request req, Response& out) {
+  // The Hub names the file's sha256 on its redirect (X-Linked-Etag); the file store's answer
+  // keeps it, so the caller sees it beside the bytes.
+  std::string linked_etag;
   for (int hop = 0; hop <= options.max_redirects; ++hop) {
     out = Response{};
+    if (!linked_etag.empty()) out.headers["x-linked-etag"] = linked_etag;
     if (auto st = perform(req, out, options.timeout); !st) return st;
+    linked_etag = out.header("x-linked-etag");
     if (out.status / 100 != 3) return {};
     const std::string location = out.header("location");
     if (location.empty()) return make_error(Errc::unavailable, "redirect without a Location");
@@ -233,6 +256,34 @@ Status follow(const HubOptions& options, Request req, Response& out) {
     req.url = std::move(*next);
   }
   return make_error(Errc::unavailable, "more than " + std::to_string(options.max_redirects) + " redirects");
+}
+
+// Content-Range of a single-part 206: "bytes START-END/TOTAL" or "bytes START-END/*".
+struct ContentRange {
+  std::uint64_t first = 0;
+  std::optional<std::uint64_t> total;
+};
+std::optional<ContentRange> parse_content_range(std::string_view text) {
+  auto number = [&](std::uint64_t& into) {
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, into);
+    if (ec != std::errc() || ptr == text.data()) return false;
+    text.remove_prefix(static_cast<std::size_t>(ptr - text.data()));
+    return true;
+  };
+  ContentRange out;
+  std::uint64_t last = 0;
+  if (!text.starts_with("bytes ")) return std::nullopt;
+  text.remove_prefix(6);
+  if (!number(out.first) || !text.starts_with("-")) return std::nullopt;
+  text.remove_prefix(1);
+  if (!number(last) || last < out.first || !text.starts_with("/")) return std::nullopt;
+  text.remove_prefix(1);
+  if (text == "*") return out;
+  std::uint64_t total = 0;
+  if (!number(total) || !text.empty() || total <= last) return std::nullopt;
+  out.total = total;
+  return out;
 }
 
 std::string resolve_path(std::string_view repo, std::string_view commit, std::string_view file) {
@@ -353,11 +404,20 @@ HubResult<std::string> HubClient::fetch(std::string_view repo, std::string_view 
   return HubResult<std::string>{std::move(body), {}};
 }
 
-HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_view commit,
+std::string sha256_from_etag(std::string_view etag) {
+  if (etag.starts_with("W/")) etag.remove_prefix(2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  const bool sha256 = etag.size() == 64 && std::all_of(etag.begin(), etag.end(), [](char c) {
+                        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                      });
+  return sha256 ? std::string(etag) : std::string();
+}
+
+HubResult<Downloaded> HubClient::download(std::string_view repo, std::string_view commit,
                                              std::string_view file,
                                              const std::optional<std::string>& token,
                                              std::uint64_t max_bytes, const Sink& sink) const {
-  using R = HubResult<std::uint64_t>;
+  using R = HubResult<Downloaded>;
   auto base = parse_url(options_.endpoint);
   if (!base) return R::fail("hub_unavailable", "bad HF_ENDPOINT " + options_.endpoint);
   const std::string what = std::string(file) + " of '" + std::string(repo) + "'";
@@ -375,13 +435,14 @@ HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_
       if (!checked) {
         checked = true;
         if (answer.status == 206) {
-          // Content-Range: bytes START-END/TOTAL
-          const std::string range = answer.header("content-range");
-          const auto space = range.find(' ');
-          position = std::strtoull(range.c_str() + (space == std::string::npos ? 0 : space + 1), nullptr, 10);
-          const auto slash = range.rfind('/');
-          if (slash != std::string::npos && range[slash + 1] != '*')
-            total = std::strtoull(range.c_str() + slash + 1, nullptr, 10);
+          // Where the bytes start is in Content-Range: without it they cannot be placed.
+          auto range = parse_content_range(answer.header("content-range"));
+          if (!range)
+            return make_error(Errc::unavailable,
+                              "a partial answer (206) without a valid Content-Range: '" +
+                                  answer.header("content-range").substr(0, 100) + "'");
+          position = range->first;
+          if (range->total) total = range->total;
         } else if (auto length = answer.header("content-length"); !length.empty()) {
           total = std::strtoull(length.c_str(), nullptr, 10);
         }
@@ -420,7 +481,7 @@ HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_
       if (answer.status >= 500 || answer.status == 429) {
         st = make_error(Errc::unavailable, "Hub answered " + std::to_string(answer.status));
       } else {
-        return hub_failure<std::uint64_t>(answer, what);
+        return hub_failure<Downloaded>(answer, what);
       }
     }
     if (st) {
@@ -428,7 +489,7 @@ HubResult<std::uint64_t> HubClient::download(std::string_view repo, std::string_
         st = make_error(Errc::unavailable, "connection closed at " + std::to_string(done) + " of " +
                                                std::to_string(*total) + " bytes");
       else
-        return R{done, {}};
+        return R{Downloaded{done, sha256_from_etag(answer.header("x-linked-etag"))}, {}};
     }
     stalls = done > before ? 0 : stalls + 1;
     if (stalls >= options_.resume_attempts)

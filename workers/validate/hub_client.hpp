@@ -47,6 +47,7 @@ HubOptions hub_options_from_env();
 //   revision_not_found, file_not_found
 //   unsupported_format  only .bin weights, or no adapter_config.json
 //   adapter_too_large   bigger than the limit
+//   checksum_mismatch   (set by the caller) the bytes differ from the Hub's sha256
 //   hub_unavailable  could not reach the Hub, or it kept failing (5xx, 429, timeouts, resets)
 //   stopping         the worker stops (HubOptions::stop): not the adapter's fault
 struct HubError {
@@ -64,6 +65,16 @@ struct HubResult {
   }
 };
 
+struct Downloaded {
+  std::uint64_t bytes = 0;
+  // The file's sha256 as the Hub lists it (X-Linked-Etag of an LFS file); empty when the Hub
+  // named none (a small file kept in git has its blob's sha1 there).
+  std::string sha256;
+};
+
+// The sha256 an ETag or X-Linked-Etag carries (W/ and quotes removed), else empty.
+std::string sha256_from_etag(std::string_view etag);
+
 struct RepoRevision {
   std::string commit;              // 40 lowercase hex
   std::vector<std::string> files;  // siblings' rfilename
@@ -80,9 +91,10 @@ class HubClient {
                                std::string_view file, const std::optional<std::string>& token,
                                std::uint64_t max_bytes) const;
   // Streams a file to `sink` in pieces, in order, each byte once (resumed downloads continue
-  // where they stopped). A sink error aborts with code "sink" and its message.
+  // where they stopped). A sink error aborts with code "sink" and its message. The caller
+  // compares its own hash with Downloaded::sha256.
   using Sink = std::function<Status(std::string_view piece)>;
-  HubResult<std::uint64_t> download(std::string_view repo, std::string_view commit,
+  HubResult<Downloaded> download(std::string_view repo, std::string_view commit,
                                     std::string_view file, const std::optional<std::string>& token,
                                     std::uint64_t max_bytes, const Sink& sink) const;
 

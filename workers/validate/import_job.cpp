@@ -176,6 +176,10 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
   if (!has(rev, "adapter_config.json"))
     return fail(*state, "unsupported_format", where + " has no adapter_config.json");
   auto config = hub.fetch(im.repo, rev.commit, "adapter_config.json", token, kMaxConfigBytes);
+  if (!config && config.error.code == "adapter_too_large")
+    return fail(*state, "invalid_adapter",
+                "adapter_config.json of " + where + " is larger than " +
+                    std::to_string(kMaxConfigBytes) + " bytes");
   if (!config) return hub_failed(config.error);
 
   const auto start = std::chrono::steady_clock::now();
@@ -205,13 +209,21 @@ JobHandler::Outcome JobHandler::import(const schema::Job& job) {
                  job.adapter_id, st.error().message);
     return Outcome::retry;
   }
+  const auto& got = *downloaded.value;
+  std::string sha256 = sha.finish_hex();
+  // The Hub lists an LFS file's sha256: bytes that differ were corrupted on the way.
+  if (!got.sha256.empty() && got.sha256 != sha256)
+    return fail(*state, "checksum_mismatch",
+                "adapter_model.safetensors of " + where + ": the bytes received have sha256 " +
+                    sha256 + ", the Hub lists " + got.sha256 + "; import it again");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("validate: adapter {} imported from {}@{} ({} bytes in {:.1f} s)", job.adapter_id,
-               im.repo, rev.commit, *downloaded.value, seconds);
+  spdlog::info("validate: adapter {} imported from {}@{} ({} bytes in {:.1f} s{})", job.adapter_id,
+               im.repo, rev.commit, got.bytes, seconds,
+               got.sha256.empty() ? ", no sha256 from the Hub to check" : ", sha256 checked");
 
   // From here on, exactly an upload: validate the chunks just written.
   schema::Job as_upload = job;
-  as_upload.upload = publisher.location(*downloaded.value, sha.finish_hex());
+  as_upload.upload = publisher.location(got.bytes, std::move(sha256));
   as_upload.upload->config = std::move(*config.value);
   auto with_commit = *state;
   with_commit.adapter.source.commit_sha = rev.commit;

@@ -1,7 +1,7 @@
 // Hugging Face imports (POST /v1/adapters) through `up`, against a Hub stand-in on loopback
 // (HF_ENDPOINT): resolution to a commit, the file store redirect, private and gated repos,
-// missing revisions and files, .bin-only repos, a dropped or stalled download resumed with
-// Range, a busy Hub asked again.
+// missing revisions and files, .bin-only repos, an oversized config, a dropped or stalled
+// download resumed with Range, bytes corrupted on the way, a busy Hub asked again.
 #include <boost/test/unit_test.hpp>
 
 #include "test/integration/up/up_support.hpp"
@@ -64,6 +64,10 @@ BOOST_AUTO_TEST_CASE(imports_public_private_and_gated_repos) {
   bin_only.files.erase("adapter_model.safetensors");
   bin_only.files["adapter_model.bin"] = "pickle";
   hub.add("acme/bin-only", bin_only);
+  auto huge_config = repo_with(weights);
+  huge_config.files["adapter_config.json"] = kConfig.substr(0, kConfig.size() - 1) +
+                                             R"(,"notes":")" + std::string(70000, 'x') + "\"}";
+  hub.add("acme/huge-config", huge_config);
   Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint()});
   std::string key(create_tenant(up.port, "hubber", "reserved")["api_key"].as_string());
 
@@ -87,6 +91,11 @@ BOOST_AUTO_TEST_CASE(imports_public_private_and_gated_repos) {
   BOOST_TEST(error_code(bin) == "unsupported_format");
   BOOST_TEST(std::string(bin["error"].as_object()["message"].as_string()).find("adapter_model.bin") !=
              std::string::npos);
+  // A config over 64 KiB is a bad adapter, not a too-large one.
+  auto big_config = imported(up.port, key, "big-config", "acme/huge-config");
+  BOOST_TEST(error_code(big_config) == "invalid_adapter", json::serialize(big_config));
+  BOOST_TEST(std::string(big_config["error"].as_object()["message"].as_string())
+                     .find("adapter_config.json") != std::string::npos);
 
   // The token went to the Hub's API only, never to the file store on the other host, and
   // never into the logs.
@@ -116,6 +125,12 @@ BOOST_AUTO_TEST_CASE(a_dropped_download_resumes_where_it_stopped) {
     if (r.target.starts_with("/cdn/") && r.range == "bytes=1000-") resumed = true;
   }
   BOOST_TEST(resumed, seen << up.process->output());
+
+  // Bytes changed on the way no longer match the sha256 the Hub names for the file.
+  hub.corrupt_once_at(1500);
+  auto corrupted = imported(up.port, key, "big-2", "acme/big");
+  BOOST_TEST(corrupted["status"].as_string() == "failed", json::serialize(corrupted));
+  BOOST_TEST(error_code(corrupted) == "checksum_mismatch", json::serialize(corrupted));
 }
 
 BOOST_AUTO_TEST_CASE(a_stalled_download_times_out_and_resumes) {
