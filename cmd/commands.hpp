@@ -18,6 +18,8 @@ struct UpOptions {
   int client_timeout_s = 30;     // gateway: header within this, body reads within twice this
   std::size_t max_uploads = 16;  // gateway: uploads in progress (beyond: 503)
   std::size_t tenant_max_uploads = 4;  // gateway: uploads in progress per tenant (beyond: 429)
+  // gateway: JSON request bodies (inference, imports, admin); uploads have their own limit.
+  std::size_t max_request_bytes = std::size_t{4} << 20;
 };
 
 // The validate worker's listener (/healthz, /metrics) when --port is not given: beside the

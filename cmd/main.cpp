@@ -50,6 +50,11 @@ int main(int argc, char** argv) {
                      "uploads in progress per tenant (beyond: 429 + Retry-After)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  up_cmd->add_option("--max-request-bytes", up.max_request_bytes,
+                     "largest JSON request body, e.g. a chat request (beyond: 413); uploads "
+                     "have the tier's file limit")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
+      ->capture_default_str();
   up_cmd->add_option("--sim-profile", up.sim_profile, "simulated engines: realistic | instant")
       ->check(CLI::IsMember({"realistic", "instant"}))
       ->capture_default_str();
@@ -77,6 +82,11 @@ int main(int argc, char** argv) {
   gw_cmd->add_option("--tenant-max-uploads", gw.tenant_max_uploads,
                      "uploads in progress per tenant (beyond: 429 + Retry-After)")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  gw_cmd->add_option("--max-request-bytes", gw.max_request_bytes,
+                     "largest JSON request body, e.g. a chat request (beyond: 413); uploads "
+                     "have the tier's file limit")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
       ->capture_default_str();
 
   std::string role;

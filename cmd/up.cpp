@@ -189,6 +189,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   gw_options.client_timeout = std::chrono::seconds(options.client_timeout_s);
   gw_options.max_uploads = options.max_uploads;
   gw_options.tenant_max_uploads = options.tenant_max_uploads;
+  gw_options.max_body_bytes = options.max_request_bytes;
   gateway::Gateway gw(io, *cluster, gw_options);
   try {
     gw.start();

@@ -19,7 +19,8 @@ struct GatewayOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::string admin_token;  // empty: admin API answers 401 to everyone
-  std::size_t max_body_bytes = 1024 * 1024;
+  // JSON request bodies: a chat request filling a 128k-token context, escaped, fits.
+  std::size_t max_body_bytes = std::size_t{4} << 20;
   ModelCatalog catalog;
   router::RouterOptions router;
   inference::UpstreamOptions upstream;

@@ -493,10 +493,24 @@ def test_a_file_part_without_a_filename_is_the_file_not_a_form_field(env):
 def test_oversized_json_body_gets_413(env, path):
     token = ADMIN if path.startswith("/admin") else env["m"]
     body = json.dumps({"model": f"{BASE}:shared-name", "name": "x",
-                       "pad": "p" * (2 * 1024 * 1024)}).encode()
+                       "pad": "p" * (5 * 1024 * 1024)}).encode()
     status, res, _ = request(env["port"], "POST", path, body, token,
                              {"Content-Type": "application/json"})
     assert_error(status, res, 413, "body_too_large")
+    assert "limit of 4194304 bytes" in res["error"]["message"]
+
+
+def test_a_full_context_chat_request_is_not_refused_for_its_size(env):
+    # A 128k-token context of CJK text (~1.5 characters a token), \u-escaped as Python's JSON
+    # encoder sends it by default: about 1.2 MB.
+    content = "\u8a9e" * (128 * 1024 * 3 // 2)
+    body = json.dumps({"model": f"{BASE}:no-such-adapter",
+                       "messages": [{"role": "user", "content": content}]}).encode()
+    assert len(body) > 1024 * 1024
+    status, res, _ = request(env["port"], "POST", "/v1/chat/completions", body, env["m"],
+                             {"Content-Type": "application/json"})
+    # Read and parsed: the answer is about the model, not the size.
+    assert_error(status, res, 404, "model_not_found")
 
 
 def test_declared_oversized_upload_gets_413_before_the_body(env):
