@@ -19,7 +19,8 @@ struct SimEngineOptions {
   // Listener.
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = any free port
-  std::size_t max_body_bytes = 1024 * 1024;
+  // vLLM sets no limit; this one only bounds memory, above any gateway's (4 MiB by default).
+  std::size_t max_body_bytes = std::size_t{16} << 20;
   bool register_health = true;  // report "sim-engine:<base>@<port>" to /healthz of this process
   bool process_metrics = true;  // append the process-wide loraplane_* registry to /metrics
 

@@ -511,6 +511,13 @@ def test_a_full_context_chat_request_is_not_refused_for_its_size(env):
                              {"Content-Type": "application/json"})
     # Read and parsed: the answer is about the model, not the size.
     assert_error(status, res, 404, "model_not_found")
+    # Forwarded: the engine takes it too.
+    body = json.dumps({"model": BASE, "max_tokens": 2,
+                       "messages": [{"role": "user", "content": content}]}).encode()
+    status, res, _ = request(env["port"], "POST", "/v1/chat/completions", body, env["m"],
+                             {"Content-Type": "application/json"})
+    assert status == 200, res
+    assert res["model"] == BASE and res["choices"][0]["message"]["content"], res
 
 
 def test_declared_oversized_upload_gets_413_before_the_body(env):
