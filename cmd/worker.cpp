@@ -82,6 +82,7 @@ int run_validate(const kafka::Cluster& cluster, const WorkerOptions& options) {
   }
   validate::ValidateOptions validate_options;
   validate_options.session_timeout = std::chrono::milliseconds(options.session_timeout_ms);
+  validate_options.job_lanes = options.job_lanes;
   validate::ValidateWorker worker(cluster, catalog.value(), validate_options);
   worker.start();
   spdlog::info("validate worker started; /healthz and /metrics on http://{}:{}", options.host,

@@ -4,6 +4,11 @@
 // pauses just that partition for a bounded back-off and seeks back to the message, so the other
 // partitions keep flowing and the consumer never moves past an unhandled message.
 //
+// With lanes (start_lanes, common/kafka_lanes.hpp) the polling thread hands each message to a
+// pool of handler threads and pauses its partition until the handler is done; then the offset
+// is stored and the partition resumed with a seek to the next message (what librdkafka had
+// prefetched for it was dropped by the pause), or, on a retry, the back-off above applies.
+//
 // Commits are asynchronous and coalesced (at most every kCommitInterval, or when the consumer is
 // idle), then synchronous on revocation and stop. Delivery is at-least-once either way; async
 // commits only widen the window of redelivery after a crash from "one message" to "the last
@@ -14,6 +19,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -21,6 +27,7 @@
 
 #include "common/kafka_claims.hpp"
 #include "common/kafka_impl.hpp"
+#include "common/kafka_lanes.hpp"
 
 namespace loraplane::kafka {
 namespace impl {
@@ -45,6 +52,7 @@ struct PartitionState {
   int retries = 0;  // consecutive retries of the same message
   std::int64_t retry_offset = -1;
   std::optional<Clock::time_point> resume_at;  // paused for a retry back-off until then
+  bool in_hand = false;  // lanes: a message of it is with a handler thread (it is paused)
   prometheus::Gauge* lag = nullptr;
 };
 
@@ -87,11 +95,16 @@ Message to_message(const rd_kafka_message_t& m) {
   return msg;
 }
 
+// Set on a lane's thread to its consumer: stop() from a handler only asks the loop to end.
+thread_local const void* tl_lane_of = nullptr;
+
 class ConsumerImpl final : public Consumer {
  public:
-  ConsumerImpl(const Cluster& cluster, ConsumerOptions options, Handler handler)
+  ConsumerImpl(const Cluster& cluster, ConsumerOptions options, Handler handler,
+               std::size_t lanes = 0, LaneHandler lane_handler = {})
       : options_(std::move(options)),
         handler_(std::move(handler)),
+        lane_handler_(std::move(lane_handler)),
         claims_(cluster.claims()),
         label_(group_mode() ? options_.group_id : "table:" + options_.client_id) {
     if (options_.topics.empty()) throw std::invalid_argument("kafka consumer without topics");
@@ -130,10 +143,18 @@ class ConsumerImpl final : public Consumer {
     rk_ = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
     rd_kafka_poll_set_consumer(rk_.get());
     group_mode() ? subscribe() : assign_all();
+    if (lanes > 0) {
+      if (!group_mode()) throw std::invalid_argument("kafka consumer lanes need a group");
+      wake_ = rd_kafka_queue_get_consumer(rk_.get());
+      for (std::size_t i = 0; i < lanes; ++i) lanes_.emplace_back([this, i] { lane_loop(i); });
+    }
     thread_ = std::thread([this] { run(); });
   }
 
-  ~ConsumerImpl() override { stop(); }
+  ~ConsumerImpl() override {
+    stop();
+    if (wake_ != nullptr) rd_kafka_queue_destroy(wake_);
+  }
 
   bool caught_up() const override { return caught_up_.load(); }
 
@@ -146,6 +167,7 @@ class ConsumerImpl final : public Consumer {
   // From the handler itself this only asks the loop to end; the destructor joins.
   void stop() override {
     stop_ = true;
+    if (tl_lane_of == this) return;  // a lane joining the thread that waits for it would hang
     {
       std::lock_guard lock(stop_mutex_);
       if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -190,6 +212,7 @@ class ConsumerImpl final : public Consumer {
 
   void run() {
     while (!stop_.load()) {
+      if (!lanes_.empty()) take_finished();
       if (!unmeasured_.empty()) record_end_offsets();
       resume_due();
       MessagePtr m(rd_kafka_consumer_poll(rk_.get(), to_timeout_ms(poll_timeout())));
@@ -197,10 +220,121 @@ class ConsumerImpl final : public Consumer {
         if (dirty_) commit_stored(true);
         continue;
       }
-      m->err ? on_event(*m) : handle(*m);
+      m->err ? on_event(*m) : lanes_.empty() ? handle(*m) : hand_over(*m);
       if (dirty_ && Clock::now() - last_commit_ >= kCommitInterval) commit_stored(true);
     }
+    if (!lanes_.empty()) stop_lanes();
     close();
+  }
+
+  // Lanes: the message goes to a handler thread; its partition waits, paused, until it is done.
+  void hand_over(const rd_kafka_message_t& m) {
+    PartitionKey key{rd_kafka_topic_name(m.rkt), m.partition};
+    auto it = partitions_.find(key);
+    if (it == partitions_.end()) return;  // not assigned any more
+    auto& ps = it->second;
+    // Fetched before the pause took effect: it comes again after the message in hand.
+    if (ps.in_hand || ps.resume_at) return;
+    Message message;
+    try {
+      message = to_message(m);
+      if (claims_ != nullptr) claims_->redeem(message);
+    } catch (const std::exception& e) {
+      spdlog::error("kafka consumer {}: reading {} [{}] @{}: {}", label_, key.first, key.second,
+                    m.offset, e.what());
+      retry_later(key, m.offset, ps);
+      return;
+    }
+    ps.in_hand = true;
+    auto list = one_partition(key.first, key.second, m.offset);
+    rd_kafka_pause_partitions(rk_.get(), list.get());
+    {
+      std::lock_guard lock(lane_mutex_);
+      tasks_.push_back(Task{std::move(key), m.offset, std::move(message)});
+    }
+    task_ready_.notify_one();
+  }
+
+  void lane_loop(std::size_t lane) {
+    tl_lane_of = this;
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock lock(lane_mutex_);
+        task_ready_.wait(lock, [this] { return lanes_stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      Handled result = Handled::retry;
+      try {
+        result = lane_handler_(lane, task.message);
+      } catch (const std::exception& e) {
+        spdlog::error("kafka consumer {}: handler threw on {} [{}] @{}: {}", label_,
+                      task.key.first, task.key.second, task.offset, e.what());
+      } catch (...) {
+        spdlog::error("kafka consumer {}: handler threw on {} [{}] @{}", label_, task.key.first,
+                      task.key.second, task.offset);
+      }
+      {
+        std::lock_guard lock(lane_mutex_);
+        finished_.push_back(Finished{std::move(task.key), task.offset, result});
+      }
+      task_finished_.notify_all();
+      rd_kafka_queue_yield(wake_);  // the polling thread takes it at once
+    }
+  }
+
+  // On the polling thread: the offsets of finished messages are stored and their partitions
+  // resumed at the next message (resume_due), or backed off for a retry.
+  void take_finished() {
+    std::deque<Finished> finished;
+    {
+      std::lock_guard lock(lane_mutex_);
+      finished.swap(finished_);
+    }
+    for (auto& f : finished) {
+      consumed_counter(f.key.first).Increment();
+      auto it = partitions_.find(f.key);
+      if (it == partitions_.end()) continue;
+      auto& ps = it->second;
+      ps.in_hand = false;
+      if (f.result == Handled::done) {
+        on_done(f.key, f.offset, ps);
+        ps.retry_offset = f.offset + 1;  // where resume_due seeks
+        ps.resume_at = Clock::now();
+      } else {
+        retry_later(f.key, f.offset, ps);
+      }
+    }
+  }
+
+  // Waits until no message of these partitions (all of them: nullptr) is in hand.
+  void wait_in_hand(const rd_kafka_topic_partition_list_t* list) {
+    auto busy = [&] {
+      for (const auto& [key, ps] : partitions_) {
+        if (!ps.in_hand) continue;
+        if (list == nullptr) return true;
+        for (int i = 0; i < list->cnt; ++i)
+          if (key.first == list->elems[i].topic && key.second == list->elems[i].partition)
+            return true;
+      }
+      return false;
+    };
+    for (take_finished(); busy(); take_finished()) {
+      std::unique_lock lock(lane_mutex_);
+      task_finished_.wait_for(lock, 100ms, [this] { return !finished_.empty(); });
+    }
+  }
+
+  void stop_lanes() {
+    wait_in_hand(nullptr);
+    {
+      std::lock_guard lock(lane_mutex_);
+      lanes_stop_ = true;
+    }
+    task_ready_.notify_all();
+    for (auto& lane : lanes_) lane.join();
   }
 
   void handle(const rd_kafka_message_t& m) {
@@ -385,6 +519,8 @@ class ConsumerImpl final : public Consumer {
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk_.get())) ==
                              "COOPERATIVE";
     rd_kafka_error_t* error = nullptr;
+    spdlog::debug("kafka consumer {}: {} {} partitions", label_,
+                  err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", list->cnt);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       add_partitions(*list);
       if (cooperative) {
@@ -397,6 +533,9 @@ class ConsumerImpl final : public Consumer {
       if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         spdlog::error("kafka consumer {}: rebalance: {}", label_, rd_kafka_err2name(err));
       }
+      // As without lanes, where the handler holds up the poll: the next owner starts only
+      // once the messages in hand are done.
+      if (!lanes_.empty()) wait_in_hand(list);
       // The next owner starts after our last done message.
       if (!rd_kafka_assignment_lost(rk_.get())) commit_stored(false);
       forget(*list);
@@ -439,6 +578,7 @@ class ConsumerImpl final : public Consumer {
 
   ConsumerOptions options_;
   Handler handler_;
+  LaneHandler lane_handler_;
   ClaimStore* claims_;  // mock clusters: large upload chunks live in its spool
   std::string label_;  // group id, or "table:<client id>"; log lines and the lag gauge
   HandlePtr rk_;
@@ -458,6 +598,27 @@ class ConsumerImpl final : public Consumer {
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
   std::mutex stop_mutex_;
+
+  // Lanes: messages in hand go to the handler threads and come back finished.
+  struct Task {
+    PartitionKey key;
+    std::int64_t offset = 0;
+    Message message;
+  };
+  struct Finished {
+    PartitionKey key;
+    std::int64_t offset = 0;
+    Handled result = Handled::retry;
+  };
+  std::vector<std::thread> lanes_;
+  rd_kafka_queue_t* wake_ = nullptr;  // the consumer queue: a yield ends the poll at once
+  std::mutex lane_mutex_;
+  std::condition_variable task_ready_;
+  std::condition_variable task_finished_;
+  std::deque<Task> tasks_;          // under lane_mutex_
+  std::deque<Finished> finished_;   // under lane_mutex_
+  bool lanes_stop_ = false;         // under lane_mutex_
+
   std::thread thread_;
 };
 
@@ -467,6 +628,12 @@ class ConsumerImpl final : public Consumer {
 std::unique_ptr<Consumer> Consumer::start(const Cluster& cluster, ConsumerOptions options,
                                           Handler handler) {
   return std::make_unique<impl::ConsumerImpl>(cluster, std::move(options), std::move(handler));
+}
+
+std::unique_ptr<Consumer> start_lanes(const Cluster& cluster, ConsumerOptions options,
+                                      std::size_t lanes, LaneHandler handler) {
+  return std::make_unique<impl::ConsumerImpl>(cluster, std::move(options), Consumer::Handler{},
+                                              std::max<std::size_t>(lanes, 1), std::move(handler));
 }
 
 }  // namespace loraplane::kafka

@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "common/asio.hpp"
-#include "common/blocking_io.hpp"
 
 namespace loraplane::validate {
 
@@ -98,7 +97,31 @@ struct Request {
   // 2xx bodies go here piece by piece; without it they are collected (bounded).
   const std::function<Status(std::string_view)>* sink = nullptr;
   std::uint64_t collect_limit = 8 << 20;
+  const std::atomic<bool>* stop = nullptr;  // HubOptions::stop
 };
+
+// run_blocking (common/blocking_io.hpp) that also ends when `stop` turns true: the socket is
+// cancelled, so a worker stopping never waits out a silent Hub's timeout.
+template <class Socket, class Start>
+boost::system::error_code run_stoppable(asio::io_context& io, Socket& socket,
+                                        const std::atomic<bool>* stop, Start&& start) {
+  boost::system::error_code result = asio::error::operation_aborted;
+  bool finished = false;
+  std::forward<Start>(start)([&](boost::system::error_code ec, auto&&...) {
+    result = ec;
+    finished = true;
+  });
+  io.restart();
+  while (!finished) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (!finished && stop != nullptr && stop->load()) {
+      socket.cancel();
+      io.restart();
+      io.run();
+    }
+  }
+  return result;
+}
 
 // One exchange on a fresh connection. Errc::unavailable for network failures (partial bodies
 // were already passed to the sink); the sink's own error is returned as is.
@@ -114,7 +137,7 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
   if (req.range_from > 0) head.set(bhttp::field::range, "bytes=" + std::to_string(req.range_from) + "-");
   boost::system::error_code ec;
   lowest.expires_after(timeout);
-  ec = run_blocking(io, [&](auto done) { bhttp::async_write(stream, head, done); });
+  ec = run_stoppable(io, lowest, req.stop, [&](auto done) { bhttp::async_write(stream, head, done); });
   if (ec) return make_error(Errc::unavailable, "sending the request: " + ec.message());
 
   beast::flat_buffer buffer;
@@ -122,8 +145,8 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
   lowest.expires_after(timeout);
-  ec = run_blocking(io,
-                    [&](auto done) { bhttp::async_read_header(stream, buffer, parser, done); });
+  ec = run_stoppable(io, lowest, req.stop,
+                     [&](auto done) { bhttp::async_read_header(stream, buffer, parser, done); });
   if (ec) return make_error(Errc::unavailable, "reading the answer: " + ec.message());
   const auto& msg = parser.get();
   out.status = static_cast<int>(msg.result_int());
@@ -142,7 +165,8 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     lowest.expires_after(timeout);
-    ec = run_blocking(io, [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
+    ec = run_stoppable(io, lowest, req.stop,
+                       [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
     if (ec == bhttp::error::need_buffer) ec = {};
     // Bytes that arrived before a failure count (a resumed download continues after them).
     const std::size_t n = piece.size() - parser.get().body().size;
@@ -170,7 +194,7 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   if (!req.url.tls) {
     beast::tcp_stream stream(io);
     stream.expires_after(timeout);
-    ec = run_blocking(io, [&](auto done) { stream.async_connect(addresses, done); });
+    ec = run_stoppable(io, stream, req.stop, [&](auto done) { stream.async_connect(addresses, done); });
     if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
     return exchange(io, stream, req, out, timeout);
   }
@@ -186,11 +210,11 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   stream.set_verify_callback(ssl::host_name_verification(req.url.host));
   auto& lowest = beast::get_lowest_layer(stream);
   lowest.expires_after(timeout);
-  ec = run_blocking(io, [&](auto done) { lowest.async_connect(addresses, done); });
+  ec = run_stoppable(io, lowest, req.stop, [&](auto done) { lowest.async_connect(addresses, done); });
   if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
   lowest.expires_after(timeout);
-  ec = run_blocking(io,
-                    [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); });
+  ec = run_stoppable(io, lowest, req.stop,
+                     [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); });
   if (ec) return make_error(Errc::unavailable, "TLS handshake with " + req.url.host + ": " + ec.message());
   return exchange(io, stream, req, out, timeout);
 }
@@ -234,6 +258,7 @@ HubResult<T> hub_failure(const Response& r, std::string_view what) {
 // Follows the Hub's redirects: a relative Location stays on the same host and keeps the token;
 // an absolute one on another host (the file store, with a signed url) goes without it.
 Status follow(const HubOptions& options, Request req, Response& out) {
+  req.stop = options.stop;
   // The Hub names the file's sha256 on its redirect (X-Linked-Etag); the file store's answer
   // keeps it, so the caller sees it beside the bytes.
   std::string linked_etag;

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/health.hpp"
+#include "common/kafka_lanes.hpp"
 #include "common/log.hpp"
 #include "common/request_id.hpp"
 
@@ -54,9 +57,12 @@ void ValidateWorker::start() {
   kafka::ProducerOptions producer_options;
   producer_options.client_id = options_.client_id;
   producer_ = kafka::Producer::create(cluster_, producer_options);
-  writer_ = std::make_unique<StateWriter>(*producer_, *adapters_, options_.produce_timeout);
-  handler_ = std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_, *tenants_,
-                                          *writer_, stopping_);
+  lanes_.resize(std::max<std::size_t>(options_.job_lanes, 1));
+  for (auto& lane : lanes_) {
+    lane.writer = std::make_unique<StateWriter>(*producer_, *adapters_, options_.produce_timeout);
+    lane.handler = std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_,
+                                                *tenants_, *lane.writer, stopping_);
+  }
   adapter_reader_ = kafka::Consumer::start(
       cluster_, table_reader(options_.client_id + "-adapters", kafka::kAdapters),
       [this](const kafka::Message& m) {
@@ -99,17 +105,18 @@ void ValidateWorker::start_jobs_when_caught_up() {
     options.topics = {std::string(kafka::kJobs)};
     options.session_timeout = options_.session_timeout;
     try {
-      jobs_ = kafka::Consumer::start(
-          cluster_, std::move(options),
-          [this](const kafka::Message& m) { return handler_->handle(m); });
+      jobs_ = kafka::start_lanes(cluster_, std::move(options), lanes_.size(),
+                                 [this](std::size_t lane, const kafka::Message& m) {
+                                   return lanes_[lane].handler->handle(m);
+                                 });
     } catch (const std::exception& e) {
       spdlog::error("validate: cannot start the job consumer: {}", e.what());
       return;
     }
     ready_ = true;
     health::set_ready("validate", true);
-    spdlog::info("validate: adapter and tenant views caught up; taking jobs as {}",
-                 options_.group_id);
+    spdlog::info("validate: adapter and tenant views caught up; taking jobs as {} ({} lanes)",
+                 options_.group_id, lanes_.size());
   }
   // Then this thread serves the sweeps: first of the tenants deleted before the views caught
   // up, then of each deletion the tenant reader reads.
@@ -178,15 +185,14 @@ void ValidateWorker::stop() {
   if (starter_.joinable()) starter_.join();
   {
     std::lock_guard lock(jobs_mutex_);
-    if (jobs_) jobs_->stop();  // waits for the job in hand; its offset is committed if done
+    if (jobs_) jobs_->stop();  // waits for the jobs in hand; their offsets are committed if done
     jobs_.reset();
   }
   adapter_reader_.reset();
   tenant_reader_.reset();
   if (producer_ && !producer_->flush(kFlushOnStop))
     spdlog::warn("validate: producer still had undelivered messages at stop");
-  handler_.reset();
-  writer_.reset();
+  lanes_.clear();
   producer_.reset();
   ready_ = false;
   health::set_ready("validate", false);

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/kafka.hpp"
 #include "common/model_catalog.hpp"
@@ -44,6 +45,12 @@ struct ValidateOptions {
   // the compacted state topic and every reader's view: beyond this many, a new failure deletes
   // the tenant's oldest failed adapter (its name is free again).
   std::size_t max_failed_per_tenant = 100;
+  // Jobs handled at once, each of another partition of loraplane.jobs, so one tenant's long
+  // job (a slow Hub import, a 500 MB validation) holds up only the tenants of its partition,
+  // never the whole worker. A tenant's jobs stay in order: they share a partition (the key is
+  // the tenant id). More lanes than the worker's partitions (8 in all) add nothing. Each lane
+  // re-reads at most one upload at a time (≤ 48 MiB buffered).
+  std::size_t job_lanes = 8;
 };
 
 class JobHandler;
@@ -86,8 +93,13 @@ class ValidateWorker {
   std::unique_ptr<AdapterView> adapters_;
   std::unique_ptr<TenantTiers> tenants_;
   std::unique_ptr<kafka::Producer> producer_;
-  std::unique_ptr<StateWriter> writer_;
-  std::unique_ptr<JobHandler> handler_;
+  // A handler per lane of the job consumer (common/kafka_lanes.hpp); each writer carries the
+  // request id of its lane's job.
+  struct Lane {
+    std::unique_ptr<StateWriter> writer;
+    std::unique_ptr<JobHandler> handler;
+  };
+  std::vector<Lane> lanes_;
   std::unique_ptr<kafka::Consumer> adapter_reader_;
   std::unique_ptr<kafka::Consumer> tenant_reader_;
   std::unique_ptr<kafka::Consumer> jobs_;

@@ -50,6 +50,11 @@ BOOST_AUTO_TEST_CASE(retry_redelivers_same_message) {
   kt::check_retry_redelivers(*c.cluster, c.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(lanes_hold_up_only_their_own_partition) {
+  RealCluster c;
+  kt::check_lanes(*c.cluster, c.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(second_member_resumes_after_last_commit) {
   RealCluster c;
   kt::check_group_resumes_after_commit(*c.cluster, c.prefix);

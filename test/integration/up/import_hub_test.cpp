@@ -4,6 +4,9 @@
 // download resumed with Range, bytes corrupted on the way, a busy Hub asked again.
 #include <boost/test/unit_test.hpp>
 
+#include <string_view>
+#include <thread>
+
 #include "test/integration/up/up_support.hpp"
 #include "test/support/fake_hub.hpp"
 
@@ -43,6 +46,33 @@ json::object imported(std::uint16_t port, const std::string& key, const std::str
   BOOST_TEST(adapter["status"].as_string() == "pending");
   BOOST_TEST(adapter["source"].as_object()["repo"].as_string() == repo);
   return settle(port, key, std::string(adapter["id"].as_string()));
+}
+
+// The partition of loraplane.jobs (8 partitions) a tenant's jobs go to: the gateway's producer
+// uses librdkafka's murmur2 partitioner (Kafka's Java one) over the key, the tenant id.
+int jobs_partition(std::string_view key) {
+  constexpr std::uint32_t m = 0x5bd1e995;
+  const auto n = static_cast<std::uint32_t>(key.size());
+  std::uint32_t h = 0x9747b28cu ^ n;
+  auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(key[i])); };
+  std::size_t i = 0;
+  for (; i + 4 <= key.size(); i += 4) {
+    std::uint32_t k = byte(i) | byte(i + 1) << 8 | byte(i + 2) << 16 | byte(i + 3) << 24;
+    k *= m;
+    k ^= k >> 24;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (key.size() - i) {
+    case 3: h ^= byte(i + 2) << 16; [[fallthrough]];
+    case 2: h ^= byte(i + 1) << 8; [[fallthrough]];
+    case 1: h ^= byte(i); h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int>((h & 0x7fffffff) % 8);
 }
 
 std::string error_code(json::object& adapter) {
@@ -171,6 +201,42 @@ BOOST_AUTO_TEST_CASE(a_busy_hub_is_asked_again) {
       BOOST_TEST(r.host == "127.0.0.1:" + std::to_string(hub.port()), r.target);
   }
   BOOST_TEST(lookups == 3u);
+}
+
+// One tenant's import stuck on a silent Hub holds up only the tenants of its partition of
+// loraplane.jobs: another tenant's upload is validated and ready meanwhile.
+BOOST_AUTO_TEST_CASE(a_stuck_import_holds_up_no_other_tenant) {
+  lt::FakeHub hub;
+  hub.add("acme/stuck", repo_with(toy_adapter(8)));
+  hub.stall_once_after(1000);  // then silent for LORAPLANE_HUB_TIMEOUT_MS
+  Running up({}, {}, {"HF_ENDPOINT=" + hub.endpoint(), "LORAPLANE_HUB_TIMEOUT_MS=120000"});
+  auto a = create_tenant(up.port, "importer", "shared");
+  const std::string key_a(a["api_key"].as_string());
+  json::object b;
+  for (int i = 0; i < 50; ++i) {
+    b = create_tenant(up.port, "uploader-" + std::to_string(i), "shared");
+    if (jobs_partition(b["id"].as_string()) != jobs_partition(a["id"].as_string())) break;
+  }
+  BOOST_TEST_REQUIRE(jobs_partition(b["id"].as_string()) != jobs_partition(a["id"].as_string()));
+  const std::string key_b(b["api_key"].as_string());
+
+  auto slow = import(up.port, key_a, "stuck", "acme/stuck");
+  BOOST_TEST_REQUIRE(slow.status == 202, slow.body);
+  const std::string slow_id(parse_object(slow.body)["id"].as_string());
+  bool stuck = false;  // the file store sent its 1000 bytes and went silent
+  for (int i = 0; i < 300 && !stuck; ++i) {
+    for (const auto& r : hub.requests()) stuck = stuck || r.target.starts_with("/cdn/");
+    if (!stuck) std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST_REQUIRE(stuck, up.process->output());
+
+  auto sent = upload(up.port, key_b, {{"name", "meanwhile"}, {"base_model", "toy-llama"}},
+                     toy_adapter(8));
+  BOOST_TEST_REQUIRE(sent.status == 202, sent.body);
+  auto other = settle(up.port, key_b, std::string(parse_object(sent.body)["id"].as_string()));
+  BOOST_TEST(other["status"].as_string() == "ready", json::serialize(other));
+  auto still = parse_object(lt::http_request(up.port, "GET", "/v1/adapters/" + slow_id, {}, bearer(key_a)).body);
+  BOOST_TEST(still["status"].as_string() == "validating", json::serialize(still));
 }
 
 BOOST_AUTO_TEST_CASE(bad_import_requests_are_refused_at_once) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/kafka_lanes.hpp"
 #include "common/kafka_owned.hpp"
 #include "common/kafka_range.hpp"
 #include "common/metrics.hpp"
@@ -467,6 +468,78 @@ void check_owned_payloads(Cluster& cluster, const std::string& prefix) {
   BOOST_TEST(st.ok(), describe(st));
   BOOST_TEST(seen == kMessages);
   BOOST_TEST(intact);
+}
+
+void check_lanes(Cluster& cluster, const std::string& prefix) {
+  const auto topic = prefix + ".lanes";
+  const auto group = unique_name(prefix + ".g");
+  create_topic(cluster, topic, 2);
+  auto producer = Producer::create(cluster, {});
+  // A key for each partition (the partitioner decides; try keys until both are covered).
+  std::string key_of[2];
+  for (int i = 0; key_of[0].empty() || key_of[1].empty(); ++i) {
+    BOOST_REQUIRE(i < 100);
+    const std::string key = "k" + std::to_string(i);
+    auto where = produce_delivered_sync(*producer, topic, key, "probe");
+    BOOST_REQUIRE(where.ok());
+    if (key_of[where.value().partition].empty()) key_of[where.value().partition] = key;
+  }
+  for (const auto* v : {"a0", "a1", "a2"}) BOOST_REQUIRE(produce_sync(*producer, topic, key_of[0], v).ok());
+  for (const auto* v : {"b0", "b1", "b2"}) BOOST_REQUIRE(produce_sync(*producer, topic, key_of[1], v).ok());
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  bool refused = false;
+  Seen seen;
+  auto handler = [&](std::size_t, const Message& m) {
+    if (m.value == "probe") return Handled::done;
+    seen.add(m);
+    std::unique_lock lock(mutex);
+    if (m.value == "a0") cv.wait(lock, [&] { return release; });  // held until the test says
+    if (m.value == "b1" && !refused) {
+      refused = true;
+      return Handled::retry;
+    }
+    return Handled::done;
+  };
+  auto a = start_lanes(cluster, {"lanes-a", group, {topic}, 100ms, kSession}, 2, handler);
+  // While a0 is held, partition 1 goes on: b0, b1 (refused once), b1, b2.
+  BOOST_REQUIRE_MESSAGE(seen.wait_for(5, kDeliver), "saw " << seen.size());
+  auto partition_of = [](const std::vector<Message>& got, const std::string& key) {
+    std::vector<std::string> out;
+    for (const auto& m : got)
+      if (m.key == key) out.push_back(m.value);
+    return out;
+  };
+  auto held = seen.snapshot();
+  BOOST_TEST(partition_of(held, key_of[0]) == (std::vector<std::string>{"a0"}), boost::test_tools::per_element());
+  BOOST_TEST(partition_of(held, key_of[1]) == (std::vector<std::string>{"b0", "b1", "b1", "b2"}),
+             boost::test_tools::per_element());
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  cv.notify_all();
+  BOOST_REQUIRE(seen.wait_for(7, kDeliver));
+  BOOST_TEST(a->wait_caught_up(kDeliver));
+  a->stop();
+  BOOST_TEST(partition_of(seen.snapshot(), key_of[0]) == (std::vector<std::string>{"a0", "a1", "a2"}),
+             boost::test_tools::per_element());
+
+  // Everything above was committed: the next member sees only the new message.
+  BOOST_REQUIRE(produce_sync(*producer, topic, key_of[0], "z").ok());
+  Seen later;
+  auto b = start_lanes(cluster, {"lanes-b", group, {topic}, 100ms, kSession}, 2,
+                       [&later](std::size_t, const Message& m) {
+                         later.add(m);
+                         return Handled::done;
+                       });
+  BOOST_REQUIRE(later.wait_for(1, kDeliver));
+  BOOST_TEST(b->wait_caught_up(kDeliver));
+  std::this_thread::sleep_for(300ms);  // room for a wrong redelivery to show up
+  b->stop();
+  BOOST_TEST(values(later.snapshot()) == (std::vector<std::string>{"z"}), boost::test_tools::per_element());
 }
 
 }  // namespace loraplane::kafka::test

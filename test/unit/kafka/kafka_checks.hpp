@@ -67,4 +67,9 @@ void check_producer_size_limit(Cluster& cluster, const std::string& prefix);
 // report says where it landed, though the caller's strings are gone once the calls return.
 void check_owned_payloads(Cluster& cluster, const std::string& prefix);
 
+// start_lanes: a message held by its handler holds up only its own partition; each partition's
+// messages are handled in order (a retry included); a second consumer of the group after a
+// stop sees only what came after.
+void check_lanes(Cluster& cluster, const std::string& prefix);
+
 }  // namespace loraplane::kafka::test

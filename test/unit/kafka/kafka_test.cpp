@@ -137,6 +137,11 @@ BOOST_AUTO_TEST_CASE(retry_redelivers_same_message) {
   kt::check_retry_redelivers(*m.cluster, m.prefix);
 }
 
+BOOST_AUTO_TEST_CASE(lanes_hold_up_only_their_own_partition) {
+  MockCluster m;
+  kt::check_lanes(*m.cluster, m.prefix);
+}
+
 BOOST_AUTO_TEST_CASE(second_member_resumes_after_last_commit) {
   MockCluster m;
   kt::check_group_resumes_after_commit(*m.cluster, m.prefix);
