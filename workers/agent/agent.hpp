@@ -45,7 +45,8 @@ struct AgentOptions {
   std::chrono::milliseconds engine_timeout{120000};     // one engine call (a load reads the files)
   std::chrono::milliseconds fetch_idle_timeout{30000};  // a blob download making no progress
   // An ensure that finds every slot taken by loads in progress waits this long for one of them
-  // to finish (and become evictable) before answering 503.
+  // to finish (and become evictable) before answering 503; likewise for the disk budget when
+  // downloads and loads in progress hold it.
   std::chrono::milliseconds slot_wait{30000};
   // An adapter an ensure has just answered for is not evicted for this long: its caller's
   // request is on its way to the engine, and evicting it now would answer that request 404.

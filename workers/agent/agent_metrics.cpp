@@ -36,6 +36,12 @@ struct Families {
           .Name("loraplane_agent_slot_waits_total")
           .Help("Loads that found every slot held by loads in progress and waited for one")
           .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& disk_waits =
+      prometheus::BuildCounter()
+          .Name("loraplane_agent_disk_waits_total")
+          .Help("Loads that found the disk budget held by downloads and loads in progress and "
+                "waited for room")
+          .Register(metrics::registry());
   prometheus::Family<prometheus::Histogram>& hot_load =
       prometheus::BuildHistogram()
           .Name("loraplane_agent_hot_load_seconds")
@@ -79,6 +85,7 @@ AgentMetrics::AgentMetrics(const std::string& e)
       fetch_failures(families().fetch_failures.Add({{"engine", e}})),
       ensures(families().ensures.Add({{"engine", e}})),
       slot_waits(families().slot_waits.Add({{"engine", e}})),
+      disk_waits(families().disk_waits.Add({{"engine", e}})),
       fetch_seconds(families().hot_load.Add({{"engine", e}, {"phase", "fetch"}}, buckets())),
       disk_seconds(families().hot_load.Add({{"engine", e}, {"phase", "disk"}}, buckets())),
       engine_seconds(families().hot_load.Add({{"engine", e}, {"phase", "engine_load"}}, buckets())),

@@ -18,6 +18,7 @@ struct AgentMetrics {
   prometheus::Counter& fetch_failures;    // one storage url that failed (network, status, sha)
   prometheus::Counter& ensures;
   prometheus::Counter& slot_waits;        // loads that waited for another load to free a slot
+  prometheus::Counter& disk_waits;        // loads that waited for disk room held by others
   prometheus::Histogram& fetch_seconds;   // storage → local file (download + sha256)
   prometheus::Histogram& disk_seconds;    // config write, fsync, rename into place
   prometheus::Histogram& engine_seconds;  // the engine's load call

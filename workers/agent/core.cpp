@@ -217,11 +217,12 @@ Status Core::held(const std::string& id, Status st) {
   return st;
 }
 
-Entry* Core::coldest_registered(const std::string& except) {
+Entry* Core::coldest_registered(const std::string& except, bool idle_only) {
   const auto now = Clock::now();
   Entry* best = nullptr;
   for (auto& [id, e] : adapters_) {
     if (!e.registered || e.op || id == except || e.held_until > now) continue;
+    if (idle_only && (e.engine_busy || e.slot_reserved)) continue;
     if (!best || heat(e, now) < heat(*best, now) ||
         (heat(e, now) == heat(*best, now) && e.last_used < best->last_used))
       best = &e;

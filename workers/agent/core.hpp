@@ -33,6 +33,7 @@ struct LoadOp {
   // The gateway's choice of what to evict for this ensure, first choice first (may be empty).
   std::vector<std::string> evict_order;
   Status result;
+  bool engine_failed = false;  // the engine's load call failed (or timed out)
 };
 
 enum class Phase { idle, fetching, loading };
@@ -95,7 +96,8 @@ class Core : public std::enable_shared_from_this<Core> {
   void touch(Entry& e, double weight = 1.0);
   double heat(const Entry& e, Clock::time_point now) const;
   std::size_t slots_used() const;
-  Entry* coldest_registered(const std::string& except);
+  // `idle_only`: also without requests at the engine (its files may go once it is unloaded).
+  Entry* coldest_registered(const std::string& except, bool idle_only = false);
   // `st`; when it is a success, holds the adapter against eviction for options_.ensure_hold.
   Status held(const std::string& adapter_id, Status st);
   // The first of `order` that is registered, idle and not `except`; nullptr if none.
@@ -108,7 +110,10 @@ class Core : public std::enable_shared_from_this<Core> {
   awaitable<Status> run_op(std::string adapter_id, bool ensure, std::string request_id,
                            std::vector<std::string> evict_order = {});
   awaitable<Status> hot_load(std::string adapter_id, bool ensure, std::string request_id);
-  awaitable<Status> fetch(std::string adapter_id, std::string request_id);
+  // `ensure`: a caller waits for it, so room on disk is waited for (bounded by slot_wait) and
+  // made by unloading the coldest idle adapter if need be; a pre-warm takes only free room.
+  awaitable<Status> fetch(std::string adapter_id, std::string request_id, bool ensure);
+  awaitable<Status> disk_room(std::string adapter_id, std::uint64_t bytes, bool ensure);
   awaitable<void> make_durable(std::string adapter_id);
   std::uint64_t disk_used() const;  // on disk, plus downloads under way
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);

@@ -63,8 +63,10 @@ awaitable<Status> Core::ensure(std::string id, std::string request_id,
       auto op = e->op;
       auto waiting = wait_for(op);
       auto st = co_await std::move(waiting);
-      if (op->ensure) co_return held(id, std::move(st));  // shared the same load: same answer
-      continue;                                           // a pre-warm ended (fetched); now load
+      // Shared the same load: same answer. A pre-warm whose engine load failed failed just
+      // now for this caller too: a second load after one that timed out doubles the wait.
+      if (op->ensure || op->engine_failed) co_return held(id, std::move(st));
+      continue;  // a pre-warm ended (fetched, or it found no room): now an ensure's load
     }
     auto running = run_op(id, /*ensure=*/true, request_id, evict_order);
     co_return held(id, co_await std::move(running));
@@ -112,7 +114,7 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string reques
   if (!e.on_disk) {
     e.phase = Phase::fetching;
     publish_soon();
-    auto fetching = fetch(id, request_id);
+    auto fetching = fetch(id, request_id, ensure);
     auto fetched = co_await std::move(fetching);
     if (!fetched) {
       metrics_.load_failures.Increment();
@@ -133,6 +135,7 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string reques
   auto loaded = co_await std::move(loading);
   e.slot_reserved = false;
   if (!loaded && loaded.error().code != Errc::already_exists) {
+    if (e.op) e.op->engine_failed = true;
     metrics_.load_failures.Increment();
     logging::error({"agent", request_id}, "agent {}: engine load of {} failed: {}",
                    options_.engine_id, id, loaded.error().message);
@@ -228,15 +231,48 @@ Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
   return {};
 }
 
-awaitable<Status> Core::fetch(std::string id, std::string request_id) {
-  auto& e = adapters_.at(id);
-  const auto info = e.info;  // the event may be replaced (more urls) while we download
+awaitable<Status> Core::disk_room(std::string id, std::uint64_t bytes, bool ensure) {
+  const auto give_up = Clock::now() + options_.slot_wait;
+  asio::steady_timer pause(io_);
+  bool waited = false;
+  for (int round = 0;; ++round) {
+    // Files are removed to make room only for adapters without requests at the engine: ask
+    // it now (and every 10th round of a wait) rather than trust the last poll.
+    if (disk_used() + bytes > options_.disk_budget_bytes && round % 10 == 0)
+      co_await refresh_load(false);
+    auto room = make_disk_room(id, bytes);
+    if (room || room.error().code != Errc::unavailable || !ensure) co_return room;
+    // The rest is held by adapters in the engine: the coldest without requests there leaves
+    // it, as it would for a slot, and its files can go.
+    if (Entry* victim = coldest_registered(id, /*idle_only=*/true)) {
+      auto evicting = evict(victim->info.adapter_id, "disk budget");
+      co_await std::move(evicting);
+      continue;
+    }
+    // Held by downloads and loads in progress, or by adapters with requests at the engine:
+    // one of them is done within its load time or its requests.
+    const Entry* e = find(id);
+    if (!e || e->deleted || stopping_)
+      co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
+    if (Clock::now() >= give_up)
+      co_return make_error(Errc::unavailable,
+                           "the disk budget stayed held by adapters loading or in use for " +
+                               std::to_string(options_.slot_wait.count()) + " ms");
+    if (!std::exchange(waited, true)) metrics_.disk_waits.Increment();
+    pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(50),
+                                                  give_up - Clock::now()));
+    auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
+    (void)ec;
+  }
+}
+
+awaitable<Status> Core::fetch(std::string id, std::string request_id, bool ensure) {
+  const auto info = adapters_.at(id).info;  // the event may be replaced while we download
   if (!info.adapter_config)
     co_return make_error(Errc::invalid_argument, "adapter " + id + " has no adapter_config");
-  // Files are removed to make room only for adapters without requests at the engine: ask it
-  // now rather than trust the last poll.
-  if (disk_used() + info.size_bytes > options_.disk_budget_bytes) co_await refresh_load(false);
-  if (auto room = make_disk_room(id, info.size_bytes); !room) co_return room;
+  auto making_room = disk_room(id, info.size_bytes, ensure);
+  if (auto room = co_await std::move(making_room); !room) co_return room;
+  auto& e = adapters_.at(id);  // not erased while its op runs
   disk_reserved_ += info.size_bytes;
   Status last = make_error(Errc::unavailable, "adapter " + id + " has no storage url");
   for (const auto& storage_url : info.storage_urls) {

@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(a_request_waiting_at_the_engine_is_answered_though_its_adap
 
 // The same queue, with the disk full: the adapter unloaded while its request waits keeps its
 // files, since vLLM loads them again for that request (a real engine would fail it without
-// them); a new adapter finds no room instead.
+// them). A new adapter gets the room of the one in the engine without requests there.
 BOOST_AUTO_TEST_CASE(the_files_of_an_adapter_with_requests_at_the_engine_stay_on_disk) {
   auto engine = Fixture::engine_options();
   engine.ttft = sim_engine::Millis(4000);  // the first request holds the one batch slot
@@ -198,14 +198,39 @@ BOOST_AUTO_TEST_CASE(the_files_of_an_adapter_with_requests_at_the_engine_stay_on
   options.disk_budget_bytes = adapter_weights(1).size() * 3 + 100;  // three adapters fit
   f.start_agent(options);
   auto q = queue_behind(f, "adp_bd_a", "adp_bd_b", "adp_bd_c");
-  // d needs room, and b is the least recently used unregistered adapter on disk. d's ensure
-  // fails for want of room (a load event's pre-warm would too, only later and unseen).
+  // d needs room. b is the least recently used unregistered adapter on disk, but a request
+  // for it waits at the engine; c, in the engine with none, leaves it and makes the room.
   f.publish_ready("adp_bd_d", 4);
   auto ensured_d = f.ensure("adp_bd_d");
-  BOOST_TEST(ensured_d.status != 200, ensured_d.body);
+  BOOST_TEST(ensured_d.status == 200, ensured_d.body);
   BOOST_TEST(fs::exists(f.adapter_dir("adp_bd_b")));
+  BOOST_TEST(!fs::exists(f.adapter_dir("adp_bd_c")));
+  BOOST_TEST(f.engine_has("adp_bd_d"));
   BOOST_TEST(q.chat_a.get().status == 200);
   BOOST_TEST(q.chat_b.get().status == 200);
+}
+
+// A disk budget for one adapter, two callers at once: the second waits for the adapter the
+// first one was just handed (its hold), then takes its room, rather than being refused for a
+// budget that a moment later has room.
+BOOST_AUTO_TEST_CASE(an_ensure_waits_for_disk_room_held_by_another_callers_adapter) {
+  Fixture f("base-disk-wait", /*max_loras=*/1);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.ensure_hold = std::chrono::milliseconds(300);
+  options.disk_budget_bytes = adapter_weights(1).size() + 100;  // one adapter fits
+  f.start_agent(options);
+  f.publish_ready("adp_dw_a", 1);  // pre-warmed into the engine: the disk is full
+  BOOST_REQUIRE(eventually([&] { return contains(f.residency().gpu, "adp_dw_a"); }));
+  f.publish_ready("adp_dw_b", 2);  // its pre-warm finds no room (and makes none)
+  auto first = std::async(std::launch::async, [&f] { return f.ensure("adp_dw_a"); });
+  auto second = std::async(std::launch::async, [&f] { return f.ensure("adp_dw_b"); });
+  auto a = first.get();
+  auto b = second.get();
+  BOOST_TEST(a.status == 200, a.body);
+  BOOST_TEST(b.status == 200, b.body);
+  // Only one of them fits: the later one is in the engine and on disk.
+  BOOST_TEST(fs::exists(f.adapter_dir("adp_dw_a")) != fs::exists(f.adapter_dir("adp_dw_b")));
 }
 
 BOOST_AUTO_TEST_CASE(the_coldest_registered_adapter_is_evicted) {
