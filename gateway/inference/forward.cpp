@@ -166,6 +166,9 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
     if (!t.adapter_id.empty() && (d.needs_ensure || after_eviction)) {
       auto ensured = co_await ensure(f, ex, d);
       if (ensured == EnsureResult::client_gone) co_return client_gone_response(f.rc);
+      // Deleted since the lookup (the agent read the deletion first): it does not exist.
+      if (ensured == EnsureResult::unknown_adapter && !ctx.adapters.get(t.tenant_id, t.adapter_id))
+        co_return errors::model_not_found(t.caller_model);
       if (ensured == EnsureResult::unknown_adapter)
         co_return errors::unavailable("The adapter `" + t.caller_model +
                                           "` is still being distributed to the engines; retry "

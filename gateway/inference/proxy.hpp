@@ -21,6 +21,7 @@ struct Target {
   std::string base;
   std::string adapter_id;      // empty for the bare base model
   std::string upstream_model;  // "<base>:<adapter id>" or "<base>"
+  std::string tenant_id;       // the caller's
 };
 
 // Splits on the first ':', finds the base in the catalog and the adapter by name within the

@@ -21,6 +21,7 @@ std::variant<Target, http::Response> resolve(const GatewayContext& ctx,
                                              const std::string& model) {
   Target t;
   t.caller_model = model;
+  t.tenant_id = tenant.id;
   auto colon = model.find(':');
   t.base = model.substr(0, colon);
   const bool named = colon != std::string::npos;

@@ -52,6 +52,12 @@ struct Families {
           .Name("loraplane_agent_adapters")
           .Help("Adapters of this engine by residency: gpu, cpu, disk, loading")
           .Register(metrics::registry());
+  prometheus::Family<prometheus::Gauge>& engine_up =
+      prometheus::BuildGauge()
+          .Name("loraplane_agent_engine_up")
+          .Help("1 while the engine answers the agent's checks; while 0 the agent publishes no "
+                "heartbeat, so gateways stop routing to the engine")
+          .Register(metrics::registry());
   prometheus::Family<prometheus::Gauge>& free_slots =
       prometheus::BuildGauge()
           .Name("loraplane_agent_free_slots")
@@ -95,6 +101,7 @@ AgentMetrics::AgentMetrics(const std::string& e)
       disk(families().adapters.Add({{"engine", e}, {"state", "disk"}})),
       loading(families().adapters.Add({{"engine", e}, {"state", "loading"}})),
       free_slots(families().free_slots.Add({{"engine", e}})),
+      engine_up(families().engine_up.Add({{"engine", e}})),
       disk_bytes(families().disk_bytes.Add({{"engine", e}})) {}
 
 }  // namespace loraplane::agent

@@ -28,6 +28,7 @@ struct AgentMetrics {
   prometheus::Gauge& disk;
   prometheus::Gauge& loading;
   prometheus::Gauge& free_slots;
+  prometheus::Gauge& engine_up;
   prometheus::Gauge& disk_bytes;
 };
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "common/health.hpp"
 #include "common/unix_time.hpp"
@@ -25,6 +26,9 @@ awaitable<void> Core::engine_loop() {
                    st.error().message);
     }
     logged_down = !st;
+    // The agent's readiness is its engine's: a dead engine behind a live agent is not served.
+    if (options_.register_health && ready_.load())
+      health::set_ready("agent:" + options_.engine_id, static_cast<bool>(st));
     if (st) {
       auto loading = refresh_load();
       co_await std::move(loading);
@@ -54,7 +58,7 @@ awaitable<Status> Core::refresh_engine() {
   }
   if (stopping_) co_return Status{};
   engine_synced_ = true;
-  engine_up_ = true;
+  if (!std::exchange(engine_up_, true)) publish_soon();
   const std::string prefix = options_.base_model + ":";
   std::set<std::string> present;
   for (const auto& adapter : *listed) {
@@ -156,7 +160,11 @@ void Core::publish() {
     std::lock_guard lock(snapshot_mu_);
     last_ = r;
   }
-  if (!producer_ || agent_url_.empty()) return;
+  metrics_.engine_up.Set(engine_up_ ? 1 : 0);
+  // No heartbeat for an engine that does not answer: gateways skip it once the last one is
+  // stale, instead of sending requests (and ensures) to it first. The first answer after
+  // that publishes at once.
+  if (!producer_ || agent_url_.empty() || !engine_up_) return;
   producer_->produce(
       kafka::kResidency, r.engine_id, schema::to_json(r), {}, [id = r.engine_id](const Status& st) {
         if (!st) spdlog::debug("agent {}: residency not published: {}", id, st.error().message);

@@ -238,9 +238,14 @@ void Fixture::stop_agent() {
 
 void Fixture::restart_engine() {
   auto options = engine_options_;
-  options.port = engine_->port();  // the agent knows the engine by its url
+  options.port = engine_ ? engine_->port() : engine_port_;  // the agent knows it by its url
   engine_.reset();
   engine_ = std::make_unique<EngineHost>(options);
+}
+
+void Fixture::stop_engine() {
+  engine_port_ = engine_->port();
+  engine_.reset();
 }
 
 BlobServer& Fixture::add_blob_server(bool corrupt) {

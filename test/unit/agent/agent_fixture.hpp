@@ -88,7 +88,8 @@ class Fixture {
   Agent& start_agent(AgentOptions options);
   Agent& start_agent() { return start_agent(agent_options()); }
   void stop_agent();
-  void restart_engine();
+  void restart_engine();  // on the same port, empty (a stopped one starts again)
+  void stop_engine();     // the port refuses connections until restart_engine()
 
   BlobServer& add_blob_server(bool corrupt = false);
   // Stores the weights on every blob server and publishes adapter.ready with their urls (or
@@ -125,6 +126,7 @@ class Fixture {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread io_thread_;
   std::unique_ptr<EngineHost> engine_;
+  std::uint16_t engine_port_ = 0;  // kept while the engine is stopped
   std::vector<std::unique_ptr<BlobServer>> blob_servers_;
   std::unique_ptr<kafka::Producer> producer_;
   mutable std::mutex residency_mu_;

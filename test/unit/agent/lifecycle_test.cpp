@@ -3,6 +3,8 @@
 // rebuilt from disk and engine) and of the engine (adapters vanish, the next ensure reloads).
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -139,6 +141,30 @@ BOOST_AUTO_TEST_CASE(engine_restart_is_noticed_without_an_ensure) {
   f.restart_engine();
   BOOST_TEST(eventually([&] { return contains(f.residency().disk, "adp_ep_a"); }));
   BOOST_TEST(f.residency().gpu.empty());
+}
+
+// While its engine does not answer, the agent publishes no heartbeat (gateways then skip the
+// engine as stale rather than send it requests and ensures first); the first answer after
+// that publishes again.
+BOOST_AUTO_TEST_CASE(a_dead_engine_gets_no_heartbeat_until_it_answers_again) {
+  Fixture f("base-engine-down");
+  f.add_blob_server();
+  f.start_agent();
+  f.publish_ready("adp_ed_a", 1);
+  BOOST_REQUIRE(eventually([&] {
+    auto p = f.published();
+    return p && contains(p->gpu, "adp_ed_a");
+  }));
+  const auto poll = f.agent_options().poll_interval;
+  f.stop_engine();
+  BOOST_REQUIRE(eventually([&] { return f.residency().free_slots == 0; }));  // noticed
+  const auto last = f.published()->heartbeat_at_ms;
+  std::this_thread::sleep_for(3 * poll);
+  BOOST_TEST(f.published()->heartbeat_at_ms == last);
+  f.restart_engine();
+  BOOST_TEST(eventually([&] { return f.published()->heartbeat_at_ms > last; }));
+  // The restarted engine is empty: the record says so.
+  BOOST_TEST(eventually([&] { return f.published()->gpu.empty(); }));
 }
 
 BOOST_AUTO_TEST_CASE(adapters_ready_before_the_agent_existed_come_from_the_adapters_table) {

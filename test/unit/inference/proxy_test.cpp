@@ -255,6 +255,26 @@ BOOST_AUTO_TEST_CASE(an_agent_that_does_not_know_the_adapter_yet_means_retry_lat
   BOOST_TEST(r.headers.count("retry-after") == 1u);
 }
 
+// Deleted between the gateway's lookup and the agent's ensure: the agent no longer knows it,
+// and the caller hears that the model does not exist (not "being distributed, retry").
+BOOST_AUTO_TEST_CASE(an_adapter_deleted_while_its_ensure_runs_is_not_found) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "short-lived");
+  s.publish_residency({});
+  s.agent_does_not_know(id);  // as the agent answers once it has read the deletion
+  int deleted = 0;
+  s.on_ensure([&] {
+    deleted = loraplane::test::http_request(s.port(), "DELETE", "/v1/adapters/" + id, {},
+                                            it::bearer(acme.key))
+                  .status;
+  });
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":short-lived"));
+  BOOST_TEST(deleted == 200);
+  BOOST_TEST(r.status == 404, r.body);
+  BOOST_TEST(it::parse_object(r.body)["error"].as_object()["code"].as_string() == "model_not_found");
+}
+
 BOOST_AUTO_TEST_CASE(bad_bodies_are_400) {
   it::Stack s;
   auto acme = s.create_tenant("acme");
@@ -271,7 +291,7 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_400) {
   auto no_key = loraplane::test::http_request(s.port(), "POST", "/v1/chat/completions",
                                               it::chat_body(it::kBase));
   BOOST_TEST(no_key.status == 401);
-  std::string huge = R"({"model":"toy-llama","prompt":")" + std::string(2 << 20, 'a') + "\"}";
+  std::string huge = R"({"model":"toy-llama","prompt":")" + std::string(5 << 20, 'a') + "\"}";
   BOOST_TEST(s.post(acme, "/v1/completions", huge).status == 413);
 }
 

@@ -224,6 +224,11 @@ void Stack::agent_answers_without_loading(const std::string& adapter_id) {
   not_loaded_.insert(adapter_id);
 }
 
+void Stack::on_ensure(std::function<void()> action) {
+  std::lock_guard lock(mutex_);
+  on_ensure_ = std::move(action);
+}
+
 http::Response Stack::handle_ensure(const std::string& body) {
   // No Boost.Test assertions here: this runs on the fake agent's thread.
   boost::system::error_code ec;
@@ -236,6 +241,12 @@ http::Response Stack::handle_ensure(const std::string& body) {
   if (const auto* o = parsed.as_object().if_contains("evict_order"); o && o->is_array())
     for (const auto& v : o->as_array())
       if (v.is_string()) order.emplace_back(v.as_string());
+  std::function<void()> action;
+  {
+    std::lock_guard lock(mutex_);
+    action = on_ensure_;
+  }
+  if (action) action();
   {
     std::lock_guard lock(mutex_);
     ensured_.push_back(id);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,9 @@ class Stack {
   // evicted the adapter again right after its ensure).
   void agent_answers_without_loading(const std::string& adapter_id);
 
+  // The fake agent runs this (on its own thread) when an ensure arrives, before it answers.
+  void on_ensure(std::function<void()> action);
+
   // Called by the fake agent's handler (its own thread).
   http::Response handle_ensure(const std::string& body);
 
@@ -87,6 +91,7 @@ class Stack {
   std::vector<std::vector<std::string>> evict_orders_;
   std::set<std::string> unknown_;
   std::set<std::string> not_loaded_;
+  std::function<void()> on_ensure_;
 };
 
 std::map<std::string, std::string> bearer(const std::string& token);
