@@ -175,6 +175,8 @@ awaitable<http::Response> forward(Forward& f, Exchange& ex) {
                                           "shortly.",
                                       1);
       if (ensured == EnsureResult::retry_elsewhere) {
+        // Not there: no "loading" mark that would send the next requests to it first.
+        ctx.router->evicted(d.engine_id, t.adapter_id);
         last_failure = "engine " + d.engine_id + " could not load the adapter";
         exclude = d.engine_id;
         continue;

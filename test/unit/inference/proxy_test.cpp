@@ -353,6 +353,22 @@ BOOST_AUTO_TEST_CASE(fleet_view_shows_what_the_router_sees) {
   BOOST_TEST(e["heartbeat_age_ms"].as_int64() >= 0);
 }
 
+// An ensure that failed leaves no "loading" mark behind: the engine does not hold the adapter,
+// and the next request must not be sent there first as if it did.
+BOOST_AUTO_TEST_CASE(a_failed_ensure_leaves_no_loading_mark) {
+  it::Stack s;
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "unloadable");
+  s.publish_residency({});
+  s.agent_fails(id);
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":unloadable"));
+  BOOST_TEST(r.status == 503, r.body);
+  BOOST_TEST(s.ensured() == std::vector<std::string>{id});
+  auto fleet = it::parse_object(s.get(it::kAdminToken, "/admin/v1/engines").body)["data"].as_array();
+  BOOST_TEST_REQUIRE(fleet.size() == 1u);
+  BOOST_TEST(fleet[0].as_object()["loading"].as_array().empty(), boost::json::serialize(fleet[0]));
+}
+
 BOOST_AUTO_TEST_CASE(router_metrics_count_decisions) {
   it::Stack s;
   auto acme = s.create_tenant("acme");

@@ -224,6 +224,11 @@ void Stack::agent_answers_without_loading(const std::string& adapter_id) {
   not_loaded_.insert(adapter_id);
 }
 
+void Stack::agent_fails(const std::string& adapter_id) {
+  std::lock_guard lock(mutex_);
+  failing_.insert(adapter_id);
+}
+
 void Stack::on_ensure(std::function<void()> action) {
   std::lock_guard lock(mutex_);
   on_ensure_ = std::move(action);
@@ -254,6 +259,9 @@ http::Response Stack::handle_ensure(const std::string& body) {
     if (unknown_.contains(id))
       return http::error_response(http::Status::not_found, "invalid_request_error",
                                   "adapter_not_found", "no such adapter");
+    if (failing_.contains(id))
+      return http::error_response(http::Status::service_unavailable, "server_error",
+                                  "load_failed", "the engine did not load it");
     if (not_loaded_.contains(id))
       return http::json_response(http::Status::ok,
                                  json::serialize(json::object{{"adapter_id", id}}));

@@ -66,6 +66,8 @@ class Stack {
   // evicted the adapter again right after its ensure).
   void agent_answers_without_loading(const std::string& adapter_id);
 
+  // The fake agent answers 503 for these (the engine would not load it).
+  void agent_fails(const std::string& adapter_id);
   // The fake agent runs this (on its own thread) when an ensure arrives, before it answers.
   void on_ensure(std::function<void()> action);
 
@@ -91,6 +93,7 @@ class Stack {
   std::vector<std::vector<std::string>> evict_orders_;
   std::set<std::string> unknown_;
   std::set<std::string> not_loaded_;
+  std::set<std::string> failing_;
   std::function<void()> on_ensure_;
 };
 
