@@ -118,6 +118,12 @@ class Core : public std::enable_shared_from_this<Core> {
   std::uint64_t disk_used() const;  // on disk, plus downloads under way
   Status make_disk_room(const std::string& adapter_id, std::uint64_t bytes);
   awaitable<Status> reserve_slot(std::string adapter_id);
+  // One round of a bounded wait (a slot, disk room): the refusal once the adapter is gone, the
+  // agent stops or `give_up` has passed (`held`: what stayed busy); else a short sleep and
+  // nullopt. The first round counts in `waits`.
+  awaitable<std::optional<Status>> wait_step(std::string adapter_id, Clock::time_point give_up,
+                                             bool& waited, prometheus::Counter& waits,
+                                             std::string_view held);
   awaitable<void> evict(std::string adapter_id, std::string_view why);
   awaitable<void> remove(std::string adapter_id);
   awaitable<void> unload_orphan(std::string lora_name);

@@ -156,7 +156,6 @@ awaitable<Status> Core::hot_load(std::string id, bool ensure, std::string reques
 
 awaitable<Status> Core::reserve_slot(std::string id) {
   const auto give_up = Clock::now() + options_.slot_wait;
-  asio::steady_timer pause(io_);
   bool waited = false;
   for (;;) {
     auto& e = adapters_.at(id);  // not erased while its op runs
@@ -176,19 +175,29 @@ awaitable<Status> Core::reserve_slot(std::string id) {
     // rather than send the caller away. A waiter holds no slot, or waiters alone would fill
     // every slot.
     e.slot_reserved = false;
-    if (e.deleted || stopping_)
-      co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
-    if (Clock::now() >= give_up)
-      co_return make_error(Errc::unavailable,
-                           "every adapter slot of the engine stayed busy (loading, or just "
-                           "handed to callers) for " +
-                               std::to_string(options_.slot_wait.count()) + " ms");
-    if (!std::exchange(waited, true)) metrics_.slot_waits.Increment();
-    pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(20),
-                                                  give_up - Clock::now()));
-    auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
-    (void)ec;
+    auto waiting = wait_step(id, give_up, waited, metrics_.slot_waits,
+                             "every adapter slot of the engine stayed busy (loading, or just "
+                             "handed to callers)");
+    if (auto refused = co_await std::move(waiting)) co_return *refused;
   }
+}
+
+awaitable<std::optional<Status>> Core::wait_step(std::string id, Clock::time_point give_up,
+                                                 bool& waited, prometheus::Counter& waits,
+                                                 std::string_view held) {
+  const Entry* e = find(id);
+  if (!e || e->deleted || stopping_)
+    co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
+  if (Clock::now() >= give_up)
+    co_return make_error(Errc::unavailable, std::string(held) + " for " +
+                                                std::to_string(options_.slot_wait.count()) + " ms");
+  if (!std::exchange(waited, true)) waits.Increment();
+  asio::steady_timer pause(io_);
+  pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(20),
+                                                give_up - Clock::now()));
+  auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
+  (void)ec;
+  co_return std::nullopt;
 }
 
 awaitable<void> Core::evict(std::string id, std::string_view why) {
@@ -233,12 +242,11 @@ Status Core::make_disk_room(const std::string& id, std::uint64_t bytes) {
 
 awaitable<Status> Core::disk_room(std::string id, std::uint64_t bytes, bool ensure) {
   const auto give_up = Clock::now() + options_.slot_wait;
-  asio::steady_timer pause(io_);
   bool waited = false;
   for (int round = 0;; ++round) {
     // Files are removed to make room only for adapters without requests at the engine: ask
-    // it now (and every 10th round of a wait) rather than trust the last poll.
-    if (disk_used() + bytes > options_.disk_budget_bytes && round % 10 == 0)
+    // it now (and every half second of a wait) rather than trust the last poll.
+    if (disk_used() + bytes > options_.disk_budget_bytes && round % 25 == 0)
       co_await refresh_load(false);
     auto room = make_disk_room(id, bytes);
     if (room || room.error().code != Errc::unavailable || !ensure) co_return room;
@@ -251,18 +259,9 @@ awaitable<Status> Core::disk_room(std::string id, std::uint64_t bytes, bool ensu
     }
     // Held by downloads and loads in progress, or by adapters with requests at the engine:
     // one of them is done within its load time or its requests.
-    const Entry* e = find(id);
-    if (!e || e->deleted || stopping_)
-      co_return make_error(Errc::unavailable, "the agent stopped or the adapter was deleted");
-    if (Clock::now() >= give_up)
-      co_return make_error(Errc::unavailable,
-                           "the disk budget stayed held by adapters loading or in use for " +
-                               std::to_string(options_.slot_wait.count()) + " ms");
-    if (!std::exchange(waited, true)) metrics_.disk_waits.Increment();
-    pause.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(50),
-                                                  give_up - Clock::now()));
-    auto [ec] = co_await pause.async_wait(use_nothrow_awaitable);
-    (void)ec;
+    auto waiting = wait_step(id, give_up, waited, metrics_.disk_waits,
+                             "the disk budget stayed held by adapters loading or in use");
+    if (auto refused = co_await std::move(waiting)) co_return *refused;
   }
 }
 
