@@ -35,7 +35,7 @@ struct WorkerOptions {
   std::string advertise_url;       // how others reach this node; empty: http://host:port
   std::string models;
   int session_timeout_ms = 45000;  // validate, agent: consumer group failover after a crash
-  std::size_t job_lanes = 8;  // validate: job consumers (tenants of other partitions never wait)
+  std::size_t job_lanes = 8;  // validate: jobs at once, of different partitions (kafka_lanes.hpp)
   // agent
   std::string engine;  // engine base URL
   std::string base;    // base model

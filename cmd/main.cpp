@@ -120,9 +120,9 @@ int main(int argc, char** argv) {
   worker.models = loraplane::default_catalog_path(argv[0]);
   worker_cmd->add_option("--models", worker.models, "base-model catalog")->capture_default_str();
   worker_cmd->add_option("--job-lanes", worker.job_lanes,
-                         "validate: jobs handled at once, each lane with partitions of "
-                         "loraplane.jobs of its own (a tenant's long import holds up only its "
-                         "lane); more than the topic's partitions adds nothing")
+                         "validate: jobs handled at once, each of another partition of "
+                         "loraplane.jobs (a tenant's long import holds up only the tenants of "
+                         "its partition); more than the worker's partitions adds nothing")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   worker_cmd->add_option("--session-timeout-ms", worker.session_timeout_ms,

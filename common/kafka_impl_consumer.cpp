@@ -151,10 +151,7 @@ class ConsumerImpl final : public Consumer {
     thread_ = std::thread([this] { run(); });
   }
 
-  ~ConsumerImpl() override {
-    stop();
-    if (wake_ != nullptr) rd_kafka_queue_destroy(wake_);
-  }
+  ~ConsumerImpl() override { stop(); }
 
   bool caught_up() const override { return caught_up_.load(); }
 
@@ -223,7 +220,11 @@ class ConsumerImpl final : public Consumer {
       m->err ? on_event(*m) : lanes_.empty() ? handle(*m) : hand_over(*m);
       if (dirty_ && Clock::now() - last_commit_ >= kCommitInterval) commit_stored(true);
     }
-    if (!lanes_.empty()) stop_lanes();
+    if (!lanes_.empty()) {
+      stop_lanes();
+      rd_kafka_queue_destroy(wake_);  // before the handle goes, as librdkafka requires
+      wake_ = nullptr;
+    }
     close();
   }
 
