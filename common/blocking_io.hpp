@@ -9,6 +9,8 @@
 #pragma once
 
 #include <boost/system/error_code.hpp>
+#include <atomic>
+#include <chrono>
 #include <utility>
 
 #include "common/asio.hpp"
@@ -22,6 +24,30 @@ boost::system::error_code run_blocking(asio::io_context& io, Start&& start) {
   std::forward<Start>(start)([&result](boost::system::error_code ec, auto&&...) { result = ec; });
   io.restart();
   io.run();
+  return result;
+}
+
+// The same, also ended when `*stop` turns true (checked every 100 ms): `stream` (a
+// beast::tcp_stream, or the lowest layer of the stream in use) is cancelled, and the operation
+// ends with operation_aborted, so a stopping worker never waits out a silent peer's timeout.
+template <class Stream, class Start>
+boost::system::error_code run_blocking(asio::io_context& io, Stream& stream,
+                                       const std::atomic<bool>* stop, Start&& start) {
+  boost::system::error_code result = asio::error::operation_aborted;
+  bool finished = false;
+  std::forward<Start>(start)([&](boost::system::error_code ec, auto&&...) {
+    result = ec;
+    finished = true;
+  });
+  io.restart();
+  while (!finished) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (!finished && stop != nullptr && stop->load()) {
+      stream.cancel();
+      io.restart();
+      io.run();
+    }
+  }
   return result;
 }
 

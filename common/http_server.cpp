@@ -169,10 +169,13 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
                                                 bool& body_read, ResponseChannel& channel) {
   body_read = false;
   auto length = header.content_length();
-  const std::string too_large =
-      "request body larger than this server's limit of " + std::to_string(st.options.max_body_bytes) + " bytes";
-  if (length && *length > st.options.max_body_bytes)
-    co_return dispatch_error(Status::payload_too_large, too_large, "body_too_large");
+  auto too_large = [&st] {
+    return dispatch_error(Status::payload_too_large,
+                          "request body larger than this server's limit of " +
+                              std::to_string(st.options.max_body_bytes) + " bytes",
+                          "body_too_large");
+  };
+  if (length && *length > st.options.max_body_bytes) co_return too_large();
   beast::http::request_parser<beast::http::string_body> parser(std::move(header));
   parser.body_limit(st.options.max_body_bytes);
   stream.expires_after(st.options.body_timeout);
@@ -188,8 +191,7 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   }
   auto [ec, n] = co_await beast::http::async_read(stream, buffer, parser, use_nothrow_awaitable);
   (void)n;
-  if (ec == beast::http::error::body_limit)
-    co_return dispatch_error(Status::payload_too_large, too_large, "body_too_large");
+  if (ec == beast::http::error::body_limit) co_return too_large();
   if (malformed_request(ec)) co_return malformed_response(ec);  // a bad chunk in the body
   if (ec) co_return std::nullopt;  // client gone or timed out: nothing to answer
   body_read = true;

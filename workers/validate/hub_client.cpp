@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/blocking_io.hpp"
 
 namespace loraplane::validate {
 
@@ -100,29 +101,6 @@ struct Request {
   const std::atomic<bool>* stop = nullptr;  // HubOptions::stop
 };
 
-// run_blocking (common/blocking_io.hpp) that also ends when `stop` turns true: the socket is
-// cancelled, so a worker stopping never waits out a silent Hub's timeout.
-template <class Socket, class Start>
-boost::system::error_code run_stoppable(asio::io_context& io, Socket& socket,
-                                        const std::atomic<bool>* stop, Start&& start) {
-  boost::system::error_code result = asio::error::operation_aborted;
-  bool finished = false;
-  std::forward<Start>(start)([&](boost::system::error_code ec, auto&&...) {
-    result = ec;
-    finished = true;
-  });
-  io.restart();
-  while (!finished) {
-    io.run_for(std::chrono::milliseconds(100));
-    if (!finished && stop != nullptr && stop->load()) {
-      socket.cancel();
-      io.restart();
-      io.run();
-    }
-  }
-  return result;
-}
-
 // One exchange on a fresh connection. Errc::unavailable for network failures (partial bodies
 // were already passed to the sink); the sink's own error is returned as is.
 template <class Stream>
@@ -137,7 +115,7 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
   if (req.range_from > 0) head.set(bhttp::field::range, "bytes=" + std::to_string(req.range_from) + "-");
   boost::system::error_code ec;
   lowest.expires_after(timeout);
-  ec = run_stoppable(io, lowest, req.stop, [&](auto done) { bhttp::async_write(stream, head, done); });
+  ec = run_blocking(io, lowest, req.stop, [&](auto done) { bhttp::async_write(stream, head, done); });
   if (ec) return make_error(Errc::unavailable, "sending the request: " + ec.message());
 
   beast::flat_buffer buffer;
@@ -145,7 +123,7 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
   lowest.expires_after(timeout);
-  ec = run_stoppable(io, lowest, req.stop,
+  ec = run_blocking(io, lowest, req.stop,
                      [&](auto done) { bhttp::async_read_header(stream, buffer, parser, done); });
   if (ec) return make_error(Errc::unavailable, "reading the answer: " + ec.message());
   const auto& msg = parser.get();
@@ -165,7 +143,7 @@ Status exchange(asio::io_context& io, Stream& stream, const Request& req, Respon
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     lowest.expires_after(timeout);
-    ec = run_stoppable(io, lowest, req.stop,
+    ec = run_blocking(io, lowest, req.stop,
                        [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
     if (ec == bhttp::error::need_buffer) ec = {};
     // Bytes that arrived before a failure count (a resumed download continues after them).
@@ -194,7 +172,7 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   if (!req.url.tls) {
     beast::tcp_stream stream(io);
     stream.expires_after(timeout);
-    ec = run_stoppable(io, stream, req.stop, [&](auto done) { stream.async_connect(addresses, done); });
+    ec = run_blocking(io, stream, req.stop, [&](auto done) { stream.async_connect(addresses, done); });
     if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
     return exchange(io, stream, req, out, timeout);
   }
@@ -210,10 +188,10 @@ Status perform(const Request& req, Response& out, std::chrono::milliseconds time
   stream.set_verify_callback(ssl::host_name_verification(req.url.host));
   auto& lowest = beast::get_lowest_layer(stream);
   lowest.expires_after(timeout);
-  ec = run_stoppable(io, lowest, req.stop, [&](auto done) { lowest.async_connect(addresses, done); });
+  ec = run_blocking(io, lowest, req.stop, [&](auto done) { lowest.async_connect(addresses, done); });
   if (ec) return make_error(Errc::unavailable, "cannot connect to " + origin(req.url) + ": " + ec.message());
   lowest.expires_after(timeout);
-  ec = run_stoppable(io, lowest, req.stop,
+  ec = run_blocking(io, lowest, req.stop,
                      [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); });
   if (ec) return make_error(Errc::unavailable, "TLS handshake with " + req.url.host + ": " + ec.message());
   return exchange(io, stream, req, out, timeout);
