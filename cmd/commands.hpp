@@ -20,6 +20,7 @@ struct UpOptions {
   std::size_t tenant_max_uploads = 4;  // gateway: uploads in progress per tenant (beyond: 429)
   // gateway: JSON request bodies (inference, imports, admin); uploads have their own limit.
   std::size_t max_request_bytes = std::size_t{4} << 20;
+  int ensure_timeout_s = 90;  // gateway: an agent's ensure (load on a miss), answer included
 };
 
 // The validate worker's listener (/healthz, /metrics) when --port is not given: beside the
@@ -44,8 +45,11 @@ struct WorkerOptions {
   std::uint64_t disk_budget_mb = 20000;
 };
 
-// Logging for the whole process; `role` names lines logged outside any role's context.
+// Logging for the whole process (`role` names lines logged outside any role's context), and
+// the open files limit (raise_open_files_limit).
 void init(const std::string& log_level, bool log_json, const std::string& role);
+// The soft limit of open files raised to the hard one (at most 2^20); a warning if it cannot be.
+void raise_open_files_limit();
 // Runs until SIGINT/SIGTERM; returns the process exit code.
 int run_up(const UpOptions& options, bool all_roles);
 // `worker --role validate|distribute|agent` against a real cluster, until SIGINT/SIGTERM.

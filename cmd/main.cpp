@@ -11,6 +11,41 @@
 #include "common/model_catalog.hpp"
 #include "workers/sim_engine/cli.hpp"
 
+namespace {
+
+// The gateway's own flags, the same on `up` and `gateway`.
+void add_gateway_flags(CLI::App* cmd, loraplane::cmd::UpOptions& o) {
+  cmd->add_option("--tenant-max-inflight", o.tenant_max_inflight,
+                  "inference requests in flight per tenant (0 = by tier: 32/128/512)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  cmd->add_option("--client-timeout", o.client_timeout_s,
+                  "seconds a client may take to send a request header; each read of a "
+                  "request body must finish within twice this (slow clients are cut)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--max-uploads", o.max_uploads,
+                  "uploads in progress on this gateway (beyond: 503 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--tenant-max-uploads", o.tenant_max_uploads,
+                  "uploads in progress per tenant (beyond: 429 + Retry-After)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--max-request-bytes", o.max_request_bytes,
+                  "largest JSON request body, e.g. a chat request (beyond: 413); uploads "
+                  "have the tier's file limit")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
+      ->capture_default_str();
+  cmd->add_option("--ensure-timeout", o.ensure_timeout_s,
+                  "seconds an agent may take to load an adapter a request needs (beyond: "
+                  "another engine, or 503 + Retry-After)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"loraplane: bring-your-own LoRA adapters for a fleet of vLLM engines"};
   app.require_subcommand(1);
@@ -33,28 +68,7 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--kafka", up.kafka, "bootstrap servers of a real cluster (default: embedded)");
   up.models = loraplane::default_catalog_path(argv[0]);
   up_cmd->add_option("--models", up.models, "base-model catalog")->capture_default_str();
-  up_cmd->add_option("--tenant-max-inflight", up.tenant_max_inflight,
-                     "inference requests in flight per tenant (0 = by tier: 32/128/512)")
-      ->check(CLI::Range(0, 100000))
-      ->capture_default_str();
-  up_cmd->add_option("--client-timeout", up.client_timeout_s,
-                     "seconds a client may take to send a request header; each read of a "
-                     "request body must finish within twice this (slow clients are cut)")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  up_cmd->add_option("--max-uploads", up.max_uploads,
-                     "uploads in progress on this gateway (beyond: 503 + Retry-After)")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  up_cmd->add_option("--tenant-max-uploads", up.tenant_max_uploads,
-                     "uploads in progress per tenant (beyond: 429 + Retry-After)")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  up_cmd->add_option("--max-request-bytes", up.max_request_bytes,
-                     "largest JSON request body, e.g. a chat request (beyond: 413); uploads "
-                     "have the tier's file limit")
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
-      ->capture_default_str();
+  add_gateway_flags(up_cmd, up);
   up_cmd->add_option("--sim-profile", up.sim_profile, "simulated engines: realistic | instant")
       ->check(CLI::IsMember({"realistic", "instant"}))
       ->capture_default_str();
@@ -66,28 +80,7 @@ int main(int argc, char** argv) {
   gw_cmd->add_option("--kafka", gw.kafka, "bootstrap servers")->required();
   gw.models = loraplane::default_catalog_path(argv[0]);
   gw_cmd->add_option("--models", gw.models, "base-model catalog")->capture_default_str();
-  gw_cmd->add_option("--tenant-max-inflight", gw.tenant_max_inflight,
-                     "inference requests in flight per tenant (0 = by tier: 32/128/512)")
-      ->check(CLI::Range(0, 100000))
-      ->capture_default_str();
-  gw_cmd->add_option("--client-timeout", gw.client_timeout_s,
-                     "seconds a client may take to send a request header; each read of a "
-                     "request body must finish within twice this (slow clients are cut)")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  gw_cmd->add_option("--max-uploads", gw.max_uploads,
-                     "uploads in progress on this gateway (beyond: 503 + Retry-After)")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  gw_cmd->add_option("--tenant-max-uploads", gw.tenant_max_uploads,
-                     "uploads in progress per tenant (beyond: 429 + Retry-After)")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  gw_cmd->add_option("--max-request-bytes", gw.max_request_bytes,
-                     "largest JSON request body, e.g. a chat request (beyond: 413); uploads "
-                     "have the tier's file limit")
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
-      ->capture_default_str();
+  add_gateway_flags(gw_cmd, gw);
 
   std::string role;
   auto* worker_cmd = app.add_subcommand("worker", "run a worker role (validate|distribute|agent)");

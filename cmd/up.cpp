@@ -1,6 +1,7 @@
 // `loraplane up` and `loraplane gateway`: wire the roles of this process to one io_context,
 // a Kafka cluster (embedded mock or real) and the data dir; stop cleanly on SIGINT/SIGTERM.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -85,6 +86,24 @@ void report_ready_when_healthy(asio::steady_timer& timer, std::uint16_t port) {
 void init(const std::string& log_level, bool log_json, const std::string& role) {
   logging::set_process_role(role);
   init_logging(log_level, log_json);
+  raise_open_files_limit();
+}
+
+// Every connection, RocksDB file and Kafka socket is a descriptor, and many systems start a
+// process with a soft limit of 1024 under a far higher hard one: the gateway alone takes 4096
+// connections. The soft limit goes up to the hard one (at most 2^20).
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t want = limit.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : limit.rlim_max;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur >= want) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("open files limit stays at {}: raising it to {} failed", before, want);
+    return;
+  }
+  spdlog::debug("open files limit raised from {} to {}", before, want);
 }
 
 namespace {
@@ -190,6 +209,7 @@ int run_up(const UpOptions& options, bool all_roles) {
   gw_options.max_uploads = options.max_uploads;
   gw_options.tenant_max_uploads = options.tenant_max_uploads;
   gw_options.max_body_bytes = options.max_request_bytes;
+  gw_options.upstream.ensure_timeout = std::chrono::seconds(options.ensure_timeout_s);
   gateway::Gateway gw(io, *cluster, gw_options);
   try {
     gw.start();

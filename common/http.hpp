@@ -115,6 +115,10 @@ struct ServerOptions {
   // Asked before a matched route's handler runs, with the path: a response to send instead
   // (the request's body is not read), e.g. while a role cannot serve yet. Unset: never.
   std::function<std::optional<Response>(std::string_view path)> refuse;
+  // Asked before `100 Continue` goes to a client that holds its body back for it (`Expect:
+  // 100-continue`) on a buffered route: a response to send instead, without reading the body
+  // (e.g. a wrong API key, so a refused client does not upload its body first). Unset: never.
+  std::function<std::optional<Response>(const beast::http::request_header<>&)> before_continue;
 };
 
 class Server {

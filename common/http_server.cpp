@@ -1,6 +1,7 @@
 // The coroutine HTTP/1.1 server of common/http.hpp: accept loop, keep-alive sessions with
 // header/body limits and timeouts, dispatch to buffered or streaming handlers, metrics.
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -184,6 +185,8 @@ awaitable<std::optional<Response>> run_buffered(Server::State& st, beast::tcp_st
   const auto& head = parser.get();
   if (!parser.is_done() && head.version() >= 11 &&
       beast::iequals(head[beast::http::field::expect], "100-continue")) {
+    if (st.options.before_continue)
+      if (auto refused = st.options.before_continue(head)) co_return std::move(refused);
     beast::http::response<beast::http::empty_body> cont{beast::http::status::continue_, 11};
     auto [cec, cn] = co_await beast::http::async_write(stream, cont, use_nothrow_awaitable);
     (void)cn;
@@ -341,11 +344,29 @@ awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
 }
 
 awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
+  // After a failed accept (out of file descriptors: the connection stays queued and the next
+  // accept fails at once) the loop pauses instead of spinning on a core, and says so at most
+  // every 10 s.
+  constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+  constexpr auto kLogEvery = std::chrono::seconds(10);
+  auto logged = Clock::now() - kLogEvery;
+  std::size_t unlogged = 0;
   for (;;) {
     auto [ec, socket] = co_await st->acceptor.async_accept(use_nothrow_awaitable);
     if (ec) {
       if (st->stopping || ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("{}: accept failed: {}", st->options.role, ec.message());
+      if (Clock::now() - logged >= kLogEvery) {
+        spdlog::warn("{}: accept failed: {} ({} more since the last line); pausing accepts for "
+                     "{} ms each time",
+                     st->options.role, ec.message(), unlogged, kAcceptPause.count());
+        logged = Clock::now();
+        unlogged = 0;
+      } else {
+        ++unlogged;
+      }
+      asio::steady_timer pause(st->io, kAcceptPause);
+      auto [pause_ec] = co_await pause.async_wait(use_nothrow_awaitable);
+      (void)pause_ec;
       continue;
     }
     if (st->open.load() >= st->options.max_connections) {

@@ -177,6 +177,16 @@ void Gateway::start() {
     return errors::unavailable(
         "loraplane is starting: tenants and adapters are still loading; retry shortly", 1);
   };
+  // A client holding its body back for `100 Continue` (curl does above 1 MiB) with a key that
+  // will be refused gets its 401 now, without sending the body first. Every buffered route
+  // checks a key: the admin token under /admin/, a tenant's key elsewhere.
+  server_options.before_continue =
+      [&d](const http::RequestHeader& request) -> std::optional<http::Response> {
+    if (std::string_view(request.target()).starts_with("/admin/"))
+      return d.context->require_admin(request);
+    if (!d.context->authenticate(request)) return errors::invalid_api_key(request);
+    return std::nullopt;
+  };
   server_options.header_timeout = d.options.client_timeout;
   server_options.body_timeout = 2 * d.options.client_timeout;
   d.server = std::make_unique<http::Server>(d.io, server_options, d.make_router());

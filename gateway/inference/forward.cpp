@@ -34,8 +34,9 @@ struct UpstreamMetrics {
           .Name("loraplane_upstream_errors_total")
           .Help(
               "Failed upstream calls by target and kind: connect (unreachable or dropped), io "
-              "(timeout or broken answer), evicted (engine 404 for a routed adapter), "
-              "ensure (agent refused or failed), status (5xx answer)")
+              "(read timeout or broken answer), timeout (an ensure past the gateway's "
+              "--ensure-timeout), evicted (engine 404 for a routed adapter), ensure (agent "
+              "refused or failed), status (5xx answer)")
           .Register(metrics::registry());
 };
 
@@ -83,10 +84,16 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   req.body += "]}";
   req.request_id = f.rc.request_id;
   auto start = Clock::now();
+  // A wedged agent costs the caller this much, not the 600 s an engine's answer may take.
+  const auto deadline = start + f.ctx.upstream->options().ensure_timeout;
+  req.deadline = deadline;
   auto call = co_await UpstreamCall::start(*f.ctx.upstream, *url, std::move(req));
   if (ex.client_gone) co_return EnsureResult::client_gone;
+  const auto error_kind = [&deadline](Errc code) {
+    return code == Errc::unavailable ? "connect" : Clock::now() >= deadline ? "timeout" : "io";
+  };
   if (!call) {
-    count_upstream_error("agent", call.error().code == Errc::unavailable ? "connect" : "io");
+    count_upstream_error("agent", error_kind(call.error().code));
     logging::warn({"gateway", f.rc.request_id}, "ensure {} on {}: {}", f.target.adapter_id,
                   d.engine_id, call.error().message);
     co_return EnsureResult::retry_elsewhere;
@@ -98,7 +105,7 @@ awaitable<EnsureResult> ensure(Forward& f, Exchange& ex, const router::Decision&
   observe_upstream_latency("agent", std::chrono::duration<double>(Clock::now() - start).count());
   const unsigned status = (*call)->status();
   if (answer && status == 200) co_return EnsureResult::loaded;
-  count_upstream_error("agent", "ensure");
+  count_upstream_error("agent", answer ? "ensure" : error_kind(answer.error().code));
   logging::warn({"gateway", f.rc.request_id}, "ensure {} on {}: status {} {}", f.target.adapter_id,
                 d.engine_id, status, answer ? *answer : answer.error().message);
   co_return status == 404 ? EnsureResult::unknown_adapter : EnsureResult::retry_elsewhere;

@@ -123,17 +123,23 @@ UpstreamCall::~UpstreamCall() {
   connection_->stream.socket().close(ignored);
 }
 
+void UpstreamCall::arm() {
+  auto pool = pool_.lock();
+  const auto per_io = std::chrono::steady_clock::now() +
+                      (pool ? pool->options.io_timeout : std::chrono::seconds(60));
+  connection_->stream.expires_at(deadline_ && *deadline_ < per_io ? *deadline_ : per_io);
+}
+
 awaitable<Status> UpstreamCall::exchange(const bhttp::request<bhttp::string_body>& r) {
   auto& c = *connection_;
-  const auto timeout = pool_.lock() ? pool_.lock()->options.io_timeout : std::chrono::seconds(60);
-  c.stream.expires_after(timeout);
+  arm();
   auto [wec, wn] = co_await bhttp::async_write(c.stream, r, use_nothrow_awaitable);
   (void)wn;
   if (wec) {
     failed_ = true;
     co_return make_error(Errc::unavailable, "sending to " + c.key + ": " + wec.message());
   }
-  c.stream.expires_after(timeout);
+  arm();
   auto [rec, rn] =
       co_await bhttp::async_read_header(c.stream, c.buffer, parser_, use_nothrow_awaitable);
   (void)rn;
@@ -164,6 +170,7 @@ awaitable<Result<std::unique_ptr<UpstreamCall>>> UpstreamCall::start(UpstreamPoo
     auto connection = co_await pool.acquire(url, attempt > 0, reused);
     if (!connection) co_return connection.error();
     std::unique_ptr<UpstreamCall> call(new UpstreamCall(pool, std::move(connection.value())));
+    call->deadline_ = request.deadline;
     auto sent = co_await call->exchange(r);
     if (sent) co_return call;
     // A pooled connection the engine closed meanwhile: once more on a new one.
@@ -191,8 +198,7 @@ awaitable<Result<std::string>> UpstreamCall::read_some() {
     auto& c = *connection_;
     parser_.get().body().data = piece.get();
     parser_.get().body().size = kPiece;
-    auto pool = pool_.lock();
-    c.stream.expires_after(pool ? pool->options.io_timeout : std::chrono::seconds(60));
+    arm();
     auto [ec, n] =
         co_await bhttp::async_read_some(c.stream, c.buffer, parser_, use_nothrow_awaitable);
     (void)n;

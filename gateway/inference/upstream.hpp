@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{3000};
   // Per read or write. A non-streamed answer comes only once the whole generation is done.
   std::chrono::seconds io_timeout{600};
+  // An agent's ensure, answer included: beyond it the engine counts as unable to load the
+  // adapter now and the request goes to another engine, or gets 503 with Retry-After. The
+  // agent's own bounds (a slot wait of 30 s, a download, an engine load) fit within it.
+  std::chrono::seconds ensure_timeout{90};
   std::size_t max_idle_per_host = 64;
   std::chrono::seconds idle_ttl{30};
 };
@@ -75,6 +80,9 @@ class UpstreamCall {
     std::string content_type = "application/json";
     std::string request_id;
     std::string accept;  // empty: none
+    // When the whole exchange must be over, the answer's body read too. Unset: each read and
+    // write gets the pool's io_timeout, with no bound on the whole.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
   };
 
   // Sends the request and reads the response header. Errc::unavailable when the peer cannot be
@@ -101,11 +109,15 @@ class UpstreamCall {
  private:
   UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> connection);
   awaitable<Status> exchange(const http::beast::http::request<http::beast::http::string_body>& r);
+  // Arms the connection's timer for the next read or write: io_timeout, or the deadline if
+  // sooner.
+  void arm();
 
   std::weak_ptr<UpstreamPool::State> pool_;
   std::unique_ptr<UpstreamConnection> connection_;
   http::beast::http::response_parser<http::beast::http::buffer_body> parser_;
   bool failed_ = false;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 }  // namespace loraplane::gateway::inference

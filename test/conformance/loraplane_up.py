@@ -5,6 +5,7 @@ isolation and backpressure suites."""
 import json
 import os
 import re
+import resource
 import subprocess
 import tempfile
 import threading
@@ -92,7 +93,8 @@ def wait_status(port, key, adapter_id, want=("ready", "failed"), timeout=60):
 class Up:
     """`loraplane up --port 0` on a temporary data dir; `port` once it logged its ready line."""
 
-    def __init__(self, admin_token, *args, env=None):
+    def __init__(self, admin_token, *args, env=None, nofile=None):
+        """`nofile`: (soft, hard) limit of open files the process starts with."""
         binary = os.environ.get("LORAPLANE_BINARY")
         if not binary:
             pytest.skip("LORAPLANE_BINARY is set by ctest")
@@ -102,7 +104,9 @@ class Up:
         self.proc = subprocess.Popen(
             [binary, "up", "--port", "0", "--data-dir", self.dir.name, *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=dict(os.environ, LORAPLANE_ADMIN_TOKEN=admin_token, **(env or {})))
+            env=dict(os.environ, LORAPLANE_ADMIN_TOKEN=admin_token, **(env or {})),
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile))
+            if nofile else None)
         self.port = None
         deadline = time.time() + 120
         for line in self.proc.stdout:

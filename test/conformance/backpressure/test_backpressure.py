@@ -11,12 +11,17 @@
   + Retry-After instead of waiting out the delivery timeout, while inference on a ready adapter
   keeps working from the gateway's cached state, also past the router's heartbeat staleness.
   The broker is then restarted on its data and uploads are accepted again.
+- Open files: started with a soft limit of 1024 under a higher hard one, `up` raises it and
+  answers with 1500 clients connected; started with a hard limit it cannot hold its clients
+  under, it pauses its accepts (no spinning core, no log flood) and serves again once clients
+  leave.
 """
 
 import concurrent.futures
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -99,6 +104,82 @@ def small():
 
 
 IN_PROGRESS = ("loraplane_gateway_uploads_in_progress", "")
+
+
+def open_files_limit(pid):
+    """(soft, hard) from /proc/PID/limits ("unlimited" as None)."""
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    return tuple(None if v == "unlimited" else int(v) for v in (soft, hard))
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_connections(port, n):
+    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
+
+
+def test_a_low_open_files_limit_is_raised_so_thousands_of_clients_get_answers():
+    # Many systems start a process with a soft limit of 1024 open files under a higher hard one;
+    # the gateway alone takes 4096 connections. `up` raises its soft limit to the hard one.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4096:
+        pytest.skip(f"this machine's hard limit of open files is {hard}")
+    up = Up(ADMIN, "--sim-profile", "instant", nofile=(1024, hard))
+    conns = []
+    try:
+        soft_now, hard_now = open_files_limit(up.proc.pid)
+        assert soft_now == hard_now, (soft_now, hard_now)
+        conns = idle_connections(up.port, 1500)
+        status, body, _ = request(up.port, "GET", "/v1/models", token="sk-not-a-key",
+                                  timeout=NO_HANG_S)
+        assert status == 401, body
+    finally:
+        for c in conns:
+            c.close()
+        up.stop()
+
+
+def test_out_of_open_files_the_gateway_pauses_accepts_instead_of_spinning():
+    # When the hard limit is reached anyway, a queued connection fails every accept at once:
+    # the gateway must wait between tries (not burn a core and flood its log), and serve again
+    # once connections close.
+    up = Up(ADMIN, "--sim-profile", "instant", nofile=(640, 640))
+    conns = []
+    try:
+        conns = idle_connections(up.port, 700)  # more than the process can hold
+        deadline = time.time() + NO_HANG_S
+        while not any("accept failed" in line for line in up.log) and time.time() < deadline:
+            time.sleep(0.1)
+        assert any("accept failed" in line for line in up.log), "".join(up.log[-20:])
+        before, t0 = cpu_seconds(up.proc.pid), time.time()
+        time.sleep(3)
+        used = cpu_seconds(up.proc.pid) - before
+        assert used < 0.5 * (time.time() - t0), f"{used:.2f} s of CPU in 3 s while out of files"
+        assert sum("accept failed" in line for line in up.log) <= 2
+        for c in conns:
+            c.close()
+        conns = []
+        deadline = time.time() + 30
+        while True:
+            try:
+                status, _, _ = request(up.port, "GET", "/healthz", timeout=2)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline, "no answer after the connections closed"
+            time.sleep(0.2)
+        assert up.alive()
+    finally:
+        for c in conns:
+            c.close()
+        up.stop()
 
 
 def test_uploads_beyond_the_slots_get_429_or_503_with_retry_after(small):

@@ -196,6 +196,31 @@ def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
         assert json.loads(rest[:length])["model"] == m
 
 
+@pytest.mark.parametrize("path,key", [("/v1/chat/completions", "sk-lp-not-a-key"),
+                                       ("/admin/v1/tenants", "not-the-admin-token")])
+def test_a_wrong_key_is_refused_before_the_body_is_asked_for(up, path, key):
+    # A client holding a 3 MiB body back for `100 Continue` with a key that will be refused gets
+    # the 401 instead of the 100: it does not send its body only to be refused.
+    body = b"{" + b" " * (3 << 20) + b"}"
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
+        s.sendall(head)
+        try:
+            final, rest = read_head(s)
+        except socket.timeout:
+            pytest.fail("no answer before the body was sent")
+        assert final.startswith("HTTP/1.1 401 "), final.split("\r\n")[0]
+        assert "connection: close" in final.lower()
+        length = int(next(l.split(":", 1)[1] for l in final.split("\r\n")
+                          if l.lower().startswith("content-length:")))
+        while len(rest) < length:
+            rest += s.recv(65536)
+        code = json.loads(rest[:length])["error"]["code"]
+        assert code == ("invalid_admin_token" if path.startswith("/admin/") else "invalid_api_key")
+
+
 def test_a_stream_to_an_http_1_0_client_is_not_chunked(up):
     # HTTP/1.0 has no chunked encoding: the events come as a body the connection's close ends.
     m = f"{BASE}:support-v3"

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <future>
 #include <sstream>
 #include <string>
 
@@ -367,6 +368,30 @@ BOOST_AUTO_TEST_CASE(a_failed_ensure_leaves_no_loading_mark) {
   auto fleet = it::parse_object(s.get(it::kAdminToken, "/admin/v1/engines").body)["data"].as_array();
   BOOST_TEST_REQUIRE(fleet.size() == 1u);
   BOOST_TEST(fleet[0].as_object()["loading"].as_array().empty(), boost::json::serialize(fleet[0]));
+}
+
+// An agent that does not answer its ensure (wedged, or a load that hangs) costs the caller the
+// gateway's ensure timeout, then a 503 to retry, not the 600 s an engine's answer may take.
+BOOST_AUTO_TEST_CASE(an_ensure_the_agent_never_answers_ends_at_the_ensure_timeout) {
+  it::Stack s(loraplane::sim_engine::test::test_options(),
+              [](loraplane::gateway::GatewayOptions& o) {
+                o.upstream.ensure_timeout = std::chrono::seconds(1);
+              });
+  auto acme = s.create_tenant("acme");
+  auto id = s.add_adapter(acme, "stuck");
+  s.publish_residency({});
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  s.on_ensure([released] { released.wait_for(std::chrono::seconds(60)); });
+  auto r = s.post(acme, "/v1/chat/completions", it::chat_body(it::kBase + ":stuck"));
+  release.set_value();  // the agent answers only now, long after the caller had its answer
+  BOOST_TEST(r.status == 503, r.body);
+  BOOST_TEST(r.headers.count("retry-after") == 1u);
+  BOOST_TEST(it::parse_object(r.body)["error"].as_object()["message"].as_string().find(
+                 it::kBase + ":stuck") != std::string::npos, r.body);
+  auto metrics = loraplane::test::http_request(s.port(), "GET", "/metrics").body;
+  BOOST_TEST(metrics.find("loraplane_upstream_errors_total{kind=\"timeout\",target=\"agent\"} 1") !=
+                 std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(router_metrics_count_decisions) {

@@ -47,7 +47,8 @@ std::string completion_body(const std::string& model, bool stream) {
   return json::serialize(body);
 }
 
-Stack::Stack(sim_engine::SimEngineOptions engine_options) {
+Stack::Stack(sim_engine::SimEngineOptions engine_options,
+             std::function<void(gateway::GatewayOptions&)> configure) {
   cluster_ = kafka::Cluster::embedded();
   BOOST_REQUIRE(cluster_->ensure_topics(kafka::default_topics(), std::chrono::seconds(30)));
   producer_ = kafka::Producer::create(*cluster_, kafka::ProducerOptions{});
@@ -62,6 +63,7 @@ Stack::Stack(sim_engine::SimEngineOptions engine_options) {
   options.admin_token = kAdminToken;
   options.catalog = std::move(catalog.value());
   options.router.stale_after_ms = 10 * 60 * 1000;  // records of a test stay fresh
+  if (configure) configure(options);
   gateway_ = std::make_unique<gateway::Gateway>(io_, *cluster_, options);
   gateway_->start();
   port_ = gateway_->port();

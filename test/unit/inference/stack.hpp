@@ -35,7 +35,8 @@ struct TenantKey {
 
 class Stack {
  public:
-  explicit Stack(sim_engine::SimEngineOptions engine = sim_engine::test::test_options());
+  explicit Stack(sim_engine::SimEngineOptions engine = sim_engine::test::test_options(),
+                 std::function<void(gateway::GatewayOptions&)> configure = {});
   ~Stack();
 
   std::uint16_t port() const { return port_; }
