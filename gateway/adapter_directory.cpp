@@ -21,13 +21,33 @@ std::string new_adapter_id(std::int64_t now_ms) {
   return "adp_" + time_part + random_base62(12);
 }
 
+std::string AdapterDirectory::name_key(std::string_view tenant_id, std::string_view base_model,
+                                       std::string_view name) {
+  std::string key;
+  key.reserve(tenant_id.size() + base_model.size() + name.size() + 2);
+  key.append(tenant_id).append(1, '\n').append(base_model).append(1, '\n').append(name);
+  return key;
+}
+
+void AdapterDirectory::unindex(const schema::AdapterState& state) {
+  if (auto tenant = by_tenant_.find(state.tenant_id); tenant != by_tenant_.end()) {
+    tenant->second.erase(state.adapter.id);
+    if (tenant->second.empty()) by_tenant_.erase(tenant);
+  }
+  auto named =
+      by_name_.find(name_key(state.tenant_id, state.adapter.base_model, state.adapter.name));
+  if (named != by_name_.end()) {
+    named->second.erase(state.adapter.id);
+    if (named->second.empty()) by_name_.erase(named);
+  }
+}
+
 void AdapterDirectory::apply(std::string_view adapter_id, std::optional<std::string_view> value) {
   if (!value) {
     std::unique_lock lock(mutex_);
     auto it = adapters_.find(std::string(adapter_id));
     if (it == adapters_.end()) return;
-    auto tenant = by_tenant_.find(it->second.tenant_id);
-    if (tenant != by_tenant_.end()) tenant->second.erase(it->first);
+    unindex(it->second);
     hidden_.erase(it->first);
     adapters_.erase(it);
     return;
@@ -44,15 +64,14 @@ void AdapterDirectory::put(const schema::AdapterState& state) {
   std::unique_lock lock(mutex_);
   auto& slot = adapters_[state.adapter.id];
   if (!slot.adapter.id.empty() && slot.seq > state.seq) return;  // stale
-  // A record naming another tenant than the one before (loraplane never writes one, but the
-  // topic is input like any other) takes the id out of the old tenant's index: else that
-  // tenant would still find, list and count an adapter that is no longer theirs.
-  if (!slot.adapter.id.empty() && slot.tenant_id != state.tenant_id) {
-    auto old = by_tenant_.find(slot.tenant_id);
-    if (old != by_tenant_.end()) old->second.erase(state.adapter.id);
-  }
+  // Out of the indexes under the old record's tenant, base and name first: a record naming
+  // another tenant than the one before (loraplane never writes one, but the topic is input
+  // like any other) must leave that tenant unable to find, list or count the adapter.
+  if (!slot.adapter.id.empty()) unindex(slot);
   slot = state;
-  by_tenant_[state.tenant_id][state.adapter.id] = true;
+  by_tenant_[state.tenant_id][state.adapter.id] = &slot;
+  by_name_[name_key(state.tenant_id, state.adapter.base_model, state.adapter.name)]
+          [state.adapter.id] = &slot;
 }
 
 void AdapterDirectory::hide(std::string_view adapter_id) {
@@ -60,15 +79,15 @@ void AdapterDirectory::hide(std::string_view adapter_id) {
   hidden_[std::string(adapter_id)] = true;
 }
 
-bool AdapterDirectory::visible(const schema::AdapterState& s) {
-  return s.adapter.status != schema::AdapterStatus::deleting;
+const schema::AdapterState* AdapterDirectory::visible(const schema::AdapterState* s) const {
+  if (s->adapter.status == schema::AdapterStatus::deleting) return nullptr;
+  if (!hidden_.empty() && hidden_.contains(s->adapter.id)) return nullptr;
+  return s;
 }
 
 const schema::AdapterState* AdapterDirectory::find_visible(std::string_view adapter_id) const {
   auto it = adapters_.find(std::string(adapter_id));
-  if (it == adapters_.end() || !visible(it->second) || hidden_.contains(it->first))
-    return nullptr;
-  return &it->second;
+  return it == adapters_.end() ? nullptr : visible(&it->second);
 }
 
 std::optional<schema::AdapterState> AdapterDirectory::lookup(std::string_view adapter_id) const {
@@ -88,16 +107,18 @@ std::optional<schema::AdapterState> AdapterDirectory::get(std::string_view tenan
 const schema::AdapterState* AdapterDirectory::find_named(std::string_view tenant_id,
                                                          std::string_view base_model,
                                                          std::string_view name) const {
-  auto tenant = by_tenant_.find(std::string(tenant_id));
-  if (tenant == by_tenant_.end()) return nullptr;
+  auto named = by_name_.find(name_key(tenant_id, base_model, name));
+  if (named == by_name_.end()) return nullptr;
   // Newest first. Names are unique, except that uploads of one name racing each other all get
   // their 202 and the validate worker fails the losers (adapter_exists): those failed records
   // are newer than the winner and must not hide it, so a live adapter comes before any failed
   // one of the same name.
   const schema::AdapterState* newest_failed = nullptr;
-  for (const auto& [id, unused] : tenant->second) {
-    const auto* found = find_visible(id);
-    if (!found || found->adapter.base_model != base_model || found->adapter.name != name)
+  for (const auto& [id, state] : named->second) {
+    const auto* found = visible(state);
+    // The key's parts are compared too: a '\n' inside one of them could make keys collide.
+    if (!found || found->tenant_id != tenant_id || found->adapter.base_model != base_model ||
+        found->adapter.name != name)
       continue;
     if (found->adapter.status != schema::AdapterStatus::failed) return found;
     if (!newest_failed) newest_failed = found;
@@ -124,13 +145,13 @@ std::vector<schema::AdapterState> AdapterDirectory::list(std::string_view tenant
   if (tenant == by_tenant_.end()) return out;
   auto it = after.empty() ? tenant->second.begin() : tenant->second.upper_bound(after);
   for (; it != tenant->second.end(); ++it) {
-    auto found = lookup(it->first);
+    const auto* found = visible(it->second);
     if (!found) continue;
     if (out.size() == limit) {
       has_more = true;
       break;
     }
-    out.push_back(std::move(*found));
+    out.push_back(*found);
   }
   return out;
 }
@@ -140,8 +161,8 @@ int AdapterDirectory::count(std::string_view tenant_id) const {
   auto tenant = by_tenant_.find(std::string(tenant_id));
   if (tenant == by_tenant_.end()) return 0;
   int n = 0;
-  for (const auto& [id, unused] : tenant->second) {
-    auto found = lookup(id);
+  for (const auto& [id, state] : tenant->second) {
+    const auto* found = visible(state);
     if (found && found->adapter.status != schema::AdapterStatus::failed) ++n;
   }
   return n;

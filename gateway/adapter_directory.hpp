@@ -69,7 +69,8 @@ class AdapterDirectory {
   };
 
  private:
-  static bool visible(const schema::AdapterState& s);
+  // locked: the state unless it is being deleted or hidden.
+  const schema::AdapterState* visible(const schema::AdapterState* s) const;
   std::optional<schema::AdapterState> lookup(std::string_view adapter_id) const;  // locked
   const schema::AdapterState* find_visible(std::string_view adapter_id) const;   // locked
   // locked: the tenant's visible adapter with this name on this base (a live one before a
@@ -79,7 +80,21 @@ class AdapterDirectory {
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, schema::AdapterState> adapters_;
-  std::unordered_map<std::string, std::map<std::string, bool, std::greater<>>> by_tenant_;
+  // Per tenant, newest id first, to its state in adapters_ (a node: the pointer stays valid
+  // until the id is erased from every index). Lists and counts walk these without a copy or a
+  // hash per adapter.
+  std::unordered_map<std::string,
+                     std::map<std::string, const schema::AdapterState*, std::greater<>>>
+      by_tenant_;
+  // tenant '\n' base '\n' name → the ids under that name, newest first (several only while
+  // failed duplicates of a name exist): an inference request's lookup reads one entry, not
+  // the tenant's every adapter.
+  std::unordered_map<std::string,
+                     std::map<std::string, const schema::AdapterState*, std::greater<>>>
+      by_name_;
+  static std::string name_key(std::string_view tenant_id, std::string_view base_model,
+                              std::string_view name);
+  void unindex(const schema::AdapterState& state);  // locked: out of by_tenant_ and by_name_
   std::unordered_map<std::string, bool> hidden_;
   std::mutex claims_mutex_;
   std::set<std::string> claims_;  // tenant '\n' base '\n' name

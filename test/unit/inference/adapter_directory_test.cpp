@@ -66,4 +66,33 @@ BOOST_AUTO_TEST_CASE(a_name_resolves_to_its_live_adapter_not_to_newer_failed_dup
   BOOST_TEST((brief->status == schema::AdapterStatus::failed));
 }
 
+// A name resolves through an index kept beside the records: a later record under another name
+// moves it, a tombstone takes it out, and a deleting record hides it, as the records say.
+BOOST_AUTO_TEST_CASE(the_name_lookup_follows_renames_tombstones_and_deletes) {
+  gw::AdapterDirectory dir;
+  dir.put(record("ten_a", 1));
+  BOOST_TEST(dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot")->id == "adp_1");
+  auto renamed = record("ten_a", 2);
+  renamed.adapter.name = "bot-2";
+  dir.put(renamed);
+  BOOST_TEST(!dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot").has_value());
+  BOOST_TEST(dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot-2")->id == "adp_1");
+  BOOST_TEST(!dir.brief_by_name("ten_a", "llama-3.1-70b-instruct", "bot-2").has_value());
+  auto deleting = renamed;
+  deleting.seq = 3;
+  deleting.adapter.status = schema::AdapterStatus::deleting;
+  dir.put(deleting);
+  BOOST_TEST(!dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot-2").has_value());
+  BOOST_TEST(dir.count("ten_a") == 0);
+  dir.apply("adp_1", std::nullopt);
+  BOOST_TEST(!dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot-2").has_value());
+  // The name is free for a new adapter, found at once.
+  auto fresh = record("ten_a", 1);
+  fresh.adapter.id = "adp_9";
+  fresh.adapter.name = "bot-2";
+  dir.put(fresh);
+  BOOST_TEST(dir.brief_by_name("ten_a", "llama-3.1-8b-instruct", "bot-2")->id == "adp_9");
+  BOOST_TEST(dir.count("ten_a") == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
