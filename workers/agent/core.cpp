@@ -230,12 +230,15 @@ Entry* Core::coldest_registered(const std::string& except, bool idle_only) {
   return best;
 }
 
-Entry* Core::first_evictable(const std::vector<std::string>& order, const std::string& except) {
+Entry* Core::first_evictable(const std::vector<std::string>& order, const std::string& except,
+                             bool idle_only) {
   const auto now = Clock::now();
   for (const auto& id : order) {
     if (id == except) continue;
     auto* e = find(id);
-    if (e && e->registered && !e->op && e->held_until <= now) return e;
+    if (!e || !e->registered || e->op || e->held_until > now) continue;
+    if (idle_only && (e->engine_busy || e->slot_reserved)) continue;
+    return e;
   }
   return nullptr;
 }

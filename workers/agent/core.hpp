@@ -100,8 +100,10 @@ class Core : public std::enable_shared_from_this<Core> {
   Entry* coldest_registered(const std::string& except, bool idle_only = false);
   // `st`; when it is a success, holds the adapter against eviction for options_.ensure_hold.
   Status held(const std::string& adapter_id, Status st);
-  // The first of `order` that is registered, idle and not `except`; nullptr if none.
-  Entry* first_evictable(const std::vector<std::string>& order, const std::string& except);
+  // The first of `order` that is registered, not loading or held and not `except`; nullptr if
+  // none. `idle_only` as for coldest_registered.
+  Entry* first_evictable(const std::vector<std::string>& order, const std::string& except,
+                         bool idle_only = false);
   Entry* lru_on_disk(const std::string& except);
   void mark(Entry& e, bool registered);
 

@@ -250,10 +250,17 @@ awaitable<Status> Core::disk_room(std::string id, std::uint64_t bytes, bool ensu
       co_await refresh_load(false);
     auto room = make_disk_room(id, bytes);
     if (room || room.error().code != Errc::unavailable || !ensure) co_return room;
-    // The rest is held by adapters in the engine: the coldest without requests there leaves
-    // it, as it would for a slot, and its files can go.
-    if (Entry* victim = coldest_registered(id, /*idle_only=*/true)) {
-      auto evicting = evict(victim->info.adapter_id, "disk budget");
+    // The rest is held by adapters in the engine: one without requests there leaves it, as it
+    // would for a slot (the gateway's choice first, then the coldest), and its files can go.
+    const Entry* self = find(id);
+    Entry* victim = self && self->op
+                        ? first_evictable(self->op->evict_order, id, /*idle_only=*/true)
+                        : nullptr;
+    const std::string_view why =
+        victim ? "disk budget, coldest by the gateway's traffic" : "disk budget";
+    if (!victim) victim = coldest_registered(id, /*idle_only=*/true);
+    if (victim) {
+      auto evicting = evict(victim->info.adapter_id, why);
       co_await std::move(evicting);
       continue;
     }

@@ -286,6 +286,31 @@ BOOST_AUTO_TEST_CASE(the_gateways_evict_order_comes_before_the_agents_own_heat) 
   BOOST_TEST(!f.engine_has("adp_eo_cold"));
 }
 
+// The same order decides what leaves the engine to free disk room: with slots to spare but a
+// disk budget of two adapters, the one the gateway names goes (files and all), not the one the
+// agent's own heat would pick.
+BOOST_AUTO_TEST_CASE(the_gateways_evict_order_also_decides_what_leaves_for_disk_room) {
+  Fixture f("base-evict-disk", /*max_loras=*/3);
+  f.add_blob_server();
+  auto options = f.agent_options();
+  options.ensure_hold = std::chrono::milliseconds(0);
+  options.disk_budget_bytes = adapter_weights(1).size() * 2 + 100;  // two adapters fit
+  f.start_agent(options);
+  f.publish_ready("adp_ed_hot", 1);
+  f.publish_ready("adp_ed_cold", 2);
+  BOOST_REQUIRE(
+      eventually([&] { return f.engine_has("adp_ed_hot") && f.engine_has("adp_ed_cold"); }));
+  for (int i = 0; i < 5; ++i) BOOST_TEST(f.ensure("adp_ed_hot").status == 200);
+  f.publish_ready("adp_ed_new", 3);  // its pre-warm finds no room (and makes none)
+  auto res = f.ensure("adp_ed_new", {"adp_ed_gone", "adp_ed_hot", "adp_ed_cold"});
+  BOOST_TEST(res.status == 200, res.body);
+  BOOST_TEST(f.engine_has("adp_ed_new"));
+  BOOST_TEST(f.engine_has("adp_ed_cold"));
+  BOOST_TEST(!f.engine_has("adp_ed_hot"));
+  BOOST_TEST(fs::exists(f.adapter_dir("adp_ed_cold")));
+  BOOST_TEST(!fs::exists(f.adapter_dir("adp_ed_hot")));
+}
+
 BOOST_AUTO_TEST_CASE(corrupt_blob_is_refused_and_the_next_url_used) {
   Fixture f("base-corrupt");
   auto& bad = f.add_blob_server(/*corrupt=*/true);
