@@ -93,17 +93,24 @@ std::optional<schema::AdapterState> AdapterView::wait_for(std::string_view adapt
 
 bool AdapterView::name_taken(std::string_view tenant_id, std::string_view base_model,
                              std::string_view name, std::string_view except_id) const {
+  return name_holder(tenant_id, base_model, name, except_id).has_value();
+}
+
+std::optional<schema::Adapter> AdapterView::name_holder(std::string_view tenant_id,
+                                                        std::string_view base_model,
+                                                        std::string_view name,
+                                                        std::string_view except_id) const {
   std::lock_guard lock(mutex_);
   auto tenant = by_tenant_.find(std::string(tenant_id));
-  if (tenant == by_tenant_.end()) return false;
+  if (tenant == by_tenant_.end()) return std::nullopt;
   for (const auto& id : tenant->second) {
     if (id == except_id) continue;
     const Entry* entry = live(id);
     if (entry == nullptr) continue;
     const auto& a = entry->state.adapter;
-    if (admitted(a.status) && a.base_model == base_model && a.name == name) return true;
+    if (admitted(a.status) && a.base_model == base_model && a.name == name) return a;
   }
-  return false;
+  return std::nullopt;
 }
 
 int AdapterView::admitted_count(std::string_view tenant_id, std::string_view except_id) const {
@@ -133,6 +140,25 @@ std::vector<schema::AdapterState> AdapterView::undeleted(std::string_view tenant
         entry->state.adapter.status != schema::AdapterStatus::deleting)
       out.push_back(entry->state);
   }
+  return out;
+}
+
+std::vector<schema::AdapterState> AdapterView::deleting(std::string_view tenant_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<schema::AdapterState> out;
+  auto keep = [&out](const Entry& entry) {
+    if (!entry.gone && entry.state.adapter.status == schema::AdapterStatus::deleting)
+      out.push_back(entry.state);
+  };
+  if (tenant_id.empty()) {
+    for (const auto& [id, entry] : adapters_) keep(entry);
+    return out;
+  }
+  auto tenant = by_tenant_.find(std::string(tenant_id));
+  if (tenant == by_tenant_.end()) return out;
+  for (const auto& id : tenant->second)
+    if (const Entry* entry = live(id); entry != nullptr && entry->state.tenant_id == tenant_id)
+      keep(*entry);
   return out;
 }
 

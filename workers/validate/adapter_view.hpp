@@ -39,10 +39,17 @@ class AdapterView {
   // the tenant with this name on this base model.
   bool name_taken(std::string_view tenant_id, std::string_view base_model, std::string_view name,
                   std::string_view except_id) const;
+  // That adapter, if any (for the message naming it).
+  std::optional<schema::Adapter> name_holder(std::string_view tenant_id,
+                                             std::string_view base_model, std::string_view name,
+                                             std::string_view except_id) const;
   // Adapters counted against the tier limit: admitted and not failed (validating, ready).
   int admitted_count(std::string_view tenant_id, std::string_view except_id) const;
   // The tenant's adapters not yet being deleted, whatever their status.
   std::vector<schema::AdapterState> undeleted(std::string_view tenant_id) const;
+  // Adapters whose delete began (`deleting`) and has not ended in a tombstone: the tenant's, or
+  // every tenant's when `tenant_id` is empty.
+  std::vector<schema::AdapterState> deleting(std::string_view tenant_id = {}) const;
   // Ends every wait at once (the worker is stopping).
   void close();
 

@@ -22,8 +22,8 @@ namespace loraplane::validate {
 
 namespace {
 
-constexpr std::size_t kChunkBytes = 1 << 20;
-constexpr int kChunksInFlight = 8;
+constexpr std::size_t kChunkBytes = kImportChunkBytes;
+constexpr int kChunksInFlight = kImportChunksInFlight;
 constexpr std::uint64_t kMaxConfigBytes = 64 * 1024;
 
 // Publishes a byte stream as one upload's chunks (key = upload id, so one partition, in order),
@@ -132,6 +132,8 @@ bool has(const RepoRevision& rev, std::string_view file) {
 JobHandler::Outcome JobHandler::import(const schema::Job& job) {
   auto state = adapter_of(job);
   if (!state) return Outcome::ignored;
+  if (state->adapter.status == schema::AdapterStatus::deleting)
+    return finish_delete(std::move(*state));  // e.g. tenant_gone, cut short by a crash
   if (!in_progress(*state)) return Outcome::skipped;  // a redelivered job
   if (!job.hf_import) return fail(*state, "invalid_request", "import job without a repo");
   auto tier = tenants_.wait_for(job.tenant_id, options_.state_wait);

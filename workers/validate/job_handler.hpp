@@ -21,6 +21,11 @@
 
 namespace loraplane::validate {
 
+// An import publishes the weights as 1 MiB chunks, at most 8 unacknowledged: what one lane
+// may hold in the worker's producer queue at once.
+inline constexpr std::size_t kImportChunkBytes = std::size_t{1} << 20;
+inline constexpr int kImportChunksInFlight = 8;
+
 // Pending (not taken yet) or validating without a verdict (a previous attempt stopped half-way:
 // a crash, or a Kafka error while reading the chunks). Anything else is past this job.
 inline bool in_progress(const schema::AdapterState& state) {
@@ -68,8 +73,12 @@ class JobHandler {
   // deleting, adapter.deleted (when it has a sha256 and `announce`), tombstone: the steps of a
   // delete. A failed adapter was never announced ready: no agent holds it, nothing to tell.
   Outcome remove_state(schema::AdapterState state, bool announce = true);
+  // The last steps of a delete that a crash or a Kafka error cut short after `deleting` was
+  // written (whatever job finds it so): announced only if agents could hold it (it was stored).
+  Outcome finish_delete(schema::AdapterState state);
   // Deletes the tenant's oldest failed adapters beyond options_.max_failed_per_tenant, never
-  // `just_failed` (the one the user is about to look at).
+  // `just_failed` (the one the user is about to look at); first finishes the tenant's deletes
+  // left unfinished.
   void prune_failed(const std::string& tenant_id, const std::string& just_failed);
   // The adapter of a deleted tenant, whatever the job: deleted as by remove().
   Outcome tenant_gone(const schema::Job& job);

@@ -73,9 +73,19 @@ JobHandler::Outcome JobHandler::remove_state(schema::AdapterState state, bool an
   return Outcome::done;
 }
 
+JobHandler::Outcome JobHandler::finish_delete(schema::AdapterState state) {
+  spdlog::info("validate: adapter {} was left deleting; finishing its delete", state.adapter.id);
+  const bool stored = !state.storage_urls.empty();
+  return remove_state(std::move(state), /*announce=*/stored);
+}
+
 // Oldest first by creation, then id (a gateway's ids begin with their millisecond): a failure
-// pushes the oldest one out. A Kafka error leaves the surplus to the next failure.
+// pushes the oldest one out. A Kafka error leaves the surplus to the next failure, and a delete
+// it cut short to the next failure of the tenant (or the next job of that adapter, or the next
+// start of a worker).
 void JobHandler::prune_failed(const std::string& tenant_id, const std::string& just_failed) {
+  for (auto& state : adapters_.deleting(tenant_id))
+    if (finish_delete(std::move(state)) == Outcome::retry) return;
   std::vector<schema::AdapterState> failed;  // the others
   for (auto& state : adapters_.undeleted(tenant_id))
     if (state.adapter.status == schema::AdapterStatus::failed && state.adapter.id != just_failed)
@@ -111,8 +121,9 @@ JobHandler::Outcome JobHandler::tenant_gone(const schema::Job& job) {
 JobHandler::Outcome JobHandler::stored(const schema::Job& job) {
   auto state = adapter_of(job);
   if (!state) return Outcome::ignored;
-  if (state->adapter.status != schema::AdapterStatus::deleting && tenants_.deleted(job.tenant_id))
-    return tenant_gone(job);
+  if (state->adapter.status == schema::AdapterStatus::deleting)
+    return finish_delete(std::move(*state));
+  if (tenants_.deleted(job.tenant_id)) return tenant_gone(job);
   const std::string& url = job.stored->blob_url;
   const auto status = state->adapter.status;
   if (status == schema::AdapterStatus::ready) {

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/request_id.hpp"
 #include "common/unix_time.hpp"
@@ -25,13 +26,11 @@ struct Reports {
 
 constexpr std::chrono::milliseconds kStopPoll{200};
 
-}  // namespace
-
-Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
-                                         std::string_view tenant_id, std::string_view request_id,
-                                         std::chrono::milliseconds timeout,
-                                         const std::atomic<bool>& stopping) {
-  const auto left = adapters.undeleted(tenant_id);
+// Queues a delete job for each of `left` and waits for their delivery reports.
+Result<std::size_t> queue_deletes(kafka::Producer& producer,
+                                  const std::vector<schema::AdapterState>& left,
+                                  std::string_view request_id, std::chrono::milliseconds timeout,
+                                  const std::atomic<bool>& stopping) {
   if (left.empty()) return std::size_t{0};
   // Shared: a report that arrives after we gave up must still find it alive.
   auto reports = std::make_shared<Reports>();
@@ -60,6 +59,21 @@ Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const Adapte
                           " ms");
   if (reports->first_error) return *reports->first_error;
   return left.size();
+}
+
+}  // namespace
+
+Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const AdapterView& adapters,
+                                         std::string_view tenant_id, std::string_view request_id,
+                                         std::chrono::milliseconds timeout,
+                                         const std::atomic<bool>& stopping) {
+  return queue_deletes(producer, adapters.undeleted(tenant_id), request_id, timeout, stopping);
+}
+
+Result<std::size_t> sweep_unfinished_deletes(kafka::Producer& producer, const AdapterView& adapters,
+                                             std::chrono::milliseconds timeout,
+                                             const std::atomic<bool>& stopping) {
+  return queue_deletes(producer, adapters.deleting(), "", timeout, stopping);
 }
 
 }  // namespace loraplane::validate

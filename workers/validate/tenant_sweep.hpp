@@ -37,4 +37,11 @@ Result<std::size_t> sweep_deleted_tenant(kafka::Producer& producer, const Adapte
                                          std::chrono::milliseconds timeout,
                                          const std::atomic<bool>& stopping);
 
+// The same for every adapter whose delete a crash or a Kafka error cut short (`deleting`, no
+// tombstone), of any tenant: its delete job, run by the worker that owns the tenant's
+// partition, finishes it. Run by a worker when it starts taking jobs.
+Result<std::size_t> sweep_unfinished_deletes(kafka::Producer& producer, const AdapterView& adapters,
+                                             std::chrono::milliseconds timeout,
+                                             const std::atomic<bool>& stopping);
+
 }  // namespace loraplane::validate

@@ -19,6 +19,8 @@ schema::UploadLocation location_of(const schema::JobUpload& u) {
 JobHandler::Outcome JobHandler::upload(const schema::Job& job) {
   auto state = adapter_of(job);
   if (!state) return Outcome::ignored;
+  if (state->adapter.status == schema::AdapterStatus::deleting)
+    return finish_delete(std::move(*state));  // e.g. tenant_gone, cut short by a crash
   if (!in_progress(*state)) return Outcome::skipped;  // a redelivered job
   auto tier = tenants_.wait_for(job.tenant_id, options_.state_wait);
   if (!tier) {
@@ -39,9 +41,14 @@ std::optional<JobHandler::Outcome> JobHandler::admit(const schema::Job& job,
                                                      schema::Tier tier) {
   if (tenants_.deleted(job.tenant_id)) return tenant_gone(job);
   const auto& a = state.adapter;
-  if (adapters_.name_taken(state.tenant_id, a.base_model, a.name, a.id))
+  if (auto holder = adapters_.name_holder(state.tenant_id, a.base_model, a.name, a.id))
     return fail(state, "adapter_exists",
-                "name: an adapter named '" + a.name + "' already exists for " + a.base_model);
+                "name: an adapter named '" + a.name + "' already exists for " + a.base_model +
+                    " (" + holder->id + ", " + std::string(schema::to_string(holder->status)) +
+                    ")" +
+                    (holder->status == schema::AdapterStatus::failed
+                         ? "; delete it to reuse the name"
+                         : ""));
   const auto limits = schema::limits(tier);
   if (adapters_.admitted_count(state.tenant_id, a.id) >= limits.max_adapters)
     return fail(state, "adapter_limit_reached",
@@ -81,7 +88,14 @@ JobHandler::Outcome JobHandler::validate_upload(const schema::Job& job,
   if (!received) {
     const auto& error = received.error();
     if (error.code == Errc::invalid_argument) return fail(state, "invalid_adapter", error.message);
-    if (error.code == Errc::not_found) return fail(state, "upload_expired", error.message);
+    if (error.code == Errc::not_found) {
+      // The detail (offsets, topic) is for the operator; the user is told what to do.
+      spdlog::warn("validate: upload {} of adapter {} is gone: {}", job.upload->upload_id,
+                   job.adapter_id, error.message);
+      return fail(state, "upload_expired",
+                  "the uploaded bytes are no longer kept (uploads wait at most a day to be "
+                  "validated); upload the file again");
+    }
     spdlog::warn("validate: reading upload {} of adapter {} failed, the job will be retried: {}",
                  job.upload->upload_id, job.adapter_id, error.message);
     validate_metrics().failure("kafka");

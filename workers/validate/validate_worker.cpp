@@ -56,8 +56,13 @@ void ValidateWorker::start() {
   validate_metrics();  // the families exist from the start: an idle worker's /metrics shows them
   kafka::ProducerOptions producer_options;
   producer_options.client_id = options_.client_id;
-  producer_ = kafka::Producer::create(cluster_, producer_options);
   lanes_.resize(std::max<std::size_t>(options_.job_lanes, 1));
+  // Every lane may be importing at once: room for each one's chunks in flight on top of the
+  // usual queue, so that eight tenants' imports never meet a full queue (which fails the
+  // chunk, and the import starts over) and never push another lane's state records out.
+  producer_options.queue_max_bytes +=
+      lanes_.size() * kImportChunksInFlight * (kImportChunkBytes + 64 * 1024);
+  producer_ = kafka::Producer::create(cluster_, producer_options);
   for (auto& lane : lanes_) {
     lane.writer = std::make_unique<StateWriter>(*producer_, *adapters_, options_.produce_timeout);
     lane.handler = std::make_unique<JobHandler>(cluster_, catalog_, options_, *adapters_,
@@ -118,6 +123,7 @@ void ValidateWorker::start_jobs_when_caught_up() {
     spdlog::info("validate: adapter and tenant views caught up; taking jobs as {} ({} lanes)",
                  options_.group_id, lanes_.size());
   }
+  finish_unfinished_deletes();
   // Then this thread serves the sweeps: first of the tenants deleted before the views caught
   // up, then of each deletion the tenant reader reads.
   for (auto& id : tenants_->deleted_ids()) queue_sweep(std::move(id), "");
@@ -172,6 +178,27 @@ bool ValidateWorker::sweep(const std::string& tenant_id, const std::string& requ
     validate_metrics().swept(queued.value());
   }
   return true;
+}
+
+void ValidateWorker::finish_unfinished_deletes() {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1; attempt <= kAttempts && !stopping_.load(); ++attempt) {
+    auto queued = sweep_unfinished_deletes(*producer_, *adapters_, options_.produce_timeout,
+                                           stopping_);
+    if (queued) {
+      if (queued.value() > 0)
+        spdlog::info("validate: {} adapters were left deleting (a delete cut short); their "
+                     "delete jobs are queued",
+                     queued.value());
+      return;
+    }
+    if (stopping_.load()) return;
+    spdlog::warn("validate: queueing the deletes left unfinished: {}{}", queued.error().message,
+                 attempt < kAttempts ? "; will retry" : "; left to the next start");
+    validate_metrics().failure("kafka");
+    std::unique_lock lock(sweep_mutex_);
+    sweep_wanted_.wait_for(lock, kSweepRetry, [this] { return stopping_.load(); });
+  }
 }
 
 void ValidateWorker::stop() {

@@ -86,6 +86,9 @@ class ValidateWorker {
   void serve_sweeps();
   // True once the tenant's adapter deletes are acknowledged (or none were left).
   bool sweep(const std::string& tenant_id, const std::string& request_id);
+  // Once, as the jobs are taken: a delete job for every adapter a crash or a Kafka error left
+  // `deleting` (tenant_sweep.hpp), a few attempts while Kafka refuses.
+  void finish_unfinished_deletes();
 
   const kafka::Cluster& cluster_;
   const ModelCatalog& catalog_;

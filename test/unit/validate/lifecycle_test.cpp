@@ -271,6 +271,44 @@ BOOST_AUTO_TEST_CASE(an_adapter_that_shows_up_after_its_tenant_was_swept_is_dele
   BOOST_TEST(h.wait_state(v.sent.adapter_id, [](const auto&) { return true; }).seq == ready.seq);
 }
 
+// What a delete leaves when a kill -9 or a Kafka error stops it right after `deleting`: the
+// record, with no adapter.deleted and no tombstone. A later job of the adapter (here the upload
+// job, redelivered) finishes the delete instead of skipping an adapter that is not in progress.
+BOOST_AUTO_TEST_CASE(a_job_finding_a_delete_cut_short_finishes_it) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("cut-short");
+  auto deleting = ready_adapter(v);
+  deleting.adapter.status = AdapterStatus::deleting;
+  ++deleting.seq;
+  h.put_state(deleting);
+  h.wait_state(v.sent.adapter_id, [&](const auto& s) { return s.seq == deleting.seq; });
+  // The worker's own reader may apply the record a moment after this test's reader did: a job
+  // handled before that finds the adapter ready and skips, so the job comes again (as a
+  // redelivery would) until one has found it deleting.
+  for (int i = 0; i < 10 && !h.tombstoned(v.sent.adapter_id); ++i) {
+    h.send_job(v.sent.job);
+    wait_for_earlier_jobs(v.tenant);
+  }
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  auto events = h.wait_events(v.sent.adapter_id, 2);  // adapter.ready, then adapter.deleted
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+}
+
+// The same record with no job of the adapter left to come: a worker finishes it when it starts.
+BOOST_AUTO_TEST_CASE(a_starting_worker_finishes_deletes_cut_short) {
+  auto& h = Harness::get();
+  auto v = validated_adapter("cut-short-idle");
+  auto deleting = ready_adapter(v);
+  deleting.adapter.status = AdapterStatus::deleting;
+  ++deleting.seq;
+  h.restart_worker([&] { h.put_state(deleting); });
+  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  auto events = h.wait_events(v.sent.adapter_id, 2);
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+}
+
 // The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
 BOOST_AUTO_TEST_CASE(import_fails_clearly_when_the_hub_is_unreachable) {
   auto& h = Harness::get();

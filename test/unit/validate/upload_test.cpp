@@ -206,7 +206,9 @@ BOOST_AUTO_TEST_CASE(a_second_adapter_with_the_same_name_fails_adapter_exists) {
   auto first = h.upload(tenant, "same-name", spec);
   auto second = h.upload(tenant, "same-name", spec);
   BOOST_TEST(verdict(first).validated);
-  BOOST_TEST(contains(error_message(verdict(second), "adapter_exists"), "same-name"));
+  const auto message = error_message(verdict(second), "adapter_exists");
+  BOOST_TEST(contains(message, "same-name"));
+  BOOST_TEST(contains(message, "(" + first.adapter_id + ", validating)"), message);  // the holder
   // Another tenant's adapter of that name is no conflict.
   auto other = h.upload(new_tenant(), "same-name", spec);
   BOOST_TEST(verdict(other).validated);
