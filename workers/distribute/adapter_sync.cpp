@@ -72,14 +72,26 @@ Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::Adap
   const bool present = store.stat(sha).has_value();
   if (present && held == sha && confirmed_.contains(adapter_id)) return Step::done;
   if (!present) {
-    if (!state.upload_location) {
-      spdlog::error("distribute: adapter {} to hold has no upload_location to copy from",
-                    adapter_id);
-      return Step::give_up;
+    Result<storage::BlobInfo> info =
+        make_error(Errc::not_found, "adapter " + adapter_id + " has no upload_location");
+    if (state.upload_location)
+      info = copy_upload(cluster_, store, {*state.upload_location, sha, state.adapter.size_bytes},
+                         options_.read_idle_timeout);
+    // The upload is gone from loraplane.uploads (kept a day) or was never there: a node that
+    // joined since, or lost its disk, copies the blob from a node that holds it.
+    bool from_peer = false;
+    if (!info && info.error().code == Errc::not_found) {
+      std::vector<std::string> peers;
+      for (const auto& url : state.storage_urls)
+        if (url != blob_url(sha)) peers.push_back(url);
+      if (!peers.empty()) {
+        spdlog::info("distribute {}: {}; copying blob {} from another storage node",
+                     options_.node_id, info.error().message, sha);
+        info = copy_from_peers(store, peers, sha, state.adapter.size_bytes,
+                               options_.read_idle_timeout);
+        from_peer = true;
+      }
     }
-    auto info =
-        copy_upload(cluster_, store, {*state.upload_location, sha, state.adapter.size_bytes},
-                    options_.read_idle_timeout);
     if (!info) {
       const bool fatal = permanent(info.error().code);
       spdlog::log(fatal ? spdlog::level::err : spdlog::level::warn,
@@ -88,9 +100,9 @@ Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::Adap
       return fatal ? Step::give_up : Step::retry;
     }
     ++counters_.copied;
-    distribute_metrics().stored_outcome("copied").Increment();
-    spdlog::info("distribute {}: stored blob {} ({} bytes) for {}", options_.node_id, sha,
-                 info->size, adapter_id);
+    distribute_metrics().stored_outcome(from_peer ? "copied_from_peer" : "copied").Increment();
+    spdlog::info("distribute {}: stored blob {} ({} bytes) for {}{}", options_.node_id, sha,
+                 info->size, adapter_id, from_peer ? ", from another storage node" : "");
   } else if (held != sha) {
     ++counters_.reused;
     distribute_metrics().stored_outcome("reused").Increment();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/kafka.hpp"
 #include "common/result.hpp"
@@ -26,5 +27,16 @@ struct CopyRequest {
 Result<storage::BlobInfo> copy_upload(const kafka::Cluster& cluster, storage::BlobStore& store,
                                       const CopyRequest& request,
                                       std::chrono::milliseconds idle_timeout);
+
+// Copies the blob from another storage node that serves it, for a node whose upload is no
+// longer in loraplane.uploads (a node that joined later, or lost its disk): GET each of `urls`
+// in turn, streamed into a BlobWriter and committed only if size and sha256 match, until one
+// succeeds. Each read or write step has `idle_timeout`. Errors: Errc::not_found when every
+// node answered 404 or served wrong bytes (nothing to retry), Errc::unavailable otherwise.
+// Blocking.
+Result<storage::BlobInfo> copy_from_peers(storage::BlobStore& store,
+                                          const std::vector<std::string>& urls,
+                                          const std::string& sha256, std::uint64_t size,
+                                          std::chrono::milliseconds idle_timeout);
 
 }  // namespace loraplane::distribute

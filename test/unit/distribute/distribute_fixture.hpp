@@ -66,6 +66,9 @@ class Fixture {
   static std::string blob_target(const std::string& sha256);
 
   storage::Db& db() { return *db_; }
+  // For a second storage node on the same cluster and io thread.
+  const kafka::Cluster& cluster() const { return *cluster_; }
+  asio::io_context& io() { return io_; }
   // Before start_worker: the node's database becomes wrap(current one), for tests that
   // intercept calls to it.
   using DbWrap = std::function<std::unique_ptr<storage::Db>(std::unique_ptr<storage::Db>)>;

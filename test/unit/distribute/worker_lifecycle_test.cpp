@@ -246,6 +246,55 @@ BOOST_AUTO_TEST_CASE(restart_repeats_no_work_and_drops_refs_of_vanished_adapters
   BOOST_TEST(!meta->has_value());
 }
 
+// A storage node that joins after an upload's chunks left loraplane.uploads (kept a day), or
+// that lost its disk, cannot copy from the upload: it copies the blob from a node that holds it
+// (the adapter's storage urls), then serves it and reports it like any other. A node whose
+// only peer does not hold the blob gives up, as it has nowhere to copy from.
+BOOST_AUTO_TEST_CASE(a_node_that_missed_the_upload_copies_the_blob_from_another_node) {
+  Fixture f;
+  auto& first = f.start_worker();
+  auto upload = store_one(f, "adp_peer1", 51);
+  auto ready = Fixture::validated_state("adp_peer1", upload, 4);
+  ready.adapter.status = schema::AdapterStatus::ready;
+  ready.storage_urls = {first.blob_url(upload.sha256)};
+  ready.upload_location->first_offset += 1'000'000;  // no longer in the log
+  ready.upload_location->last_offset += 1'000'000;
+  f.produce_state(ready);
+  auto lost = ready;  // an adapter no node holds: its only url answers 404
+  lost.adapter.id = "adp_peer2";
+  lost.adapter.sha256 = sha256_hex("bytes nobody stored");
+  f.produce_state(lost);
+
+  loraplane::test::TempDir dir;
+  storage::DbOptions db_options;
+  db_options.blobs.chunk_size = kBlobChunk;
+  db_options.blobs.allow_tiny_chunks_for_tests = true;
+  auto db = storage::Db::open(dir.path() + "/db", db_options);
+  BOOST_TEST_REQUIRE(db.ok());
+  auto options = Fixture::default_options();
+  options.node_id = "node-b";
+  {
+    DistributeWorker second(f.io(), f.cluster(), **db, options);
+    second.start();
+    BOOST_TEST_REQUIRE(Fixture::wait_for([&] { return second.ready(); }));
+    BOOST_TEST(second.stats().copied == 1u);
+    BOOST_TEST(second.stats().gave_up == 1u);  // adp_peer2
+    auto stat = (*db)->blobs().stat(upload.sha256);
+    BOOST_TEST_REQUIRE(stat.has_value());
+    BOOST_TEST(stat->size == upload.bytes.size());
+    BOOST_TEST(Fixture::wait_for([&] {
+      for (const auto& job : f.stored_jobs("adp_peer1"))
+        if (job.stored->node_id == "node-b") return true;
+      return false;
+    }));
+    auto res = loraplane::test::http_request(second.port(), "GET",
+                                             Fixture::blob_target(upload.sha256));
+    BOOST_TEST(res.status == 200);
+    BOOST_TEST((res.body == upload.bytes));
+  }
+  db->reset();
+}
+
 BOOST_AUTO_TEST_CASE(corrupt_upload_is_given_up_until_a_newer_record) {
   Fixture f;
   auto& worker = f.start_worker();
