@@ -363,6 +363,9 @@ HubResult<RepoRevision> HubClient::resolve(std::string_view repo, std::string_vi
     if (st && r.status != 429 && r.status < 500) break;
     const std::string why = st ? "Hub answered " + std::to_string(r.status) : st.error().message;
     const bool retryable = st || st.error().code == Errc::unavailable;
+    // A stop cuts the call short (unavailable): not the Hub's fault, the job runs again.
+    if (options_.stop && options_.stop->load())
+      return HubResult<RepoRevision>::fail("stopping", "the worker is stopping");
     if (!retryable || failures >= options_.resume_attempts) {
       if (st) return hub_failure<RepoRevision>(r, what);
       return HubResult<RepoRevision>::fail("hub_unavailable",
@@ -495,6 +498,7 @@ HubResult<Downloaded> HubClient::download(std::string_view repo, std::string_vie
         return R{Downloaded{done, sha256_from_etag(answer.header("x-linked-etag"))}, {}};
     }
     stalls = done > before ? 0 : stalls + 1;
+    if (options_.stop && options_.stop->load()) return R::fail("stopping", "the worker is stopping");
     if (stalls >= options_.resume_attempts)
       return R::fail("hub_unavailable", "downloading " + what + ": " + st.error().message);
     spdlog::info("hub: downloading {} interrupted at {} bytes ({}); resuming", what, done,

@@ -2,6 +2,9 @@
 // misbehaves, the sha256 the Hub names, and endpoints written with an IPv6 address.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "common/sha256.hpp"
 #include "test/support/fake_hub.hpp"
 #include "workers/validate/hub_client.hpp"
@@ -62,6 +65,28 @@ BOOST_AUTO_TEST_CASE(a_download_comes_back_with_the_hubs_sha256) {
   BOOST_TEST(r.value->bytes == weights.size());
   BOOST_TEST(r.value->sha256 == sha.finish_hex());
   BOOST_TEST(got.bytes == weights);
+}
+
+// A worker stopping during the last attempt cuts it short: that is no failure of the Hub, and
+// the import must run again later rather than fail with hub_unavailable.
+BOOST_AUTO_TEST_CASE(a_stop_during_the_last_attempt_is_stopping_not_a_failure) {
+  test::FakeHub hub;
+  hub.add("acme/s", weights_repo(some_bytes(5000)));
+  hub.stall_once_after(0);  // the answer's head, then silence
+  std::atomic<bool> stop{false};
+  auto options = quick(hub.endpoint(), 1);
+  options.timeout = std::chrono::milliseconds(30000);
+  options.stop = &stop;
+  HubClient client(options);
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  Collected got;
+  auto r = client.download("acme/s", kCommit, "adapter_model.safetensors", {}, 1 << 20, got.sink());
+  stopper.join();
+  BOOST_TEST_REQUIRE(!r);
+  BOOST_TEST(r.error.code == "stopping", r.error.message);
 }
 
 BOOST_AUTO_TEST_CASE(an_etag_gives_a_sha256_only_when_it_is_one) {
