@@ -171,16 +171,29 @@ def read_head(sock, data=b""):
     return head.decode("latin-1"), rest
 
 
+def expect_continue_head(path, key, length):
+    """A POST head that holds its JSON body back for `100 Continue`."""
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def read_json_body(sock, head, rest):
+    """The JSON body after `head`, by its Content-Length."""
+    length = int(next(l.split(":", 1)[1] for l in head.split("\r\n")
+                      if l.lower().startswith("content-length:")))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return json.loads(rest[:length])
+
+
 def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
     # curl sends `Expect: 100-continue` for a body over 1 MiB (a long prompt) and holds the body
     # until the 100 arrives: without it every such request waits out curl's 1 s.
     m = f"{BASE}:support-v3"
     body = json.dumps({"model": m, "messages": MESSAGES, "max_tokens": 3}).encode()
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {up.acme['api_key']}\r\nContent-Type: application/json\r\n"
-            f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
-        s.sendall(head)
+        s.sendall(expect_continue_head("/v1/chat/completions", up.acme["api_key"], len(body)))
         try:
             interim, rest = read_head(s)
         except socket.timeout:
@@ -189,11 +202,7 @@ def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
         s.sendall(body)
         final, rest = read_head(s, rest)
         assert final.startswith("HTTP/1.1 200 ")
-        length = int(next(l.split(":", 1)[1] for l in final.split("\r\n")
-                          if l.lower().startswith("content-length:")))
-        while len(rest) < length:
-            rest += s.recv(65536)
-        assert json.loads(rest[:length])["model"] == m
+        assert read_json_body(s, final, rest)["model"] == m
 
 
 @pytest.mark.parametrize("path,key", [("/v1/chat/completions", "sk-lp-not-a-key"),
@@ -201,23 +210,15 @@ def test_a_chat_request_with_expect_100_continue_gets_the_interim_answer(up):
 def test_a_wrong_key_is_refused_before_the_body_is_asked_for(up, path, key):
     # A client holding a 3 MiB body back for `100 Continue` with a key that will be refused gets
     # the 401 instead of the 100: it does not send its body only to be refused.
-    body = b"{" + b" " * (3 << 20) + b"}"
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
-        s.sendall(head)
+        s.sendall(expect_continue_head(path, key, 3 << 20))
         try:
             final, rest = read_head(s)
         except socket.timeout:
             pytest.fail("no answer before the body was sent")
         assert final.startswith("HTTP/1.1 401 "), final.split("\r\n")[0]
         assert "connection: close" in final.lower()
-        length = int(next(l.split(":", 1)[1] for l in final.split("\r\n")
-                          if l.lower().startswith("content-length:")))
-        while len(rest) < length:
-            rest += s.recv(65536)
-        code = json.loads(rest[:length])["error"]["code"]
+        code = read_json_body(s, final, rest)["error"]["code"]
         assert code == ("invalid_admin_token" if path.startswith("/admin/") else "invalid_api_key")
 
 

@@ -67,6 +67,15 @@ void wait_for_earlier_jobs(const std::string& tenant) {
   h.wait_status(marker.adapter_id, AdapterStatus::failed);
 }
 
+// The end of a ready adapter's delete: its tombstone, and adapter.deleted after adapter.ready.
+void expect_deleted_after_ready(const std::string& adapter_id) {
+  auto& h = Harness::get();
+  BOOST_TEST(h.wait_tombstone(adapter_id));
+  auto events = h.wait_events(adapter_id, 2);
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(lifecycle, *boost::unit_test::precondition(ClusterGiven()))
@@ -222,11 +231,8 @@ BOOST_AUTO_TEST_CASE(the_worker_deletes_what_is_left_of_a_deleted_tenant) {
   auto v = validated_adapter("left-behind");
   ready_adapter(v);
   h.put_tenant(v.tenant, schema::Tier::reserved, /*deleted=*/true);
-  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
+  expect_deleted_after_ready(v.sent.adapter_id);
   BOOST_TEST((h.history(v.sent.adapter_id).back().adapter.status == AdapterStatus::deleting));
-  auto events = h.wait_events(v.sent.adapter_id, 2);  // adapter.ready, then adapter.deleted
-  BOOST_REQUIRE(events.size() == 2u);
-  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
 }
 
 // A deletion written while no worker ran (or while its reader was down) is swept when the next
@@ -289,10 +295,7 @@ BOOST_AUTO_TEST_CASE(a_job_finding_a_delete_cut_short_finishes_it) {
     h.send_job(v.sent.job);
     wait_for_earlier_jobs(v.tenant);
   }
-  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
-  auto events = h.wait_events(v.sent.adapter_id, 2);  // adapter.ready, then adapter.deleted
-  BOOST_REQUIRE(events.size() == 2u);
-  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+  expect_deleted_after_ready(v.sent.adapter_id);
 }
 
 // The same record with no job of the adapter left to come: a worker finishes it when it starts.
@@ -303,10 +306,7 @@ BOOST_AUTO_TEST_CASE(a_starting_worker_finishes_deletes_cut_short) {
   deleting.adapter.status = AdapterStatus::deleting;
   ++deleting.seq;
   h.restart_worker([&] { h.put_state(deleting); });
-  BOOST_TEST(h.wait_tombstone(v.sent.adapter_id));
-  auto events = h.wait_events(v.sent.adapter_id, 2);
-  BOOST_REQUIRE(events.size() == 2u);
-  BOOST_TEST((events[1].event == schema::LoadEventKind::adapter_deleted));
+  expect_deleted_after_ready(v.sent.adapter_id);
 }
 
 // The suite's HF_ENDPOINT is a closed loopback port (see CMakeLists.txt).
