@@ -67,6 +67,14 @@ void wait_for_earlier_jobs(const std::string& tenant) {
   h.wait_status(marker.adapter_id, AdapterStatus::failed);
 }
 
+// The record a delete of `ready` leaves when a kill -9 or a Kafka error stops it right after
+// writing `deleting`.
+schema::AdapterState cut_short(schema::AdapterState ready) {
+  ready.adapter.status = AdapterStatus::deleting;
+  ++ready.seq;
+  return ready;
+}
+
 // The end of a ready adapter's delete: its tombstone, and adapter.deleted after adapter.ready.
 void expect_deleted_after_ready(const std::string& adapter_id) {
   auto& h = Harness::get();
@@ -283,9 +291,7 @@ BOOST_AUTO_TEST_CASE(an_adapter_that_shows_up_after_its_tenant_was_swept_is_dele
 BOOST_AUTO_TEST_CASE(a_job_finding_a_delete_cut_short_finishes_it) {
   auto& h = Harness::get();
   auto v = validated_adapter("cut-short");
-  auto deleting = ready_adapter(v);
-  deleting.adapter.status = AdapterStatus::deleting;
-  ++deleting.seq;
+  const auto deleting = cut_short(ready_adapter(v));
   h.put_state(deleting);
   h.wait_state(v.sent.adapter_id, [&](const auto& s) { return s.seq == deleting.seq; });
   // The worker's own reader may apply the record a moment after this test's reader did: a job
@@ -302,9 +308,7 @@ BOOST_AUTO_TEST_CASE(a_job_finding_a_delete_cut_short_finishes_it) {
 BOOST_AUTO_TEST_CASE(a_starting_worker_finishes_deletes_cut_short) {
   auto& h = Harness::get();
   auto v = validated_adapter("cut-short-idle");
-  auto deleting = ready_adapter(v);
-  deleting.adapter.status = AdapterStatus::deleting;
-  ++deleting.seq;
+  const auto deleting = cut_short(ready_adapter(v));
   h.restart_worker([&] { h.put_state(deleting); });
   expect_deleted_after_ready(v.sent.adapter_id);
 }
