@@ -36,8 +36,9 @@ struct UpstreamOptions {
   // Per read or write. A non-streamed answer comes only once the whole generation is done.
   std::chrono::seconds io_timeout{600};
   // An agent's ensure, answer included: beyond it the engine counts as unable to load the
-  // adapter now and the request goes to another engine, or gets 503 with Retry-After. The
-  // agent's own bounds (a slot wait of 30 s, a download, an engine load) fit within it.
+  // adapter now and the request goes to another engine, or gets 503 with Retry-After. A slot
+  // or disk wait (30 s each), a download and a normal load fit within it; a load that hangs
+  // (the agent gives its engine 120 s) does not, nor does an agent that stopped answering.
   std::chrono::seconds ensure_timeout{90};
   std::size_t max_idle_per_host = 64;
   std::chrono::seconds idle_ttl{30};

@@ -498,7 +498,8 @@ HubResult<Downloaded> HubClient::download(std::string_view repo, std::string_vie
         return R{Downloaded{done, sha256_from_etag(answer.header("x-linked-etag"))}, {}};
     }
     stalls = done > before ? 0 : stalls + 1;
-    if (options_.stop && options_.stop->load()) return R::fail("stopping", "the worker is stopping");
+    if (options_.stop && options_.stop->load())
+      return R::fail("stopping", "the worker is stopping");
     if (stalls >= options_.resume_attempts)
       return R::fail("hub_unavailable", "downloading " + what + ": " + st.error().message);
     spdlog::info("hub: downloading {} interrupted at {} bytes ({}); resuming", what, done,
