@@ -20,12 +20,6 @@ namespace loraplane::distribute {
 
 namespace {
 
-// The upload's bytes are wrong or gone for good: copying again would fail the same way.
-bool permanent(Errc code) {
-  return code == Errc::corrupt || code == Errc::not_found || code == Errc::invalid_argument ||
-         code == Errc::limit_exceeded;
-}
-
 schema::Job stored_job(const schema::AdapterState& state, std::string node_id,
                        std::string blob_url) {
   auto job = schema::adapter_job(schema::JobKind::stored, state.tenant_id, state.adapter,
@@ -93,7 +87,7 @@ Syncer::Step Syncer::hold_blob(const std::string& adapter_id, const schema::Adap
       }
     }
     if (!info) {
-      const bool fatal = permanent(info.error().code);
+      const bool fatal = permanent_copy_error(info.error().code);
       spdlog::log(fatal ? spdlog::level::err : spdlog::level::warn,
                   "distribute: copying adapter {} (blob {}) failed: {}", adapter_id, sha,
                   info.error().message);

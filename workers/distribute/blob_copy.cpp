@@ -140,9 +140,7 @@ Result<storage::BlobInfo> copy_from_peers(storage::BlobStore& store,
       copied = fetched.error();
     }
     spdlog::warn("copy of blob {} from {}: {}", sha256, url, copied.error().message);
-    const auto code = copied.error().code;
-    retryable = retryable || !(code == Errc::not_found || code == Errc::corrupt ||
-                               code == Errc::limit_exceeded || code == Errc::invalid_argument);
+    retryable = retryable || !permanent_copy_error(copied.error().code);
     last = copied.error().message;
   }
   return make_error(retryable ? Errc::unavailable : Errc::not_found,

@@ -15,6 +15,12 @@
 
 namespace loraplane::distribute {
 
+// A copy failed for good (bytes wrong or gone): trying again would fail the same way.
+inline bool permanent_copy_error(Errc code) {
+  return code == Errc::corrupt || code == Errc::not_found || code == Errc::invalid_argument ||
+         code == Errc::limit_exceeded;
+}
+
 struct CopyRequest {
   schema::UploadLocation location;
   std::string sha256;

@@ -91,11 +91,6 @@ std::optional<schema::AdapterState> AdapterView::wait_for(std::string_view adapt
   return entry->state;
 }
 
-bool AdapterView::name_taken(std::string_view tenant_id, std::string_view base_model,
-                             std::string_view name, std::string_view except_id) const {
-  return name_holder(tenant_id, base_model, name, except_id).has_value();
-}
-
 std::optional<schema::Adapter> AdapterView::name_holder(std::string_view tenant_id,
                                                         std::string_view base_model,
                                                         std::string_view name,

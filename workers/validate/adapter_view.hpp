@@ -36,10 +36,7 @@ class AdapterView {
   std::optional<schema::AdapterState> wait_for(std::string_view adapter_id,
                                                std::chrono::milliseconds timeout) const;
   // Another admitted adapter (validating, ready or failed; not pending, not being deleted) of
-  // the tenant with this name on this base model.
-  bool name_taken(std::string_view tenant_id, std::string_view base_model, std::string_view name,
-                  std::string_view except_id) const;
-  // That adapter, if any (for the message naming it).
+  // the tenant with this name on this base model, if any (the message names it).
   std::optional<schema::Adapter> name_holder(std::string_view tenant_id,
                                              std::string_view base_model, std::string_view name,
                                              std::string_view except_id) const;

@@ -63,14 +63,14 @@ BOOST_AUTO_TEST_CASE(names_and_quota_count_admitted_adapters_only) {
   view.put(record("adp_f", 2, AdapterStatus::failed, "failed"));
   view.put(record("adp_d", 5, AdapterStatus::deleting, "deleting"));
   view.put(record("adp_o", 4, AdapterStatus::ready, "ready", "t2"));
-  BOOST_TEST(!view.name_taken("t1", "toy-llama", "pending", "adp_x"));
-  BOOST_TEST(view.name_taken("t1", "toy-llama", "validating", "adp_x"));
-  BOOST_TEST(view.name_taken("t1", "toy-llama", "ready", "adp_x"));
-  BOOST_TEST(view.name_taken("t1", "toy-llama", "failed", "adp_x"));
-  BOOST_TEST(!view.name_taken("t1", "toy-llama", "deleting", "adp_x"));
-  BOOST_TEST(!view.name_taken("t1", "toy-llama", "ready", "adp_r"));  // itself
-  BOOST_TEST(!view.name_taken("t1", "other-base", "ready", "adp_x"));
-  BOOST_TEST(!view.name_taken("t3", "toy-llama", "ready", "adp_x"));
+  BOOST_TEST(!view.name_holder("t1", "toy-llama", "pending", "adp_x").has_value());
+  BOOST_TEST(view.name_holder("t1", "toy-llama", "validating", "adp_x").has_value());
+  BOOST_TEST(view.name_holder("t1", "toy-llama", "ready", "adp_x").has_value());
+  BOOST_TEST(view.name_holder("t1", "toy-llama", "failed", "adp_x").has_value());
+  BOOST_TEST(!view.name_holder("t1", "toy-llama", "deleting", "adp_x").has_value());
+  BOOST_TEST(!view.name_holder("t1", "toy-llama", "ready", "adp_r").has_value());  // itself
+  BOOST_TEST(!view.name_holder("t1", "other-base", "ready", "adp_x").has_value());
+  BOOST_TEST(!view.name_holder("t3", "toy-llama", "ready", "adp_x").has_value());
   BOOST_TEST(view.admitted_count("t1", "adp_x") == 2);  // validating + ready
   BOOST_TEST(view.admitted_count("t1", "adp_r") == 1);
   BOOST_TEST(view.admitted_count("t2", "") == 1);
